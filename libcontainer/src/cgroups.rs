@@ -1,0 +1,451 @@
+//! cgroups: detecting the host's layout (v1, hybrid, unified), placing the
+//! container in its cgroup in every hierarchy, the v1 device list, killing
+//! every process of a container, and removing what create made.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The cgroups of one container, as remembered in its state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CgroupState {
+    /// Hierarchy key (`memory`, `cpu,cpuacct`, `name=systemd`, `unified`) →
+    /// the container's directory in it.
+    pub paths: BTreeMap<String, PathBuf>,
+    /// Directories corral created, parents before children; only these are
+    /// removed at delete.
+    pub created: Vec<PathBuf>,
+}
+
+/// One mounted cgroup hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hierarchy {
+    /// Key as in `/proc/self/cgroup`: the controllers joined by commas,
+    /// `name=…`, or `unified` for cgroup2.
+    pub key: String,
+    /// Where it is mounted.
+    pub mountpoint: PathBuf,
+    /// The mount's root inside the hierarchy.
+    pub root: PathBuf,
+    /// Whether this is a cgroup2 mount.
+    pub v2: bool,
+}
+
+/// The host's cgroup layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Only v1 hierarchies.
+    Legacy,
+    /// v1 hierarchies and a cgroup2 mount without controllers.
+    Hybrid,
+    /// cgroup2 only.
+    Unified,
+}
+
+/// Generic mount options that are not controller names.
+const NON_CONTROLLER_OPTS: [&str; 6] = [
+    "rw",
+    "ro",
+    "xattr",
+    "noprefix",
+    "clone_children",
+    "cpuset_v2_mode",
+];
+
+/// Parses `/proc/self/mountinfo` text into the cgroup hierarchies, the first
+/// mount of each only.
+pub fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
+    let mut out: Vec<Hierarchy> = Vec::new();
+    for line in text.lines() {
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
+        let pre: Vec<&str> = pre.split(' ').collect();
+        let post: Vec<&str> = post.split(' ').collect();
+        if pre.len() < 5 || post.len() < 3 {
+            continue;
+        }
+        let (fstype, super_opts) = (post[0], post[2]);
+        let key = match fstype {
+            "cgroup2" => "unified".to_string(),
+            "cgroup" => {
+                let names: Vec<&str> = super_opts
+                    .split(',')
+                    .filter(|o| {
+                        !NON_CONTROLLER_OPTS.contains(o) && !o.starts_with("release_agent=")
+                    })
+                    .collect();
+                names.join(",")
+            }
+            _ => continue,
+        };
+        if out.iter().any(|h| h.key == key) {
+            continue;
+        }
+        out.push(Hierarchy {
+            key,
+            mountpoint: PathBuf::from(unescape(pre[4])),
+            root: PathBuf::from(unescape(pre[3])),
+            v2: fstype == "cgroup2",
+        });
+    }
+    out
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
+}
+
+/// Parses `/proc/PID/cgroup` text: hierarchy key → cgroup path.
+pub fn parse_proc_cgroup(text: &str) -> BTreeMap<String, PathBuf> {
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let mut it = line.splitn(3, ':');
+        let (Some(_), Some(ctrl), Some(path)) = (it.next(), it.next(), it.next()) else {
+            continue;
+        };
+        let key = if ctrl.is_empty() {
+            "unified".to_string()
+        } else {
+            ctrl.to_string()
+        };
+        out.insert(key, PathBuf::from(path));
+    }
+    out
+}
+
+/// The hierarchies mounted on this host.
+pub fn hierarchies() -> Result<Vec<Hierarchy>> {
+    let text = fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| Error::io("read", "/proc/self/mountinfo", e))?;
+    Ok(parse_mountinfo(&text))
+}
+
+/// The host's layout, from its hierarchies.
+pub fn mode(hs: &[Hierarchy]) -> Mode {
+    let v1 = hs.iter().any(|h| !h.v2);
+    let v2 = hs.iter().any(|h| h.v2);
+    match (v1, v2) {
+        (true, true) => Mode::Hybrid,
+        (false, true) => Mode::Unified,
+        _ => Mode::Legacy,
+    }
+}
+
+fn key_matches(mount_key: &str, proc_key: &str) -> bool {
+    let mut a: Vec<&str> = mount_key.split(',').collect();
+    let mut b: Vec<&str> = proc_key.split(',').collect();
+    a.sort_unstable();
+    b.sort_unstable();
+    a == b
+}
+
+/// Works out the container's directory in each hierarchy for
+/// `linux.cgroupsPath`: an absolute path from each hierarchy's root; a
+/// relative one (and `<id>` when absent) under the caller's own cgroup.
+pub fn plan_paths(
+    hs: &[Hierarchy],
+    own: &BTreeMap<String, PathBuf>,
+    cgroups_path: Option<&Path>,
+    id: &str,
+) -> BTreeMap<String, PathBuf> {
+    let rel_default = PathBuf::from(id);
+    let p = cgroups_path.unwrap_or(&rel_default);
+    let mut out = BTreeMap::new();
+    for h in hs {
+        let inside = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            let mine = own
+                .iter()
+                .find(|(k, _)| key_matches(&h.key, k))
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| PathBuf::from("/"));
+            mine.join(p)
+        };
+        // A mount whose root is not the hierarchy's root (a cgroup
+        // namespace, a bind mount) shows only what lies below that root.
+        let below = inside.strip_prefix(&h.root).unwrap_or(&inside);
+        let rel = below.strip_prefix("/").unwrap_or(below);
+        out.insert(h.key.clone(), h.mountpoint.join(rel));
+    }
+    out
+}
+
+/// Creates the container's cgroup directories (recording the ones made) and
+/// writes the device rules. On error, removes what it made.
+pub fn create(
+    cgroups_path: Option<&Path>,
+    id: &str,
+    resources: Option<&LinuxResources>,
+) -> Result<CgroupState> {
+    let hs = hierarchies()?;
+    let own_text = fs::read_to_string("/proc/self/cgroup")
+        .map_err(|e| Error::io("read", "/proc/self/cgroup", e))?;
+    let own = parse_proc_cgroup(&own_text);
+    let paths = plan_paths(&hs, &own, cgroups_path, id);
+    let mut st = CgroupState {
+        paths,
+        created: Vec::new(),
+    };
+    let res = make_dirs(&hs, &mut st).and_then(|_| apply_devices(&hs, &st, resources));
+    match res {
+        Ok(()) => Ok(st),
+        Err(e) => {
+            let _ = remove(&st);
+            Err(e)
+        }
+    }
+}
+
+fn make_dirs(hs: &[Hierarchy], st: &mut CgroupState) -> Result<()> {
+    for h in hs {
+        let dir = &st.paths[&h.key];
+        let rel = dir.strip_prefix(&h.mountpoint).unwrap_or(Path::new(""));
+        let mut cur = h.mountpoint.clone();
+        for comp in rel.components() {
+            let parent = cur.clone();
+            cur.push(comp);
+            match fs::create_dir(&cur) {
+                Ok(()) => {
+                    st.created.push(cur.clone());
+                    if h.key.split(',').any(|c| c == "cpuset") {
+                        inherit_cpuset(&parent, &cur)?;
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(Error::io("create cgroup", &cur, e)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A new v1 cpuset cgroup starts with no cpus and no mems; give it its
+/// parent's so that a process can join.
+fn inherit_cpuset(parent: &Path, child: &Path) -> Result<()> {
+    for f in ["cpuset.cpus", "cpuset.mems"] {
+        let v =
+            fs::read_to_string(parent.join(f)).map_err(|e| Error::io("read", parent.join(f), e))?;
+        let cur = fs::read_to_string(child.join(f)).unwrap_or_default();
+        if cur.trim().is_empty() {
+            write(&child.join(f), v.trim())?;
+        }
+    }
+    Ok(())
+}
+
+fn write(path: &Path, value: &str) -> Result<()> {
+    fs::write(path, value).map_err(|e| Error::Other(format!("write {value:?} to {path:?}: {e}")))
+}
+
+/// Which resources this version enforces; anything else is refused.
+pub fn check_supported_resources(res: &LinuxResources) -> Result<()> {
+    let unsupported: [(&str, bool); 9] = [
+        ("linux.resources.memory", res.memory().is_some()),
+        ("linux.resources.cpu", res.cpu().is_some()),
+        ("linux.resources.pids", res.pids().is_some()),
+        ("linux.resources.blockIO", res.block_io().is_some()),
+        (
+            "linux.resources.hugepageLimits",
+            res.hugepage_limits()
+                .as_ref()
+                .is_some_and(|v| !v.is_empty()),
+        ),
+        ("linux.resources.network", res.network().is_some()),
+        (
+            "linux.resources.rdma",
+            res.rdma().as_ref().is_some_and(|m| !m.is_empty()),
+        ),
+        (
+            "linux.resources.unified",
+            res.unified().as_ref().is_some_and(|m| !m.is_empty()),
+        ),
+        ("linux.resources.misc", false),
+    ];
+    for (field, present) in unsupported {
+        if present {
+            return Err(Error::unsupported(
+                field,
+                "resource limits are not supported by this version of corral",
+            ));
+        }
+    }
+    let hs = hierarchies()?;
+    let has_devices = res.devices().as_ref().is_some_and(|d| !d.is_empty());
+    if has_devices && !hs.iter().any(|h| h.key.split(',').any(|c| c == "devices")) {
+        return Err(Error::unsupported(
+            "linux.resources.devices",
+            "the host has no v1 devices controller and this version of corral has no eBPF device filter",
+        ));
+    }
+    Ok(())
+}
+
+/// Devices every container may use, as runc allows them: the OCI default
+/// devices, /dev/pts/*, /dev/ptmx, /dev/console and /dev/tty.
+const DEFAULT_ALLOWED: [&str; 10] = [
+    "c 1:3 rwm",    // null
+    "c 1:5 rwm",    // zero
+    "c 1:7 rwm",    // full
+    "c 1:8 rwm",    // random
+    "c 1:9 rwm",    // urandom
+    "c 5:0 rwm",    // tty
+    "c 5:1 rwm",    // console
+    "c 5:2 rwm",    // ptmx
+    "c 136:* rwm",  // pts
+    "c 10:200 rwm", // tun
+];
+
+/// A device-cgroup rule in the kernel's v1 syntax, e.g. `c 1:3 rwm`.
+pub fn device_rule(d: &LinuxDeviceCgroup) -> String {
+    let t = match d.typ().unwrap_or(LinuxDeviceType::A) {
+        LinuxDeviceType::A => "a",
+        LinuxDeviceType::B => "b",
+        LinuxDeviceType::C | LinuxDeviceType::U => "c",
+        LinuxDeviceType::P => "p",
+    };
+    let n = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_else(|| "*".into());
+    let access = d.access().clone().unwrap_or_else(|| "rwm".into());
+    format!("{t} {}:{} {access}", n(d.major()), n(d.minor()))
+}
+
+fn apply_devices(hs: &[Hierarchy], st: &CgroupState, res: Option<&LinuxResources>) -> Result<()> {
+    let Some(rules) = res.and_then(|r| r.devices().clone()) else {
+        return Ok(());
+    };
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let Some(h) = hs.iter().find(|h| h.key.split(',').any(|c| c == "devices")) else {
+        return Ok(());
+    };
+    let dir = &st.paths[&h.key];
+    for r in &rules {
+        let file = if r.allow() {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        };
+        write(&dir.join(file), &device_rule(r))?;
+    }
+    // As runc: the default devices are allowed after the config's rules,
+    // so that no rule can take /dev/null away from the container.
+    for rule in DEFAULT_ALLOWED {
+        write(&dir.join("devices.allow"), rule)?;
+    }
+    Ok(())
+}
+
+/// Moves `pid` into every cgroup of the container.
+pub fn join(st: &CgroupState, pid: i32) -> Result<()> {
+    for dir in st.paths.values() {
+        write(&dir.join("cgroup.procs"), &pid.to_string())?;
+    }
+    Ok(())
+}
+
+/// Every pid in the container's cgroup (from the first hierarchy that has
+/// one).
+pub fn pids(st: &CgroupState) -> Result<Vec<i32>> {
+    for dir in st.paths.values() {
+        if let Ok(text) = fs::read_to_string(dir.join("cgroup.procs")) {
+            return Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect());
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// Sends `sig` to every process in the container's cgroup.
+pub fn signal_all(st: &CgroupState, sig: i32) -> Result<()> {
+    for pid in pids(st)? {
+        // SAFETY-free: nix's kill. A process that exited meanwhile is fine.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::try_from(sig).ok(),
+        );
+    }
+    Ok(())
+}
+
+/// Removes the directories create made, children first, retrying while the
+/// last processes finish exiting.
+pub fn remove(st: &CgroupState) -> Result<()> {
+    for dir in st.created.iter().rev() {
+        let mut tries = 0;
+        loop {
+            match fs::remove_dir(dir) {
+                Ok(()) => break,
+                Err(e) if e.kind() == ErrorKind::NotFound => break,
+                Err(e) if tries < 100 && e.raw_os_error() == Some(libc::EBUSY) => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => return Err(Error::io("remove cgroup", dir, e)),
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MOUNTINFO: &str = "\
+30 23 0:26 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755
+31 30 0:27 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+32 30 0:28 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+33 30 0:29 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+34 30 0:30 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+35 30 0:31 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpuacct,cpu
+";
+
+    #[test]
+    fn parses_hybrid_layout() {
+        let hs = parse_mountinfo(MOUNTINFO);
+        let keys: Vec<&str> = hs.iter().map(|h| h.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["cpu", "memory", "name=systemd", "unified", "cpuacct,cpu"]
+        );
+        assert_eq!(mode(&hs), Mode::Hybrid);
+        assert_eq!(mode(&hs[3..4]), Mode::Unified);
+        assert_eq!(mode(&hs[0..1]), Mode::Legacy);
+    }
+
+    #[test]
+    fn relative_paths_nest_under_own_cgroup() {
+        let hs = parse_mountinfo(MOUNTINFO);
+        let own = parse_proc_cgroup("4:memory:/sup/x\n1:cpu:/\n0::/\n2:cpu,cpuacct:/a\n");
+        let p = plan_paths(&hs, &own, None, "c1");
+        assert_eq!(p["memory"], Path::new("/sys/fs/cgroup/memory/sup/x/c1"));
+        assert_eq!(p["cpu"], Path::new("/sys/fs/cgroup/cpu/c1"));
+        assert_eq!(p["unified"], Path::new("/sys/fs/cgroup/unified/c1"));
+        assert_eq!(
+            p["cpuacct,cpu"],
+            Path::new("/sys/fs/cgroup/cpu,cpuacct/a/c1")
+        );
+        let abs = plan_paths(&hs, &own, Some(Path::new("/t/c2")), "c1");
+        assert_eq!(abs["memory"], Path::new("/sys/fs/cgroup/memory/t/c2"));
+    }
+
+    #[test]
+    fn device_rules_render_like_the_kernel() {
+        let d: LinuxDeviceCgroup =
+            serde_json::from_str(r#"{"allow":true,"type":"c","major":1,"access":"rw"}"#)
+                .expect("json");
+        assert_eq!(device_rule(&d), "c 1:* rw");
+        let all: LinuxDeviceCgroup = serde_json::from_str(r#"{"allow":false}"#).expect("json");
+        assert_eq!(device_rule(&all), "a *:* rwm");
+    }
+}

@@ -1,0 +1,676 @@
+//! `Container`, its state and its lifecycle: create, start, kill, delete.
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType as NS, Spec};
+use serde::{Deserialize, Serialize};
+
+use crate::channel::{Channel, Msg};
+use crate::error::{Error, Result, SysContext};
+use crate::init::{self, InitArgs};
+use crate::namespaces::Plan;
+use crate::store::{self, StateDir, StoredState};
+use crate::{cgroups, helper, hooks, spec, sys, tty};
+
+/// The runtime-spec version whose state document corral writes.
+pub const OCI_VERSION: &str = "1.0.2";
+
+/// A container's status, as the OCI state reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Being created.
+    Creating,
+    /// Created, waiting for start.
+    Created,
+    /// The user's process runs.
+    Running,
+    /// Frozen.
+    Paused,
+    /// The process has exited.
+    Stopped,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        })
+    }
+}
+
+/// The OCI state plus runc's extra fields (rootfs, created, owner), in
+/// runc's field order.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct State {
+    /// Runtime-spec version of this document.
+    pub oci_version: String,
+    /// Container id.
+    pub id: String,
+    /// Host pid of the init (0 once stopped).
+    pub pid: i32,
+    /// Status.
+    pub status: Status,
+    /// Bundle path.
+    pub bundle: PathBuf,
+    /// Rootfs path.
+    pub rootfs: PathBuf,
+    /// Creation time, RFC 3339.
+    pub created: String,
+    /// Creator's user name.
+    pub owner: String,
+    /// Annotations of the config.
+    #[serde(skip_serializing_if = "HashMap::is_empty", default)]
+    pub annotations: HashMap<String, String>,
+}
+
+/// Builds and creates a container. Stdio defaults to the caller's 0, 1, 2.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerBuilder {
+    id: String,
+    root: PathBuf,
+    bundle: PathBuf,
+    pid_file: Option<PathBuf>,
+    console_socket: Option<PathBuf>,
+    no_pivot: bool,
+    no_new_keyring: bool,
+    preserve_fds: u32,
+    #[serde(skip)]
+    stdio: Option<[RawFd; 3]>,
+    #[serde(skip)]
+    helper: Option<PathBuf>,
+}
+
+impl ContainerBuilder {
+    /// A container `id` whose state lives under `root`, from bundle `.`.
+    pub fn new(id: impl Into<String>, root: impl Into<PathBuf>) -> Self {
+        ContainerBuilder {
+            id: id.into(),
+            root: root.into(),
+            bundle: PathBuf::from("."),
+            pid_file: None,
+            console_socket: None,
+            no_pivot: false,
+            no_new_keyring: false,
+            preserve_fds: 0,
+            stdio: None,
+            helper: None,
+        }
+    }
+    /// The bundle directory.
+    pub fn bundle(mut self, p: impl Into<PathBuf>) -> Self {
+        self.bundle = p.into();
+        self
+    }
+    /// Writes the init's pid here once created.
+    pub fn pid_file(mut self, p: Option<PathBuf>) -> Self {
+        self.pid_file = p;
+        self
+    }
+    /// Sends the pty master to this socket (`process.terminal`).
+    pub fn console_socket(mut self, p: Option<PathBuf>) -> Self {
+        self.console_socket = p;
+        self
+    }
+    /// Uses MS_MOVE and chroot instead of pivot_root.
+    pub fn no_pivot(mut self, v: bool) -> Self {
+        self.no_pivot = v;
+        self
+    }
+    /// Keeps the caller's session keyring.
+    pub fn no_new_keyring(mut self, v: bool) -> Self {
+        self.no_new_keyring = v;
+        self
+    }
+    /// Passes fds 3..3+n to the container process.
+    pub fn preserve_fds(mut self, n: u32) -> Self {
+        self.preserve_fds = n;
+        self
+    }
+    /// Stdin, stdout and stderr of the container process.
+    pub fn stdio(mut self, fds: [RawFd; 3]) -> Self {
+        self.stdio = Some(fds);
+        self
+    }
+    /// The helper binary a multi-threaded caller clones through (it must
+    /// call [`helper::run_if_helper`] first thing in `main`). Default: the
+    /// caller's own executable.
+    pub fn helper(mut self, p: impl Into<PathBuf>) -> Self {
+        self.helper = Some(p.into());
+        self
+    }
+
+    /// Creates the container: on return its init waits for `start`. On
+    /// error nothing is left behind: no state dir, cgroup or process.
+    pub fn create(self) -> Result<Container> {
+        store::validate_id(&self.id)?;
+        if helper::is_multithreaded() {
+            let helper = self
+                .helper
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("/proc/self/exe"));
+            helper::create_via_helper(&helper, &self)?;
+            return Container::load(&self.root, &self.id);
+        }
+        self.create_here()
+    }
+
+    /// Creates in this (single-threaded) process.
+    pub(crate) fn create_here(&self) -> Result<Container> {
+        let bundle = spec::load(&self.bundle)?;
+        let process = bundle
+            .spec
+            .process()
+            .as_ref()
+            .ok_or_else(|| Error::spec("process", "missing"))?;
+        let terminal = process.terminal().unwrap_or(false);
+        if terminal && self.console_socket.is_none() {
+            return Err(Error::spec(
+                "process.terminal",
+                "true, but no console socket was given to receive the terminal",
+            ));
+        }
+        if !terminal && self.console_socket.is_some() {
+            return Err(Error::spec(
+                "process.terminal",
+                "false, but a console socket was given: there is no terminal to send",
+            ));
+        }
+        let plan = Plan::from_spec(&bundle.spec);
+        if !plan.owns(NS::Mount) {
+            return Err(Error::spec(
+                "linux.namespaces",
+                "a mount namespace is required",
+            ));
+        }
+        let dir = StateDir::create(&self.root, &self.id)?;
+        let _lock = dir.lock()?;
+        let mut made = Made::default();
+        match self.create_in(&dir, &bundle, &plan, &mut made) {
+            Ok(c) => Ok(c),
+            Err(e) => {
+                made.undo();
+                let _ = dir.remove();
+                Err(e)
+            }
+        }
+    }
+
+    fn create_in(
+        &self,
+        dir: &StateDir,
+        bundle: &spec::Bundle,
+        plan: &Plan,
+        made: &mut Made,
+    ) -> Result<Container> {
+        let spec = &bundle.spec;
+        let linux = spec.linux().clone().unwrap_or_default();
+        let cg = cgroups::create(
+            linux.cgroups_path().as_deref(),
+            &self.id,
+            linux.resources().as_ref(),
+        )?;
+        made.cgroups = Some(cg.clone());
+        let fifo = dir.fifo();
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
+            .ctx(|| format!("mkfifo {fifo:?}"))?;
+        std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o622))
+            .map_err(|e| Error::io("chmod", &fifo, e))?;
+        let fifo_fd: OwnedFd = nix::fcntl::open(
+            &fifo,
+            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .ctx(|| format!("open {fifo:?}"))?;
+        let console = match &self.console_socket {
+            Some(p) => Some(tty::connect(p)?),
+            None => None,
+        };
+        let mut st = StoredState {
+            id: self.id.clone(),
+            oci_version: spec.version().clone(),
+            bundle: bundle.dir.clone(),
+            rootfs: bundle.rootfs.clone(),
+            pid: 0,
+            pid_start: 0,
+            created: store::now_rfc3339(),
+            owner: owner_name(),
+            annotations: spec.annotations().clone().unwrap_or_default(),
+            cgroup: cg.clone(),
+            started: false,
+            config: spec.clone(),
+        };
+        let state_for_hooks = {
+            let st = st.clone();
+            move |status: &str, pid: i32| hook_state_json(&st, status, pid)
+        };
+        let (mut parent, child) = Channel::pair()?;
+        let fast = plan.join.is_empty();
+        let clone_flags = if fast {
+            (plan.create & !(libc::CLONE_NEWCGROUP | libc::CLONE_NEWTIME)) as u64
+        } else {
+            0
+        };
+        let args = InitArgs {
+            id: &self.id,
+            spec,
+            rootfs: &bundle.rootfs,
+            plan,
+            cgroups: &cg,
+            fifo: fifo_fd.as_raw_fd(),
+            console: console.as_ref().map(|c| c.as_raw_fd()),
+            no_pivot: self.no_pivot,
+            no_new_keyring: self.no_new_keyring,
+            preserve_fds: self.preserve_fds,
+            stdio: self.stdio,
+            state_json: &state_for_hooks,
+        };
+        let first =
+            match sys::clone3(clone_flags, None).ctx(|| "clone the container init".to_string())? {
+                sys::Forked::Child => {
+                    drop(parent);
+                    init::child_main(child, &args, fast)
+                }
+                sys::Forked::Parent(pid) => pid,
+            };
+        drop(child);
+        made.pids.push(first);
+        let maps = |pid: i32| write_id_maps(pid, linux.uid_mappings(), linux.gid_mappings());
+        let pid = if fast {
+            if plan.creates(NS::User) {
+                maps(first)?;
+            }
+            first
+        } else {
+            let mut init_pid = None;
+            while init_pid.is_none() {
+                match parent.recv()? {
+                    Some(Msg::NeedMaps(p)) => {
+                        maps(p)?;
+                        parent.send(&Msg::MapsDone)?;
+                    }
+                    Some(Msg::Pid(p)) => init_pid = Some(p),
+                    Some(Msg::Error(e)) => return Err(Error::Init(e)),
+                    other => {
+                        return Err(Error::Init(format!(
+                            "unexpected {other:?} from the intermediate process"
+                        )))
+                    }
+                }
+            }
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(first), None);
+            let p = init_pid.unwrap_or(0);
+            made.pids.push(p);
+            p
+        };
+        let (start, _) = store::proc_start_time(pid)
+            .ok_or_else(|| Error::Init("the init exited during create".into()))?;
+        st.pid = pid;
+        st.pid_start = start;
+        cgroups::join(&cg, pid)?;
+        parent.send(&Msg::Go)?;
+        loop {
+            match parent.recv()? {
+                Some(Msg::RunHooks) => {
+                    let json = hook_state_json(&st, "creating", pid);
+                    hooks::run(spec.hooks(), "prestart", &json)?;
+                    hooks::run(spec.hooks(), "createRuntime", &json)?;
+                    parent.send(&Msg::HooksDone)?;
+                }
+                Some(Msg::Ready) => break,
+                Some(Msg::Error(e)) => return Err(Error::Init(e)),
+                Some(m) => return Err(Error::Init(format!("unexpected message {m:?}"))),
+                None => return Err(Error::Init("the init exited during create".into())),
+            }
+        }
+        dir.save(&st)?;
+        if let Some(pf) = &self.pid_file {
+            write_pid_file(pf, pid)?;
+        }
+        Ok(Container {
+            dir: dir.clone(),
+            st,
+        })
+    }
+}
+
+/// What a failed create must undo.
+#[derive(Default)]
+struct Made {
+    pids: Vec<i32>,
+    cgroups: Option<cgroups::CgroupState>,
+}
+
+impl Made {
+    fn undo(&mut self) {
+        for p in self.pids.drain(..) {
+            let pid = nix::unistd::Pid::from_raw(p);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
+        if let Some(cg) = self.cgroups.take() {
+            let _ = cgroups::signal_all(&cg, libc::SIGKILL);
+            let _ = cgroups::remove(&cg);
+        }
+    }
+}
+
+fn write_id_maps(
+    pid: i32,
+    uid: &Option<Vec<LinuxIdMapping>>,
+    gid: &Option<Vec<LinuxIdMapping>>,
+) -> Result<()> {
+    for (file, maps) in [("uid_map", uid), ("gid_map", gid)] {
+        let text: String = maps
+            .iter()
+            .flatten()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect();
+        let path = format!("/proc/{pid}/{file}");
+        std::fs::write(&path, &text).map_err(|e| {
+            Error::spec(
+                if file == "uid_map" {
+                    "linux.uidMappings"
+                } else {
+                    "linux.gidMappings"
+                },
+                format!("write {text:?} to {path}: {e}"),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Writes `pid` to `path` atomically (temp file + rename), as runc does.
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    std::fs::write(&tmp, pid.to_string()).map_err(|e| Error::io("write pid file", &tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io("write pid file", path, e))
+}
+
+fn owner_name() -> String {
+    let uid = nix::unistd::geteuid();
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string())
+}
+
+fn hook_state_json(st: &StoredState, status: &str, pid: i32) -> String {
+    serde_json::json!({
+        "ociVersion": OCI_VERSION,
+        "id": st.id,
+        "status": status,
+        "pid": pid,
+        "bundle": st.bundle,
+        "annotations": st.annotations,
+    })
+    .to_string()
+}
+
+/// A created container.
+#[derive(Debug, Clone)]
+pub struct Container {
+    dir: StateDir,
+    st: StoredState,
+}
+
+/// Warnings from a delete that succeeded (a failing poststop hook).
+#[derive(Debug, Default)]
+pub struct DeleteReport {
+    /// One line per warning.
+    pub warnings: Vec<String>,
+}
+
+impl Container {
+    /// Loads container `id` from `root`.
+    pub fn load(root: &Path, id: &str) -> Result<Container> {
+        let dir = StateDir::open(root, id)?;
+        let st = dir.load()?;
+        Ok(Container { dir, st })
+    }
+
+    /// Every container under `root`.
+    pub fn list(root: &Path) -> Result<Vec<Container>> {
+        let mut out = Vec::new();
+        for id in store::list_ids(root)? {
+            if let Ok(c) = Container::load(root, &id) {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The container's id.
+    pub fn id(&self) -> &str {
+        &self.st.id
+    }
+
+    /// The init's host pid, while it lives.
+    pub fn pid(&self) -> Option<i32> {
+        (self.status() != Status::Stopped).then_some(self.st.pid)
+    }
+
+    /// The config the container was created from.
+    pub fn spec(&self) -> &Spec {
+        &self.st.config
+    }
+
+    /// The current status, read from the kernel.
+    pub fn status(&self) -> Status {
+        if !store::same_process_alive(self.st.pid, self.st.pid_start) {
+            Status::Stopped
+        } else if !self.st.started && self.dir.fifo().exists() {
+            Status::Created
+        } else {
+            Status::Running
+        }
+    }
+
+    /// The OCI state (with runc's rootfs, created and owner).
+    pub fn state(&self) -> State {
+        let status = self.status();
+        State {
+            oci_version: OCI_VERSION.to_string(),
+            id: self.st.id.clone(),
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.st.pid
+            },
+            status,
+            bundle: self.st.bundle.clone(),
+            rootfs: self.st.rootfs.clone(),
+            created: self.st.created.clone(),
+            owner: self.st.owner.clone(),
+            annotations: self.st.annotations.clone(),
+        }
+    }
+
+    fn bad_state(&self, status: Status, msg: &str) -> Error {
+        Error::BadState {
+            id: self.st.id.clone(),
+            status: status.to_string(),
+            msg: msg.to_string(),
+        }
+    }
+
+    /// Starts the user's process of a created container, then runs the
+    /// poststart hooks; a failing poststart hook kills the container and
+    /// fails the start.
+    pub fn start(&mut self) -> Result<()> {
+        let _lock = self.dir.lock()?;
+        self.st = self.dir.load()?;
+        match self.status() {
+            Status::Created => {}
+            Status::Stopped => {
+                return Err(
+                    self.bad_state(Status::Stopped, "cannot start a container that has stopped")
+                )
+            }
+            s => return Err(self.bad_state(s, "cannot start an already running container")),
+        }
+        let fifo = self.dir.fifo();
+        let f = nix::fcntl::open(
+            &fifo,
+            nix::fcntl::OFlag::O_RDONLY
+                | nix::fcntl::OFlag::O_NONBLOCK
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .ctx(|| format!("open {fifo:?}"))?;
+        let got = wait_fifo_byte(&f, self.st.pid, self.st.pid_start)?;
+        let _ = std::fs::remove_file(&fifo);
+        if !got {
+            return Err(Error::Init("the container init exited before start".into()));
+        }
+        self.st.started = true;
+        self.dir.save(&self.st)?;
+        let json = hook_state_json(&self.st, "running", self.st.pid);
+        if let Err(e) = hooks::run(self.st.config.hooks(), "poststart", &json) {
+            let _ = self.signal(libc::SIGKILL, true);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Sends `sig` to the init, or with `all` to every process of the
+    /// container's cgroup.
+    pub fn kill(&self, sig: i32, all: bool) -> Result<()> {
+        match self.status() {
+            Status::Stopped => Err(Error::NotRunning),
+            _ => self.signal(sig, all),
+        }
+    }
+
+    fn signal(&self, sig: i32, all: bool) -> Result<()> {
+        if all {
+            return cgroups::signal_all(&self.st.cgroup, sig);
+        }
+        // A pidfd pins the process: checking the start time after opening
+        // it rules out a pid reused in between.
+        let pidfd = sys::pidfd_open(self.st.pid).map_err(|_| Error::NotRunning)?;
+        if !store::same_process_alive(self.st.pid, self.st.pid_start) {
+            return Err(Error::NotRunning);
+        }
+        sys::pidfd_send_signal(pidfd.as_raw_fd(), sig)
+            .ctx(|| format!("send signal {sig} to {}", self.st.pid))
+    }
+
+    /// Deletes the container: a created one is killed; a running or paused
+    /// one only with `force`. Removes its cgroups and state, then runs the
+    /// poststop hooks, whose failures come back as warnings.
+    pub fn delete(self, force: bool) -> Result<DeleteReport> {
+        let _lock = self.dir.lock()?;
+        let status = self.status();
+        match status {
+            Status::Stopped | Status::Created => {}
+            s if !force => {
+                return Err(Error::BadState {
+                    id: self.st.id.clone(),
+                    status: s.to_string(),
+                    msg: format!(
+                        "cannot delete container {} that is not stopped: {s}",
+                        self.st.id
+                    ),
+                })
+            }
+            _ => {}
+        }
+        if status != Status::Stopped {
+            let _ = self.signal(libc::SIGKILL, false);
+            let _ = cgroups::signal_all(&self.st.cgroup, libc::SIGKILL);
+            self.wait_gone(Duration::from_secs(10))?;
+        }
+        // Any process left in the cgroup (the init's children) goes too.
+        for _ in 0..100 {
+            if cgroups::pids(&self.st.cgroup)?.is_empty() {
+                break;
+            }
+            cgroups::signal_all(&self.st.cgroup, libc::SIGKILL)?;
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        cgroups::remove(&self.st.cgroup)?;
+        self.dir.remove()?;
+        let mut report = DeleteReport::default();
+        let json = hook_state_json(&self.st, "stopped", 0);
+        for h in hooks::list(self.st.config.hooks(), "poststop") {
+            if let Err(e) = hooks::run_one("poststop", h, &json) {
+                report.warnings.push(e.to_string());
+            }
+        }
+        Ok(report)
+    }
+
+    fn wait_gone(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        while store::same_process_alive(self.st.pid, self.st.pid_start) {
+            // Our own child (run, tests): reap it so it stops being a zombie.
+            let _ = nix::sys::wait::waitpid(
+                nix::unistd::Pid::from_raw(self.st.pid),
+                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+            );
+            if Instant::now() > deadline {
+                return Err(Error::Other(format!(
+                    "container init {} did not die after SIGKILL",
+                    self.st.pid
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        Ok(())
+    }
+}
+
+/// Waits for the init to write its byte to the exec fifo; false if it died
+/// first.
+fn wait_fifo_byte(f: &OwnedFd, pid: i32, start: u64) -> Result<bool> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    loop {
+        let mut b = [0u8; 1];
+        match nix::unistd::read(f, &mut b) {
+            Ok(1) => return Ok(true),
+            Ok(_) => {
+                // No writer yet or it closed: is the init still there?
+                if !store::same_process_alive(pid, start) {
+                    return Ok(false);
+                }
+            }
+            Err(nix::errno::Errno::EAGAIN) => {}
+            Err(e) => return Err(Error::sys("read exec fifo", e)),
+        }
+        let mut fds = [PollFd::new(f.as_fd(), PollFlags::POLLIN)];
+        let _ = poll(&mut fds, PollTimeout::from(100u16));
+    }
+}
+
+impl ContainerBuilder {
+    pub(crate) fn preserved_fds(&self) -> u32 {
+        self.preserve_fds
+    }
+    pub(crate) fn stdio_fds(&self) -> Option<[RawFd; 3]> {
+        self.stdio
+    }
+    /// The request a helper gets: its own stdio are the container's.
+    pub(crate) fn for_helper(&self) -> ContainerBuilder {
+        let mut b = self.clone();
+        b.stdio = None;
+        b.helper = None;
+        b
+    }
+}

@@ -1,0 +1,168 @@
+//! Creating a container from a multi-threaded caller.
+//!
+//! Cloning the container's init from a multi-threaded process is unsafe:
+//! another thread may hold the allocator's lock at the clone. So when the
+//! caller has more than one thread, [`ContainerBuilder::create`] runs the
+//! create in a single-threaded helper process: the helper binary (by default
+//! the caller's own executable, `/proc/self/exe`; see
+//! [`ContainerBuilder::helper`]) is started with the environment variable
+//! [`HELPER_ENV`] naming an fd, reads the request from it, creates the
+//! container and writes the result back. A binary that embeds libcontainer
+//! and may be multi-threaded calls [`run_if_helper`] first thing in `main`.
+//! The `corral` binary does, so it can serve as the helper of any embedder.
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde::{Deserialize, Serialize};
+
+use crate::container::ContainerBuilder;
+use crate::error::{Error, Result};
+
+/// Environment variable that marks a helper process; its value is the fd of
+/// the request channel.
+pub const HELPER_ENV: &str = "_LIBCONTAINER_HELPER_FD";
+
+/// Whether the calling process has more than one thread.
+pub fn is_multithreaded() -> bool {
+    std::fs::read_dir("/proc/self/task")
+        .map(|d| d.count() > 1)
+        .unwrap_or(true)
+}
+
+#[derive(Serialize, Deserialize)]
+enum Reply {
+    Ok,
+    Err {
+        kind: String,
+        path: String,
+        msg: String,
+    },
+}
+
+fn to_reply(e: &Error) -> Reply {
+    let (kind, path, msg) = match e {
+        Error::Spec { path, msg } => ("spec", path.clone(), msg.clone()),
+        Error::Unsupported { path, msg } => ("unsupported", path.clone(), msg.clone()),
+        Error::Exists(id) => ("exists", String::new(), id.clone()),
+        Error::InvalidId(id) => ("invalid-id", String::new(), id.clone()),
+        other => ("other", String::new(), other.to_string()),
+    };
+    Reply::Err {
+        kind: kind.into(),
+        path,
+        msg,
+    }
+}
+
+fn from_reply(kind: &str, path: String, msg: String) -> Error {
+    match kind {
+        "spec" => Error::Spec { path, msg },
+        "unsupported" => Error::Unsupported { path, msg },
+        "exists" => Error::Exists(msg),
+        "invalid-id" => Error::InvalidId(msg),
+        _ => Error::Other(msg),
+    }
+}
+
+/// If this process was started as a libcontainer helper, serves the request
+/// and exits; otherwise returns at once. Call it first thing in `main`.
+pub fn run_if_helper() {
+    let Ok(v) = std::env::var(HELPER_ENV) else {
+        return;
+    };
+    std::env::remove_var(HELPER_ENV);
+    let code = match v.parse::<RawFd>() {
+        Ok(fd) if fd > 2 => serve(fd),
+        _ => 2,
+    };
+    std::process::exit(code);
+}
+
+fn serve(fd: RawFd) -> i32 {
+    // SAFETY: the parent passed this fd for us alone, named in HELPER_ENV.
+    let mut sock = unsafe { UnixStream::from_raw_fd(fd) };
+    let _ = crate::sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
+    let mut req = Vec::new();
+    if sock.read_to_end(&mut req).is_err() {
+        return 2;
+    }
+    let reply = match serde_json::from_slice::<ContainerBuilder>(&req) {
+        Ok(b) => match b.create_here() {
+            Ok(_) => Reply::Ok,
+            Err(e) => to_reply(&e),
+        },
+        Err(e) => to_reply(&Error::Other(format!("bad helper request: {e}"))),
+    };
+    let ok = matches!(reply, Reply::Ok);
+    let _ = serde_json::to_writer(&mut sock, &reply);
+    let _ = sock.flush();
+    if ok {
+        0
+    } else {
+        1
+    }
+}
+
+/// Runs `b.create_here()` in a single-threaded helper process started from
+/// `helper`.
+pub(crate) fn create_via_helper(helper: &Path, b: &ContainerBuilder) -> Result<()> {
+    let (mine, theirs) =
+        UnixStream::pair().map_err(|e| Error::Other(format!("socketpair: {e}")))?;
+    let their_fd = theirs.as_raw_fd();
+    let preserve = b.preserved_fds();
+    let mut cmd = Command::new(helper);
+    cmd.env(HELPER_ENV, their_fd.to_string());
+    if let Some([i, o, e]) = b.stdio_fds() {
+        let dup = |fd: RawFd| -> Result<Stdio> {
+            let f = nix::unistd::dup(unsafe_borrow(fd)).map_err(|e| Error::sys("dup stdio", e))?;
+            Ok(Stdio::from(f))
+        };
+        cmd.stdin(dup(i)?).stdout(dup(o)?).stderr(dup(e)?);
+    }
+    // SAFETY: the closure runs between fork and exec in the child and only
+    // calls fcntl, which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            for fd in std::iter::once(their_fd).chain(3..3 + preserve as RawFd) {
+                if libc::fcntl(fd, libc::F_SETFD, 0) < 0 && fd == their_fd {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Error::Other(format!("start libcontainer helper {helper:?}: {e}")))?;
+    drop(theirs);
+    let mut req = serde_json::to_vec(&b.for_helper()).map_err(|e| Error::Other(e.to_string()))?;
+    req.push(b'\n');
+    let mut sock = mine;
+    let sent = sock
+        .write_all(&req)
+        .and_then(|_| sock.shutdown(std::net::Shutdown::Write));
+    let mut reply = Vec::new();
+    let _ = sock.read_to_end(&mut reply);
+    let status = child
+        .wait()
+        .map_err(|e| Error::Other(format!("wait for helper: {e}")))?;
+    sent.map_err(|e| Error::Other(format!("send request to helper: {e}")))?;
+    match serde_json::from_slice::<Reply>(&reply) {
+        Ok(Reply::Ok) => Ok(()),
+        Ok(Reply::Err { kind, path, msg }) => Err(from_reply(&kind, path, msg)),
+        Err(_) => Err(Error::Other(format!(
+            "libcontainer helper {helper:?} gave no answer ({status}); does it call libcontainer::helper::run_if_helper() first in main?"
+        ))),
+    }
+}
+
+fn unsafe_borrow(fd: RawFd) -> std::os::fd::BorrowedFd<'static> {
+    // SAFETY: the caller's stdio fds stay open for the duration of create,
+    // which is as long as this borrow is used.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
+}

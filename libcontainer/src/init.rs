@@ -1,0 +1,306 @@
+//! The container's init: what runs in the cloned child, from the clone to the
+//! exec of the user's program.
+
+use std::ffi::CString;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType as NS, Spec};
+
+use crate::cgroups::CgroupState;
+use crate::channel::{Channel, Msg};
+use crate::error::{Error, Result, SysContext};
+use crate::namespaces::Plan;
+use crate::{hooks, lsm, rootfs, security, sys, tty};
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Everything the init needs; a copy of the parent's memory at clone time.
+pub struct InitArgs<'a> {
+    /// Container id.
+    pub id: &'a str,
+    /// The config.
+    pub spec: &'a Spec,
+    /// Absolute rootfs path.
+    pub rootfs: &'a Path,
+    /// Namespaces to create and join.
+    pub plan: &'a Plan,
+    /// The container's cgroups (already created).
+    pub cgroups: &'a CgroupState,
+    /// `O_PATH` fd of the exec fifo.
+    pub fifo: RawFd,
+    /// Connected console socket, when the process has a terminal.
+    pub console: Option<RawFd>,
+    /// `--no-pivot`.
+    pub no_pivot: bool,
+    /// `--no-new-keyring`.
+    pub no_new_keyring: bool,
+    /// Fds 3..3+N stay open across exec.
+    pub preserve_fds: u32,
+    /// Stdio to install on 0, 1, 2 (None: keep the inherited ones).
+    pub stdio: Option<[RawFd; 3]>,
+    /// The state as JSON, for createContainer and startContainer hooks
+    /// (status filled in by the init).
+    pub state_json: &'a dyn Fn(&str, i32) -> String,
+}
+
+/// Runs in the cloned child and never returns: on error the reason goes to
+/// the parent and the child exits 1. `fast`: the namespaces were all created
+/// by the clone itself; otherwise this child joins and unshares, then forks
+/// the real init.
+pub fn child_main(mut ch: Channel, a: &InitArgs, fast: bool) -> ! {
+    let r = if fast {
+        init(&mut ch, a)
+    } else {
+        intermediate(&mut ch, a)
+    };
+    match r {
+        Ok(()) => sys::exit_now(0),
+        Err(e) => {
+            let _ = ch.send(&Msg::Error(e.to_string()));
+            sys::exit_now(1)
+        }
+    }
+}
+
+/// The slow path: join existing namespaces, unshare new ones, then fork the
+/// init so that a new or joined PID namespace applies to it.
+fn intermediate(ch: &mut Channel, a: &InitArgs) -> Result<()> {
+    crate::namespaces::join_all(&a.plan.join)?;
+    let flags = a.plan.create & !(libc::CLONE_NEWCGROUP | libc::CLONE_NEWTIME);
+    sys::unshare(flags).ctx(|| format!("unshare namespaces {flags:#x}"))?;
+    if a.plan.creates(NS::User) {
+        ch.send(&Msg::NeedMaps(std::process::id() as i32))?;
+        ch.expect(&Msg::MapsDone)?;
+    }
+    match sys::fork().ctx(|| "fork the container init".to_string())? {
+        sys::Forked::Child => {
+            let r = init(ch, a);
+            match r {
+                Ok(()) => sys::exit_now(0),
+                Err(e) => {
+                    let _ = ch.send(&Msg::Error(e.to_string()));
+                    sys::exit_now(1)
+                }
+            }
+        }
+        sys::Forked::Parent(pid) => ch.send(&Msg::Pid(pid)),
+    }
+}
+
+fn init(ch: &mut Channel, a: &InitArgs) -> Result<()> {
+    // Nobody may ptrace or read our memory before exec (CVE-2016-9962).
+    sys::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0).ctx(|| "set non-dumpable".to_string())?;
+    ch.expect(&Msg::Go)?;
+    // Whatever the caller had blocked must not reach the container.
+    nix::sys::signal::SigSet::empty()
+        .thread_set_mask()
+        .ctx(|| "reset the signal mask".to_string())?;
+    let spec = a.spec;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::spec("process", "missing"))?;
+    if let Some(fds) = a.stdio {
+        for (n, fd) in fds.iter().enumerate() {
+            sys::dup2(*fd, n as i32).ctx(|| format!("install stdio fd {n}"))?;
+        }
+    }
+    let userns = a.plan.owns(NS::User);
+    if userns {
+        // Become root of the new user namespace (the maps are written now).
+        let root_u = nix::unistd::Uid::from_raw(0);
+        let root_g = nix::unistd::Gid::from_raw(0);
+        nix::unistd::setresgid(root_g, root_g, root_g)
+            .ctx(|| "setresgid 0 in the user namespace".to_string())?;
+        nix::unistd::setresuid(root_u, root_u, root_u)
+            .ctx(|| "setresuid 0 in the user namespace".to_string())?;
+    }
+    if a.plan.creates(NS::Cgroup) {
+        sys::unshare(libc::CLONE_NEWCGROUP).ctx(|| "unshare cgroup namespace".to_string())?;
+    }
+    if a.plan.creates(NS::Time) {
+        sys::unshare(libc::CLONE_NEWTIME).ctx(|| "unshare time namespace".to_string())?;
+        with_dumpable(|| write_time_offsets(spec))?;
+    }
+    if a.plan.creates(NS::Uts) {
+        if let Some(h) = spec.hostname().as_ref().filter(|h| !h.is_empty()) {
+            nix::unistd::sethostname(h).ctx(|| format!("hostname: set {h:?}"))?;
+        }
+        if let Some(d) = spec.domainname().as_ref().filter(|d| !d.is_empty()) {
+            sys::setdomainname(d).ctx(|| format!("domainname: set {d:?}"))?;
+        }
+    }
+    if !a.no_new_keyring {
+        match sys::join_session_keyring(&format!("_ses.{}", a.id)) {
+            Ok(()) | Err(nix::errno::Errno::ENOSYS) => {}
+            Err(e) => return Err(Error::sys("join a new session keyring", e)),
+        }
+    }
+
+    let ctx = rootfs::Context {
+        rootfs: a.rootfs,
+        cgroups: a.cgroups,
+        cgroupns: a.plan.creates(NS::Cgroup),
+        userns,
+    };
+    rootfs::prepare_root(a.rootfs)?;
+    rootfs::mount_all(spec, &ctx)?;
+    let terminal = process.terminal().unwrap_or(false);
+    let mut slave: Option<OwnedFd> = None;
+    if terminal {
+        let (master, s) = rootfs::open_console(a.rootfs)?;
+        if let Some(cs) = process.console_size() {
+            sys::set_winsize(master.as_raw_fd(), cs.height() as u16, cs.width() as u16)
+                .ctx(|| "process.consoleSize: set window size".to_string())?;
+        }
+        let sock = a
+            .console
+            .ok_or_else(|| Error::Other("terminal requested without a console socket".into()))?;
+        tty::send_fd(sock, "/dev/ptmx", master.as_raw_fd())?;
+        slave = Some(s);
+    }
+    ch.send(&Msg::RunHooks)?;
+    ch.expect(&Msg::HooksDone)?;
+    hooks::run(
+        spec.hooks(),
+        "createContainer",
+        &(a.state_json)("creating", std::process::id() as i32),
+    )?;
+    rootfs::enter_root(a.rootfs, a.no_pivot)?;
+    rootfs::finish(spec)?;
+
+    nix::unistd::setsid().ctx(|| "setsid".to_string())?;
+    if let Some(s) = &slave {
+        tty::become_terminal(s)?;
+    }
+    drop(slave);
+    if let Some(rl) = process.rlimits() {
+        security::set_rlimits(rl)?;
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        with_dumpable(|| security::set_oom_score_adj(adj))?;
+    }
+    if let Some(p) = process
+        .apparmor_profile()
+        .as_ref()
+        .filter(|p| !p.is_empty())
+    {
+        lsm::apply_apparmor(p)?;
+    }
+    if let Some(l) = process.selinux_label().as_ref().filter(|l| !l.is_empty()) {
+        lsm::apply_selinux(l)?;
+    }
+    if process.no_new_privileges().unwrap_or(false) {
+        security::set_no_new_privs()?;
+    }
+    security::set_user_and_caps(process)?;
+    let cwd = process.cwd();
+    nix::unistd::chdir(cwd).ctx(|| format!("process.cwd: chdir to {cwd:?}"))?;
+    let env: Vec<String> = process.env().clone().unwrap_or_default();
+    let args: Vec<String> = process.args().clone().unwrap_or_default();
+    let exe = find_executable(&args[0], &env)?;
+    let to_c = |v: &[String]| -> Result<Vec<CString>> {
+        v.iter()
+            .map(|s| {
+                CString::new(s.as_bytes()).map_err(|_| Error::Other(format!("NUL byte in {s:?}")))
+            })
+            .collect()
+    };
+    let argv = to_c(&args)?;
+    let envp = to_c(&env)?;
+    let exe_c =
+        CString::new(exe.as_os_str().as_bytes()).map_err(|_| Error::Other("NUL in path".into()))?;
+
+    ch.send(&Msg::Ready)?;
+    // Wait for `start`: opening the fifo for writing blocks until it opens
+    // it for reading.
+    let mut fifo = OpenOptions::new()
+        .write(true)
+        .open(format!("/proc/self/fd/{}", a.fifo))
+        .map_err(|e| {
+            Error::Other(format!(
+                "open exec fifo (is /proc mounted in the container?): {e}"
+            ))
+        })?;
+    fifo.write_all(b"0")
+        .map_err(|e| Error::Other(format!("write exec fifo: {e}")))?;
+    drop(fifo);
+    hooks::run(
+        spec.hooks(),
+        "startContainer",
+        &(a.state_json)("created", std::process::id() as i32),
+    )?;
+    security::set_umask(process);
+    sys::cloexec_from(3 + a.preserve_fds).ctx(|| "mark fds close-on-exec".to_string())?;
+    for fd in 3..3 + a.preserve_fds {
+        let _ = sys::clear_cloexec(fd as i32);
+    }
+    let e = sys::execve(&exe_c, &argv, &envp);
+    Err(Error::sys(format!("exec {:?}", args[0]), e))
+}
+
+/// Runs `f` with the process dumpable: in a user namespace, the files of a
+/// non-dumpable process under /proc/self belong to the host's root, and the
+/// container's root may not write them.
+fn with_dumpable<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    sys::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0).ctx(|| "set dumpable".to_string())?;
+    let r = f();
+    sys::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0).ctx(|| "set non-dumpable".to_string())?;
+    r
+}
+
+fn write_time_offsets(spec: &Spec) -> Result<()> {
+    let Some(offsets) = spec.linux().as_ref().and_then(|l| l.time_offsets().clone()) else {
+        return Ok(());
+    };
+    let mut text = String::new();
+    for (clock, off) in &offsets {
+        text.push_str(&format!(
+            "{clock} {} {}\n",
+            off.secs().unwrap_or(0),
+            off.nanosecs().unwrap_or(0)
+        ));
+    }
+    std::fs::write("/proc/self/timens_offsets", &text)
+        .map_err(|e| Error::Other(format!("linux.timeOffsets: write {text:?}: {e}")))
+}
+
+/// Finds `name` as `execve` would after a `PATH` search in the container's
+/// environment, as runc's LookPath does.
+pub fn find_executable(name: &str, env: &[String]) -> Result<PathBuf> {
+    let is_exec = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if name.contains('/') {
+        let p = PathBuf::from(name);
+        return if is_exec(&p) {
+            Ok(p)
+        } else {
+            Err(Error::Other(format!(
+                "exec: {name:?}: no such executable file"
+            )))
+        };
+    }
+    let path = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    for dir in path.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let p = Path::new(dir).join(name);
+        if is_exec(&p) {
+            return Ok(p);
+        }
+    }
+    Err(Error::Other(format!(
+        "exec: {name:?}: executable file not found in $PATH"
+    )))
+}

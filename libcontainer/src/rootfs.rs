@@ -1,0 +1,793 @@
+//! The container's root file system: mounts and their propagation, `/dev`
+//! and its devices, pivot_root (or `--no-pivot`), the readonly root, masked
+//! and readonly paths, and sysctls.
+//!
+//! Every path inside the rootfs is resolved with `openat2(RESOLVE_IN_ROOT)`
+//! against a directory fd of the rootfs, and mounts target the resolved fd
+//! through `/proc/self/fd/N`, so a symlink in the image cannot send a mount
+//! or a write outside the rootfs.
+
+use std::ffi::OsStr;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount, Spec};
+
+use crate::cgroups::{self, CgroupState};
+use crate::error::{Error, Result, SysContext};
+use crate::sys;
+
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+
+/// The mount flag of a propagation name (`rslave`, `private`…).
+pub fn propagation_flag(name: &str) -> Option<MsFlags> {
+    Some(match name {
+        "private" => MsFlags::MS_PRIVATE,
+        "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        "shared" => MsFlags::MS_SHARED,
+        "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
+        "slave" => MsFlags::MS_SLAVE,
+        "rslave" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        "unbindable" => MsFlags::MS_UNBINDABLE,
+        "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
+        _ => return None,
+    })
+}
+
+/// A mount's `options`, split into flags to set, flags to clear, propagation
+/// changes and file-system data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MountOptions {
+    /// Flags to set.
+    pub flags: MsFlags,
+    /// Flags the options clear explicitly (`rw`, `suid`…).
+    pub clear: MsFlags,
+    /// Propagation changes, applied after the mount.
+    pub propagation: Vec<MsFlags>,
+    /// Options passed to the file system (`mode=755`, `size=64m`…).
+    pub data: Vec<String>,
+    /// Whether this is a bind mount (`bind` or `rbind`).
+    pub bind: bool,
+}
+
+/// Options of runtime-spec 1.1+ that this version does not implement yet.
+const NOT_YET: [&str; 22] = [
+    "rro",
+    "rrw",
+    "rnosuid",
+    "rsuid",
+    "rnodev",
+    "rdev",
+    "rnoexec",
+    "rexec",
+    "rnodiratime",
+    "rdiratime",
+    "rrelatime",
+    "rnorelatime",
+    "rnoatime",
+    "ratime",
+    "rstrictatime",
+    "rnostrictatime",
+    "rnosymfollow",
+    "rsymfollow",
+    "idmap",
+    "ridmap",
+    "tmpcopyup",
+    "nosymfollow",
+];
+
+impl Default for MountOptions {
+    fn default() -> Self {
+        MountOptions {
+            flags: MsFlags::empty(),
+            clear: MsFlags::empty(),
+            propagation: Vec::new(),
+            data: Vec::new(),
+            bind: false,
+        }
+    }
+}
+
+impl MountOptions {
+    /// Parses a mount's `options`.
+    pub fn parse(opts: &[String]) -> std::result::Result<MountOptions, String> {
+        let mut o = MountOptions::default();
+        for opt in opts {
+            let (set, clear) = match opt.as_str() {
+                "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
+                "rw" => (MsFlags::empty(), MsFlags::MS_RDONLY),
+                "nosuid" => (MsFlags::MS_NOSUID, MsFlags::empty()),
+                "suid" => (MsFlags::empty(), MsFlags::MS_NOSUID),
+                "nodev" => (MsFlags::MS_NODEV, MsFlags::empty()),
+                "dev" => (MsFlags::empty(), MsFlags::MS_NODEV),
+                "noexec" => (MsFlags::MS_NOEXEC, MsFlags::empty()),
+                "exec" => (MsFlags::empty(), MsFlags::MS_NOEXEC),
+                "sync" => (MsFlags::MS_SYNCHRONOUS, MsFlags::empty()),
+                "async" => (MsFlags::empty(), MsFlags::MS_SYNCHRONOUS),
+                "dirsync" => (MsFlags::MS_DIRSYNC, MsFlags::empty()),
+                "remount" => (MsFlags::MS_REMOUNT, MsFlags::empty()),
+                "mand" => (MsFlags::MS_MANDLOCK, MsFlags::empty()),
+                "nomand" => (MsFlags::empty(), MsFlags::MS_MANDLOCK),
+                "atime" => (MsFlags::empty(), MsFlags::MS_NOATIME),
+                "noatime" => (MsFlags::MS_NOATIME, MsFlags::empty()),
+                "diratime" => (MsFlags::empty(), MsFlags::MS_NODIRATIME),
+                "nodiratime" => (MsFlags::MS_NODIRATIME, MsFlags::empty()),
+                "relatime" => (MsFlags::MS_RELATIME, MsFlags::empty()),
+                "norelatime" => (MsFlags::empty(), MsFlags::MS_RELATIME),
+                "strictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty()),
+                "nostrictatime" => (MsFlags::empty(), MsFlags::MS_STRICTATIME),
+                "lazytime" => (MsFlags::MS_LAZYTIME, MsFlags::empty()),
+                "nolazytime" => (MsFlags::empty(), MsFlags::MS_LAZYTIME),
+                "silent" => (MsFlags::MS_SILENT, MsFlags::empty()),
+                "loud" => (MsFlags::empty(), MsFlags::MS_SILENT),
+                "iversion" => (MsFlags::MS_I_VERSION, MsFlags::empty()),
+                "noiversion" => (MsFlags::empty(), MsFlags::MS_I_VERSION),
+                "bind" => {
+                    o.bind = true;
+                    (MsFlags::MS_BIND, MsFlags::empty())
+                }
+                "rbind" => {
+                    o.bind = true;
+                    (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty())
+                }
+                other => {
+                    if let Some(p) = propagation_flag(other) {
+                        o.propagation.push(p);
+                    } else if NOT_YET.contains(&other) {
+                        return Err(format!(
+                            "mount option {other:?} is not supported by this version of corral"
+                        ));
+                    } else {
+                        o.data.push(other.to_string());
+                    }
+                    continue;
+                }
+            };
+            o.flags.insert(set);
+            o.flags.remove(clear);
+            o.clear.insert(clear);
+        }
+        Ok(o)
+    }
+
+    /// The flags that matter on a bind remount (everything but bind/rec).
+    fn remount_flags(&self) -> MsFlags {
+        self.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT)
+    }
+}
+
+/// `/proc/self/fd/N` of an fd, for calls that take a path.
+fn fd_path(fd: &OwnedFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// Opens `path` (relative to the rootfs fd) as an `O_PATH` fd, creating the
+/// missing directories on the way and, if `file`, the last component as an
+/// empty file. No component can resolve outside the rootfs.
+pub fn mkdir_all_in_root(root: &OwnedFd, path: &Path, file: bool) -> Result<OwnedFd> {
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    let mut cur = PathBuf::new();
+    let comps: Vec<&OsStr> = rel.iter().collect();
+    for (i, comp) in comps.iter().enumerate() {
+        let last = i + 1 == comps.len();
+        cur.push(comp);
+        match sys::openat_in_root(root.as_raw_fd(), &cur, libc::O_PATH, 0) {
+            Ok(fd) => {
+                if last {
+                    return Ok(fd);
+                }
+                continue;
+            }
+            Err(Errno::ENOENT) => {}
+            Err(e) => return Err(Error::sys(format!("resolve {:?} in rootfs", cur), e)),
+        }
+        if last && file {
+            let f = sys::openat_in_root(
+                root.as_raw_fd(),
+                &cur,
+                libc::O_CREAT | libc::O_WRONLY | libc::O_NOCTTY,
+                0o644,
+            )
+            .ctx(|| format!("create {:?} in rootfs", cur))?;
+            drop(f);
+        } else {
+            let parent = cur.parent().unwrap_or(Path::new(""));
+            let pfd = if parent.as_os_str().is_empty() {
+                sys::openat_in_root(root.as_raw_fd(), Path::new("."), libc::O_PATH, 0)
+            } else {
+                sys::openat_in_root(root.as_raw_fd(), parent, libc::O_PATH, 0)
+            }
+            .ctx(|| format!("resolve {:?} in rootfs", parent))?;
+            match sys::mkdirat(pfd.as_raw_fd(), Path::new(comp), 0o755) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(Error::sys(format!("mkdir {:?} in rootfs", cur), e)),
+            }
+        }
+    }
+    if comps.is_empty() {
+        return sys::openat_in_root(root.as_raw_fd(), Path::new("."), libc::O_PATH, 0)
+            .ctx(|| "open rootfs".to_string());
+    }
+    sys::openat_in_root(root.as_raw_fd(), &cur, libc::O_PATH, 0)
+        .ctx(|| format!("resolve {:?} in rootfs", cur))
+}
+
+/// What the mount code needs to know beyond the spec.
+pub struct Context<'a> {
+    /// Absolute rootfs path on the host.
+    pub rootfs: &'a Path,
+    /// The container's cgroups.
+    pub cgroups: &'a CgroupState,
+    /// Whether the container has its own new cgroup namespace.
+    pub cgroupns: bool,
+    /// Whether the container has a user namespace (no mknod then).
+    pub userns: bool,
+}
+
+/// Step 1, in the new mount namespace: stop propagation to the host and make
+/// the rootfs a mount point of its own.
+pub fn prepare_root(rootfs: &Path) -> Result<()> {
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .ctx(|| "make / rslave".to_string())?;
+    mount(
+        Some(rootfs),
+        rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .ctx(|| format!("bind rootfs {rootfs:?} onto itself"))
+}
+
+/// Step 2: every mount of config.json, then `/dev` if the config mounts a
+/// fresh one.
+pub fn mount_all(spec: &Spec, ctx: &Context) -> Result<()> {
+    let root: OwnedFd = std::fs::File::open(ctx.rootfs)
+        .map_err(|e| Error::io("open rootfs", ctx.rootfs, e))?
+        .into();
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        mount_one(m, &root, ctx).map_err(|e| {
+            Error::Other(format!(
+                "mounts[{i}] ({:?} on {:?}): {e}",
+                m.typ().clone().unwrap_or_else(|| "bind".into()),
+                m.destination()
+            ))
+        })?;
+    }
+    let fresh_dev = spec.mounts().iter().flatten().any(|m| {
+        m.destination() == Path::new("/dev")
+            && !MountOptions::parse(m.options().as_deref().unwrap_or(&[]))
+                .map(|o| o.bind)
+                .unwrap_or(false)
+    });
+    let devices = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.devices().clone())
+        .unwrap_or_default();
+    if fresh_dev {
+        create_devices(&root, &default_devices(), ctx.userns)?;
+        dev_symlinks(&root)?;
+    }
+    create_devices(&root, &devices, ctx.userns)?;
+    Ok(())
+}
+
+fn mount_one(m: &Mount, root: &OwnedFd, ctx: &Context) -> Result<()> {
+    let opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[])).map_err(Error::Other)?;
+    let typ = m.typ().clone().unwrap_or_default();
+    let is_bind = opts.bind || typ == "bind";
+    if typ == "cgroup" || typ == "cgroup2" {
+        return mount_cgroup(m, &opts, root, ctx);
+    }
+    let source = m.source().clone().unwrap_or_else(|| PathBuf::from(&typ));
+    // A bind of a file needs a file to mount on.
+    let is_file = is_bind
+        && std::fs::metadata(&source)
+            .map(|md| !md.is_dir())
+            .unwrap_or(false);
+    let target = mkdir_all_in_root(root, m.destination(), is_file)?;
+    let tpath = fd_path(&target);
+    let data = opts.data.join(",");
+    if is_bind {
+        let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
+        mount(Some(&source), &tpath, None::<&str>, flags, None::<&str>)
+            .ctx(|| format!("bind {source:?}"))?;
+        let extra = opts.remount_flags();
+        if !extra.is_empty() {
+            // Resolve again: the fd still names the directory under the mount.
+            let t2 = mkdir_all_in_root(root, m.destination(), is_file)?;
+            mount(
+                None::<&str>,
+                &fd_path(&t2),
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra,
+                None::<&str>,
+            )
+            .ctx(|| "remount bind with the mount's options".to_string())?;
+        }
+    } else {
+        mount(
+            Some(&source),
+            &tpath,
+            Some(typ.as_str()),
+            opts.flags,
+            if data.is_empty() {
+                None
+            } else {
+                Some(data.as_str())
+            },
+        )
+        .ctx(|| format!("mount {typ} (data {data:?})"))?;
+        if typ == "proc" {
+            let t2 = mkdir_all_in_root(root, m.destination(), false)?;
+            if sys::fs_magic(t2.as_raw_fd()).ctx(|| "statfs".to_string())? != PROC_SUPER_MAGIC {
+                return Err(Error::Other("the proc mount is not procfs".into()));
+            }
+        }
+    }
+    apply_propagation(root, m.destination(), &opts.propagation)
+}
+
+fn apply_propagation(root: &OwnedFd, dest: &Path, props: &[MsFlags]) -> Result<()> {
+    for p in props {
+        let t = mkdir_all_in_root(root, dest, false)?;
+        mount(None::<&str>, &fd_path(&t), None::<&str>, *p, None::<&str>)
+            .ctx(|| format!("set propagation {p:?}"))?;
+    }
+    Ok(())
+}
+
+/// A `cgroup` mount: with its own cgroup namespace the container gets fresh
+/// cgroup file systems rooted at its cgroup; without, bind mounts of its
+/// cgroup directories.
+fn mount_cgroup(m: &Mount, opts: &MountOptions, root: &OwnedFd, ctx: &Context) -> Result<()> {
+    let hs = cgroups::hierarchies()?;
+    let flags = opts.flags
+        & (MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
+    let dest = m.destination();
+    if cgroups::mode(&hs) == cgroups::Mode::Unified {
+        let t = mkdir_all_in_root(root, dest, false)?;
+        return mount_hierarchy(&hs[0], &fd_path(&t), flags, ctx);
+    }
+    let t = mkdir_all_in_root(root, dest, false)?;
+    mount(
+        Some("tmpfs"),
+        &fd_path(&t),
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("mode=755"),
+    )
+    .ctx(|| "mount tmpfs for cgroups".to_string())?;
+    for h in &hs {
+        let name = h.mountpoint.file_name().unwrap_or(OsStr::new(&h.key));
+        let sub = mkdir_all_in_root(root, &dest.join(name), false)?;
+        mount_hierarchy(h, &fd_path(&sub), flags, ctx)?;
+    }
+    if flags.contains(MsFlags::MS_RDONLY) {
+        let t = mkdir_all_in_root(root, dest, false)?;
+        mount(
+            None::<&str>,
+            &fd_path(&t),
+            None::<&str>,
+            MsFlags::MS_REMOUNT
+                | MsFlags::MS_RDONLY
+                | MsFlags::MS_NOSUID
+                | MsFlags::MS_NODEV
+                | MsFlags::MS_NOEXEC,
+            Some("mode=755"),
+        )
+        .ctx(|| "remount cgroup tmpfs readonly".to_string())?;
+    }
+    Ok(())
+}
+
+fn mount_hierarchy(
+    h: &cgroups::Hierarchy,
+    target: &Path,
+    flags: MsFlags,
+    ctx: &Context,
+) -> Result<()> {
+    if ctx.cgroupns {
+        let (fstype, data) = if h.v2 {
+            ("cgroup2", String::new())
+        } else {
+            ("cgroup", h.key.clone())
+        };
+        mount(
+            Some(fstype),
+            target,
+            Some(fstype),
+            flags,
+            if data.is_empty() {
+                None
+            } else {
+                Some(data.as_str())
+            },
+        )
+        .ctx(|| format!("mount {fstype} {}", h.key))
+    } else {
+        let src = ctx
+            .cgroups
+            .paths
+            .get(&h.key)
+            .cloned()
+            .unwrap_or_else(|| h.mountpoint.clone());
+        mount(
+            Some(&src),
+            target,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .ctx(|| format!("bind cgroup {src:?}"))?;
+        if !flags.is_empty() {
+            mount(
+                None::<&str>,
+                target,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags,
+                None::<&str>,
+            )
+            .ctx(|| format!("remount cgroup {src:?}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// The devices every container gets (runtime-spec "Default Devices").
+pub fn default_devices() -> Vec<LinuxDevice> {
+    [
+        ("/dev/null", 1, 3),
+        ("/dev/zero", 1, 5),
+        ("/dev/full", 1, 7),
+        ("/dev/random", 1, 8),
+        ("/dev/urandom", 1, 9),
+        ("/dev/tty", 5, 0),
+    ]
+    .iter()
+    .map(|(p, maj, min)| {
+        let mut d = LinuxDevice::default();
+        d.set_path(PathBuf::from(p));
+        d.set_typ(LinuxDeviceType::C);
+        d.set_major(*maj);
+        d.set_minor(*min);
+        d.set_file_mode(Some(0o666));
+        d.set_uid(Some(0));
+        d.set_gid(Some(0));
+        d
+    })
+    .collect()
+}
+
+fn create_devices(root: &OwnedFd, devs: &[LinuxDevice], userns: bool) -> Result<()> {
+    for d in devs {
+        let path = d.path();
+        let parent = path.parent().unwrap_or(Path::new("/"));
+        let name = path
+            .file_name()
+            .ok_or_else(|| Error::Other(format!("device path {path:?}")))?;
+        let pfd = mkdir_all_in_root(root, parent, false)?;
+        let kind = match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => libc::S_IFCHR,
+            LinuxDeviceType::B => libc::S_IFBLK,
+            LinuxDeviceType::P => libc::S_IFIFO,
+            LinuxDeviceType::A => return Err(Error::Other(format!("device {path:?}: type a"))),
+        };
+        let perm = d.file_mode().unwrap_or(0o666) & 0o7777;
+        if userns {
+            // mknod is not allowed in a user namespace: bind the host's node.
+            let target = mkdir_all_in_root(root, path, true)?;
+            mount(
+                Some(path),
+                &fd_path(&target),
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .ctx(|| format!("bind device {path:?}"))?;
+            continue;
+        }
+        let dev = libc::makedev(d.major() as u32, d.minor() as u32);
+        // An existing node (from the image or an earlier rule) is replaced.
+        let _ = nix::unistd::unlinkat(
+            &pfd_dir(&pfd)?,
+            name,
+            nix::unistd::UnlinkatFlags::NoRemoveDir,
+        );
+        let dirfd = pfd_dir(&pfd)?;
+        sys::mknodat(dirfd.as_raw_fd(), Path::new(name), kind | perm, dev)
+            .ctx(|| format!("mknod {path:?}"))?;
+        let node = sys::openat_in_root(root.as_raw_fd(), path, libc::O_PATH, 0)
+            .ctx(|| format!("open {path:?}"))?;
+        let np = fd_path(&node);
+        std::fs::set_permissions(&np, std::os::unix::fs::PermissionsExt::from_mode(perm))
+            .map_err(|e| Error::io("chmod", path, e))?;
+        std::os::unix::fs::chown(&np, Some(d.uid().unwrap_or(0)), Some(d.gid().unwrap_or(0)))
+            .map_err(|e| Error::io("chown", path, e))?;
+    }
+    Ok(())
+}
+
+/// Reopens an `O_PATH` directory fd as a real directory fd (mknodat and
+/// unlinkat need one).
+fn pfd_dir(pfd: &OwnedFd) -> Result<OwnedFd> {
+    Ok(std::fs::File::open(fd_path(pfd))
+        .map_err(|e| Error::io("open", fd_path(pfd), e))?
+        .into())
+}
+
+fn dev_symlinks(root: &OwnedFd) -> Result<()> {
+    let dev = pfd_dir(&mkdir_all_in_root(root, Path::new("/dev"), false)?)?;
+    let mut links = vec![
+        ("/proc/self/fd", "fd"),
+        ("/proc/self/fd/0", "stdin"),
+        ("/proc/self/fd/1", "stdout"),
+        ("/proc/self/fd/2", "stderr"),
+        ("pts/ptmx", "ptmx"),
+    ];
+    if Path::new("/proc/kcore").exists() {
+        links.push(("/proc/kcore", "core"));
+    }
+    for (target, name) in links {
+        if name == "ptmx" {
+            let _ = nix::unistd::unlinkat(&dev, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+        }
+        match nix::unistd::symlinkat(target, &dev, name) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(Error::sys(format!("symlink /dev/{name}"), e)),
+        }
+    }
+    Ok(())
+}
+
+/// Opens the container's `/dev/ptmx`, unlocks a pty, bind-mounts its slave
+/// on `/dev/console` and returns (master, slave).
+pub fn open_console(rootfs: &Path) -> Result<(OwnedFd, OwnedFd)> {
+    let root: OwnedFd = std::fs::File::open(rootfs)
+        .map_err(|e| Error::io("open rootfs", rootfs, e))?
+        .into();
+    let master = sys::openat_in_root(
+        root.as_raw_fd(),
+        Path::new("dev/ptmx"),
+        libc::O_RDWR | libc::O_NOCTTY,
+        0,
+    )
+    .ctx(|| "open /dev/ptmx in the container".to_string())?;
+    let n = sys::unlock_pty(master.as_raw_fd()).ctx(|| "unlock pty".to_string())?;
+    let slave_path = PathBuf::from(format!("dev/pts/{n}"));
+    let slave = sys::openat_in_root(
+        root.as_raw_fd(),
+        &slave_path,
+        libc::O_RDWR | libc::O_NOCTTY,
+        0,
+    )
+    .ctx(|| format!("open /{}", slave_path.display()))?;
+    let console = mkdir_all_in_root(&root, Path::new("/dev/console"), true)?;
+    mount(
+        Some(&fd_path(&slave)),
+        &fd_path(&console),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .ctx(|| "bind pty on /dev/console".to_string())?;
+    Ok((master, slave))
+}
+
+/// Step 3: makes the rootfs `/`, with pivot_root, or with MS_MOVE and chroot
+/// for `--no-pivot`.
+pub fn enter_root(rootfs: &Path, no_pivot: bool) -> Result<()> {
+    if no_pivot {
+        nix::unistd::chdir(rootfs).ctx(|| "chdir rootfs".to_string())?;
+        mount(
+            Some(rootfs),
+            "/",
+            None::<&str>,
+            MsFlags::MS_MOVE,
+            None::<&str>,
+        )
+        .ctx(|| "move rootfs to /".to_string())?;
+        nix::unistd::chroot(".").ctx(|| "chroot".to_string())?;
+        return nix::unistd::chdir("/").ctx(|| "chdir /".to_string());
+    }
+    let old = std::fs::File::open("/").map_err(|e| Error::io("open", "/", e))?;
+    let new = std::fs::File::open(rootfs).map_err(|e| Error::io("open", rootfs, e))?;
+    nix::unistd::fchdir(&new).ctx(|| "fchdir rootfs".to_string())?;
+    // pivot_root(".", ".") stacks the old root on top of the new one.
+    nix::unistd::pivot_root(".", ".").ctx(|| "pivot_root".to_string())?;
+    nix::unistd::fchdir(&old).ctx(|| "fchdir old root".to_string())?;
+    // Keep unmount events of the old root from reaching the host.
+    mount(
+        None::<&str>,
+        ".",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .ctx(|| "make old root rslave".to_string())?;
+    umount2(".", MntFlags::MNT_DETACH).ctx(|| "unmount old root".to_string())?;
+    nix::unistd::chdir("/").ctx(|| "chdir /".to_string())
+}
+
+/// Step 4, inside the new root: readonly and masked paths, sysctls,
+/// propagation of `/` and a readonly root.
+pub fn finish(spec: &Spec) -> Result<()> {
+    let linux = spec.linux().clone().unwrap_or_default();
+    for p in linux.readonly_paths().iter().flatten() {
+        readonly_path(Path::new(p))?;
+    }
+    for p in linux.masked_paths().iter().flatten() {
+        mask_path(Path::new(p))?;
+    }
+    if let Some(sysctl) = linux.sysctl() {
+        let mut keys: Vec<&String> = sysctl.keys().collect();
+        keys.sort();
+        for k in keys {
+            write_sysctl(k, &sysctl[k])?;
+        }
+    }
+    if let Some(p) = linux.rootfs_propagation() {
+        let flag =
+            propagation_flag(p).ok_or_else(|| Error::spec("linux.rootfsPropagation", p.clone()))?;
+        mount(None::<&str>, "/", None::<&str>, flag, None::<&str>)
+            .ctx(|| format!("set rootfs propagation {p}"))?;
+    }
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        remount_ro(Path::new("/"), false)?;
+    }
+    Ok(())
+}
+
+fn statvfs_flags(p: &Path) -> MsFlags {
+    let mut f = MsFlags::empty();
+    if let Ok(st) = nix::sys::statvfs::statvfs(p) {
+        use nix::sys::statvfs::FsFlags;
+        let fl = st.flags();
+        for (a, b) in [
+            (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+            (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+            (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+            (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+            (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+            (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+        ] {
+            if fl.contains(a) {
+                f |= b;
+            }
+        }
+    }
+    f
+}
+
+fn remount_ro(p: &Path, rec: bool) -> Result<()> {
+    let keep = statvfs_flags(p);
+    let rec = if rec {
+        MsFlags::MS_REC
+    } else {
+        MsFlags::empty()
+    };
+    mount(
+        None::<&str>,
+        p,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | keep | rec,
+        None::<&str>,
+    )
+    .ctx(|| format!("remount {p:?} readonly"))
+}
+
+fn readonly_path(p: &Path) -> Result<()> {
+    match mount(
+        Some(p),
+        p,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    ) {
+        Ok(()) => remount_ro(p, true),
+        Err(Errno::ENOENT) => Ok(()),
+        Err(e) => Err(Error::sys(format!("bind readonly path {p:?}"), e)),
+    }
+}
+
+fn mask_path(p: &Path) -> Result<()> {
+    let md = match std::fs::symlink_metadata(p) {
+        Ok(md) => md,
+        Err(_) => return Ok(()),
+    };
+    let r = if md.is_dir() {
+        mount(
+            Some("tmpfs"),
+            p,
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY,
+            None::<&str>,
+        )
+    } else {
+        mount(
+            Some("/dev/null"),
+            p,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+    };
+    match r {
+        Ok(()) | Err(Errno::ENOENT) => Ok(()),
+        Err(e) => Err(Error::sys(format!("mask {p:?}"), e)),
+    }
+}
+
+fn write_sysctl(key: &str, value: &str) -> Result<()> {
+    let rel: PathBuf = key.replace('.', "/").into();
+    let path = Path::new("/proc/sys").join(&rel);
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+        .map_err(|e| Error::spec(format!("linux.sysctl.{key}"), format!("open {path:?}: {e}")))?;
+    if sys::fs_magic(f.as_raw_fd()).unwrap_or(0) != PROC_SUPER_MAGIC {
+        return Err(Error::Other(format!("{path:?} is not on procfs")));
+    }
+    use std::io::Write;
+    (&f).write_all(value.as_bytes()).map_err(|e| {
+        Error::spec(
+            format!("linux.sysctl.{key}"),
+            format!("write {value:?}: {e}"),
+        )
+    })
+}
+
+use std::os::unix::fs::OpenOptionsExt;
+
+/// Turns a path as bytes into a `Path` (helper for tests).
+pub fn bytes_path(b: &[u8]) -> &Path {
+    Path::new(OsStr::from_bytes(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(v: &[&str]) -> MountOptions {
+        MountOptions::parse(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>()).expect("parse")
+    }
+
+    #[test]
+    fn options_split_into_flags_and_data() {
+        let o = opts(&[
+            "nosuid",
+            "noexec",
+            "mode=755",
+            "size=65536k",
+            "rprivate",
+            "ro",
+        ]);
+        assert_eq!(
+            o.flags,
+            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY
+        );
+        assert_eq!(o.data, ["mode=755", "size=65536k"]);
+        assert_eq!(o.propagation, [MsFlags::MS_PRIVATE | MsFlags::MS_REC]);
+        assert!(!o.bind);
+        let b = opts(&["rbind", "ro", "rw"]);
+        assert!(b.bind);
+        assert_eq!(b.flags, MsFlags::MS_BIND | MsFlags::MS_REC);
+        assert!(MountOptions::parse(&["rro".to_string()]).is_err());
+    }
+}

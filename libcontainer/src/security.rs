@@ -1,0 +1,135 @@
+//! The process's security context: rlimits, oom_score_adj, user and groups,
+//! the five capability sets, no_new_privs and umask.
+
+use std::collections::HashSet;
+
+use caps::{CapSet, Capability};
+use oci_spec::runtime::{Capabilities, LinuxCapabilities, PosixRlimit, PosixRlimitType, Process};
+
+use crate::error::{Error, Result, SysContext};
+use crate::sys;
+
+/// The kernel's resource number of an OCI rlimit type.
+pub fn rlimit_resource(t: PosixRlimitType) -> u32 {
+    use PosixRlimitType as T;
+    match t {
+        T::RlimitCpu => libc::RLIMIT_CPU,
+        T::RlimitFsize => libc::RLIMIT_FSIZE,
+        T::RlimitData => libc::RLIMIT_DATA,
+        T::RlimitStack => libc::RLIMIT_STACK,
+        T::RlimitCore => libc::RLIMIT_CORE,
+        T::RlimitRss => libc::RLIMIT_RSS,
+        T::RlimitNproc => libc::RLIMIT_NPROC,
+        T::RlimitNofile => libc::RLIMIT_NOFILE,
+        T::RlimitMemlock => libc::RLIMIT_MEMLOCK,
+        T::RlimitAs => libc::RLIMIT_AS,
+        T::RlimitLocks => libc::RLIMIT_LOCKS,
+        T::RlimitSigpending => libc::RLIMIT_SIGPENDING,
+        T::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+        T::RlimitNice => libc::RLIMIT_NICE,
+        T::RlimitRtprio => libc::RLIMIT_RTPRIO,
+        T::RlimitRttime => libc::RLIMIT_RTTIME,
+    }
+}
+
+/// Applies `process.rlimits`.
+pub fn set_rlimits(rl: &[PosixRlimit]) -> Result<()> {
+    for r in rl {
+        let lim = libc::rlimit {
+            rlim_cur: r.soft(),
+            rlim_max: r.hard(),
+        };
+        sys::setrlimit(rlimit_resource(r.typ()), &lim).ctx(|| {
+            format!(
+                "process.rlimits: set {:?} to soft {} hard {}",
+                r.typ(),
+                r.soft(),
+                r.hard()
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Writes `/proc/self/oom_score_adj`.
+pub fn set_oom_score_adj(v: i32) -> Result<()> {
+    std::fs::write("/proc/self/oom_score_adj", v.to_string())
+        .map_err(|e| Error::Other(format!("process.oomScoreAdj: write {v}: {e}")))
+}
+
+/// Sets `no_new_privs`.
+pub fn set_no_new_privs() -> Result<()> {
+    sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        .map(drop)
+        .ctx(|| "set no_new_privs".to_string())
+}
+
+fn to_set(c: &Option<Capabilities>) -> HashSet<Capability> {
+    c.iter()
+        .flatten()
+        .filter_map(|cap| match serde_json::to_value(cap) {
+            Ok(serde_json::Value::String(name)) => name.parse::<Capability>().ok(),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Switches to the process's uid, gid and groups, keeping exactly the
+/// capability sets the config asks for.
+pub fn set_user_and_caps(p: &Process) -> Result<()> {
+    let empty = LinuxCapabilities::default();
+    let c = p.capabilities().as_ref().unwrap_or(&empty);
+    let bounding = to_set(c.bounding());
+    for cap in caps::all() {
+        if !bounding.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
+            caps::drop(None, CapSet::Bounding, cap)
+                .map_err(|e| Error::Other(format!("drop {cap} from the bounding set: {e}")))?;
+        }
+    }
+    let u = p.user();
+    sys::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0).ctx(|| "set keepcaps".to_string())?;
+    let groups: Vec<nix::unistd::Gid> = u
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| nix::unistd::Gid::from_raw(*g))
+        .collect();
+    nix::unistd::setgroups(&groups)
+        .ctx(|| format!("process.user.additionalGids: setgroups {groups:?}"))?;
+    let gid = nix::unistd::Gid::from_raw(u.gid());
+    nix::unistd::setresgid(gid, gid, gid)
+        .ctx(|| format!("process.user.gid: setresgid {}", u.gid()))?;
+    let uid = nix::unistd::Uid::from_raw(u.uid());
+    nix::unistd::setresuid(uid, uid, uid)
+        .ctx(|| format!("process.user.uid: setresuid {}", u.uid()))?;
+    sys::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0).ctx(|| "clear keepcaps".to_string())?;
+    let set = |which: CapSet, v: &HashSet<Capability>| {
+        caps::set(None, which, v)
+            .map_err(|e| Error::Other(format!("set {which:?} capabilities {v:?}: {e}")))
+    };
+    set(CapSet::Inheritable, &to_set(c.inheritable()))?;
+    set(CapSet::Effective, &to_set(c.effective()))?;
+    set(CapSet::Permitted, &to_set(c.permitted()))?;
+    caps::clear(None, CapSet::Ambient)
+        .map_err(|e| Error::Other(format!("clear ambient capabilities: {e}")))?;
+    // The kernel raises an ambient capability only if it is both permitted
+    // and inheritable. runc's default config lists ambient capabilities
+    // without inheritable ones and runc skips them; corral does the same so
+    // that the same configs run, and raises every one it can.
+    let inheritable = to_set(c.inheritable());
+    let permitted = to_set(c.permitted());
+    for cap in to_set(c.ambient())
+        .into_iter()
+        .filter(|c| inheritable.contains(c) && permitted.contains(c))
+    {
+        caps::raise(None, CapSet::Ambient, cap)
+            .map_err(|e| Error::Other(format!("process.capabilities.ambient: raise {cap}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Applies `process.user.umask` (0022 when absent, as runc).
+pub fn set_umask(p: &Process) {
+    let m = p.user().umask().unwrap_or(0o022);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(m));
+}

@@ -1,0 +1,518 @@
+//! Loading a bundle's config.json and checking it against what this runtime
+//! and this host support. Every error names the JSON path and the value.
+
+use std::collections::HashSet;
+use std::path::{Component, Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use crate::error::{Error, Result};
+use crate::{lsm, namespaces};
+
+/// A loaded and validated bundle.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    /// Absolute path of the bundle directory.
+    pub dir: PathBuf,
+    /// Absolute path of the root file system.
+    pub rootfs: PathBuf,
+    /// The parsed config.json.
+    pub spec: Spec,
+}
+
+/// Reads `<bundle>/config.json`, parses it (naming the JSON path of any bad
+/// field) and validates it.
+pub fn load(bundle: &Path) -> Result<Bundle> {
+    let dir = std::fs::canonicalize(bundle).map_err(|e| Error::io("open bundle", bundle, e))?;
+    let cfg = dir.join("config.json");
+    let text = std::fs::read(&cfg).map_err(|e| Error::io("read", &cfg, e))?;
+    let spec = parse(&text)?;
+    let rootfs = validate(&spec, &dir)?;
+    Ok(Bundle { dir, rootfs, spec })
+}
+
+/// Parses config.json text; a type or value error names its JSON path.
+pub fn parse(text: &[u8]) -> Result<Spec> {
+    let de = &mut serde_json::Deserializer::from_slice(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let path = if path == "." || path.is_empty() {
+            "(document)".to_string()
+        } else {
+            path
+        };
+        Error::spec(path, inner.to_string())
+    })
+}
+
+/// Whether `p` is absolute and has no `..` component.
+fn clean_abs(p: &Path) -> bool {
+    p.is_absolute() && !p.components().any(|c| c == Component::ParentDir)
+}
+
+/// Checks `spec` against what corral and this host support. Returns the
+/// absolute rootfs path.
+pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
+    if !spec.version().starts_with("1.") {
+        return Err(Error::spec(
+            "ociVersion",
+            format!(
+                "unsupported version {:?}: corral implements 1.x",
+                spec.version()
+            ),
+        ));
+    }
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| Error::spec("root", "missing: a bundle needs root.path"))?;
+    let rootfs = bundle.join(root.path());
+    let meta = std::fs::metadata(&rootfs).map_err(|e| {
+        Error::spec(
+            "root.path",
+            format!("{:?}: {e}", root.path().display().to_string()),
+        )
+    })?;
+    if !meta.is_dir() {
+        return Err(Error::spec(
+            "root.path",
+            format!("{:?} is not a directory", root.path()),
+        ));
+    }
+    let rootfs = std::fs::canonicalize(&rootfs).map_err(|e| Error::io("resolve", &rootfs, e))?;
+
+    validate_process(spec)?;
+    let owned = validate_namespaces(spec)?;
+    validate_linux(spec, &owned)?;
+    validate_mounts(spec)?;
+    validate_hooks(spec)?;
+    Ok(rootfs)
+}
+
+fn validate_process(spec: &Spec) -> Result<()> {
+    let p = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::spec("process", "missing: create needs a process to run"))?;
+    match p.args() {
+        Some(a) if !a.is_empty() => {}
+        _ => return Err(Error::spec("process.args", "empty: nothing to execute")),
+    }
+    if !p.cwd().is_absolute() {
+        return Err(Error::spec(
+            "process.cwd",
+            format!("{:?} is not an absolute path", p.cwd()),
+        ));
+    }
+    if let Some(env) = p.env() {
+        for (i, e) in env.iter().enumerate() {
+            if !e.contains('=') || e.starts_with('=') {
+                return Err(Error::spec(
+                    format!("process.env[{i}]"),
+                    format!("{e:?} is not of the form NAME=value"),
+                ));
+            }
+        }
+    }
+    if let Some(rl) = p.rlimits() {
+        let mut seen = HashSet::new();
+        for (i, r) in rl.iter().enumerate() {
+            if !seen.insert(format!("{:?}", r.typ())) {
+                return Err(Error::spec(
+                    format!("process.rlimits[{i}].type"),
+                    format!("{:?} given twice", r.typ()),
+                ));
+            }
+            if r.soft() > r.hard() {
+                return Err(Error::spec(
+                    format!("process.rlimits[{i}]"),
+                    format!("soft limit {} is above hard limit {}", r.soft(), r.hard()),
+                ));
+            }
+        }
+    }
+    if let Some(adj) = p.oom_score_adj() {
+        if !(-1000..=1000).contains(&adj) {
+            return Err(Error::spec(
+                "process.oomScoreAdj",
+                format!("{adj} is outside -1000..1000"),
+            ));
+        }
+    }
+    if let Some(profile) = p.apparmor_profile() {
+        if !profile.is_empty() && !lsm::apparmor_enabled() {
+            return Err(Error::unsupported(
+                "process.apparmorProfile",
+                format!("profile {profile:?} requested but AppArmor is not enabled on this host"),
+            ));
+        }
+    }
+    if let Some(label) = p.selinux_label() {
+        if !label.is_empty() && !lsm::selinux_enabled() {
+            return Err(Error::unsupported(
+                "process.selinuxLabel",
+                format!("label {label:?} requested but SELinux is not enabled on this host"),
+            ));
+        }
+    }
+    if p.scheduler().is_some() {
+        return Err(Error::unsupported(
+            "process.scheduler",
+            "not supported by this version of corral",
+        ));
+    }
+    if p.io_priority().is_some() {
+        return Err(Error::unsupported(
+            "process.ioPriority",
+            "not supported by this version of corral",
+        ));
+    }
+    if p.exec_cpu_affinity().is_some() {
+        return Err(Error::unsupported(
+            "process.execCPUAffinity",
+            "not supported by this version of corral",
+        ));
+    }
+    Ok(())
+}
+
+/// Validates `linux.namespaces` and returns the set of namespace types the
+/// container owns (creates or joins).
+fn validate_namespaces(spec: &Spec) -> Result<HashSet<LinuxNamespaceType>> {
+    let mut owned = HashSet::new();
+    let linux = match spec.linux() {
+        Some(l) => l,
+        None => return Ok(owned),
+    };
+    let mut has_userns = false;
+    let mut creates_time = false;
+    for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
+        if !owned.insert(ns.typ()) {
+            return Err(Error::spec(
+                format!("linux.namespaces[{i}].type"),
+                format!("{:?} namespace given twice", namespaces::name(ns.typ())),
+            ));
+        }
+        if let Some(path) = ns.path() {
+            namespaces::check_ns_file(path, ns.typ())
+                .map_err(|m| Error::spec(format!("linux.namespaces[{i}].path"), m))?;
+        } else if ns.typ() == LinuxNamespaceType::Time {
+            creates_time = true;
+        }
+        if ns.typ() == LinuxNamespaceType::User {
+            has_userns = true;
+            if ns.path().is_none() {
+                let nm =
+                    |m: &Option<Vec<_>>| m.as_ref().map(|v: &Vec<_>| v.is_empty()).unwrap_or(true);
+                if nm(linux.uid_mappings()) || nm(linux.gid_mappings()) {
+                    return Err(Error::spec(
+                        "linux.uidMappings",
+                        "a new user namespace needs both uidMappings and gidMappings",
+                    ));
+                }
+            }
+        }
+        if !namespaces::supported(ns.typ()) {
+            return Err(Error::unsupported(
+                format!("linux.namespaces[{i}].type"),
+                format!(
+                    "the {:?} namespace is not supported by this kernel",
+                    namespaces::name(ns.typ())
+                ),
+            ));
+        }
+    }
+    let has_maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+        || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
+    if has_maps && !has_userns {
+        return Err(Error::spec(
+            "linux.uidMappings",
+            "id mappings given but no user namespace in linux.namespaces",
+        ));
+    }
+    for (field, maps) in [
+        ("linux.uidMappings", linux.uid_mappings()),
+        ("linux.gidMappings", linux.gid_mappings()),
+    ] {
+        for (i, m) in maps.iter().flatten().enumerate() {
+            if m.size() == 0 {
+                return Err(Error::spec(
+                    format!("{field}[{i}].size"),
+                    "0: a mapping needs a size",
+                ));
+            }
+        }
+    }
+    if let Some(offsets) = linux.time_offsets() {
+        if !offsets.is_empty() && !creates_time {
+            return Err(Error::spec(
+                "linux.timeOffsets",
+                "offsets given but the container does not create a time namespace",
+            ));
+        }
+        for k in offsets.keys() {
+            if k != "monotonic" && k != "boottime" {
+                return Err(Error::spec(
+                    format!("linux.timeOffsets.{k}"),
+                    format!(
+                        "unknown clock {k:?}: only \"monotonic\" and \"boottime\" have offsets"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(owned)
+}
+
+fn validate_linux(spec: &Spec, owned: &HashSet<LinuxNamespaceType>) -> Result<()> {
+    let new_uts = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|v| {
+            v.iter()
+                .any(|n| n.typ() == LinuxNamespaceType::Uts && n.path().is_none())
+        });
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !new_uts {
+        return Err(Error::spec(
+            "hostname",
+            "unable to set hostname without a new UTS namespace in linux.namespaces",
+        ));
+    }
+    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !new_uts {
+        return Err(Error::spec(
+            "domainname",
+            "unable to set domainname without a new UTS namespace in linux.namespaces",
+        ));
+    }
+    let linux = match spec.linux() {
+        Some(l) => l,
+        None => return Ok(()),
+    };
+    if let Some(p) = linux.rootfs_propagation() {
+        if crate::rootfs::propagation_flag(p).is_none() {
+            return Err(Error::spec(
+                "linux.rootfsPropagation",
+                format!("unknown propagation {p:?}"),
+            ));
+        }
+    }
+    for (field, list) in [
+        ("linux.maskedPaths", linux.masked_paths()),
+        ("linux.readonlyPaths", linux.readonly_paths()),
+    ] {
+        for (i, p) in list.iter().flatten().enumerate() {
+            if !clean_abs(Path::new(p)) {
+                return Err(Error::spec(
+                    format!("{field}[{i}]"),
+                    format!("{p:?} is not an absolute path without \"..\""),
+                ));
+            }
+        }
+    }
+    for (i, d) in linux.devices().iter().flatten().enumerate() {
+        use oci_spec::runtime::LinuxDeviceType as T;
+        if !clean_abs(d.path()) || !d.path().starts_with("/dev") {
+            return Err(Error::spec(
+                format!("linux.devices[{i}].path"),
+                format!("{:?} is not an absolute path under /dev", d.path()),
+            ));
+        }
+        if d.typ() == T::A {
+            return Err(Error::spec(
+                format!("linux.devices[{i}].type"),
+                "\"a\" is not a device type (c, b, u or p)",
+            ));
+        }
+    }
+    if let Some(sysctl) = linux.sysctl() {
+        for key in sysctl.keys() {
+            let field = format!("linux.sysctl.{key}");
+            let ns = sysctl_namespace(key).ok_or_else(|| {
+                Error::spec(
+                    &field,
+                    format!("sysctl {key:?} is not in a kernel namespace a container can own"),
+                )
+            })?;
+            if !owned.contains(&ns) {
+                return Err(Error::spec(
+                    &field,
+                    format!(
+                        "sysctl {key:?} needs the container's own {:?} namespace",
+                        namespaces::name(ns)
+                    ),
+                ));
+            }
+            if key.contains("..") || key.starts_with('/') || key.starts_with('.') {
+                return Err(Error::spec(&field, format!("invalid sysctl name {key:?}")));
+            }
+        }
+    }
+    if let Some(cg) = linux.cgroups_path() {
+        if cg.components().any(|c| c == Component::ParentDir) {
+            return Err(Error::spec(
+                "linux.cgroupsPath",
+                format!("{cg:?} may not contain \"..\""),
+            ));
+        }
+    }
+    if let Some(res) = linux.resources() {
+        crate::cgroups::check_supported_resources(res)?;
+    }
+    let unsupported: [(&str, bool); 6] = [
+        ("linux.seccomp", linux.seccomp().is_some()),
+        ("linux.intelRdt", linux.intel_rdt().is_some()),
+        (
+            "linux.netDevices",
+            linux.net_devices().as_ref().is_some_and(|m| !m.is_empty()),
+        ),
+        ("linux.memoryPolicy", linux.memory_policy().is_some()),
+        ("linux.personality", linux.personality().is_some()),
+        (
+            "linux.mountLabel",
+            linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()),
+        ),
+    ];
+    for (field, present) in unsupported {
+        if present {
+            return Err(Error::unsupported(
+                field,
+                "not supported by this version of corral",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The namespace a namespaced sysctl belongs to, as runc decides it.
+pub fn sysctl_namespace(key: &str) -> Option<LinuxNamespaceType> {
+    const IPC: [&str; 7] = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+    ];
+    if IPC.contains(&key) || key == "kernel.shm_rmid_forced" || key.starts_with("fs.mqueue.") {
+        Some(LinuxNamespaceType::Ipc)
+    } else if key.starts_with("net.") {
+        Some(LinuxNamespaceType::Network)
+    } else if key == "kernel.hostname" || key == "kernel.domainname" {
+        Some(LinuxNamespaceType::Uts)
+    } else {
+        None
+    }
+}
+
+fn validate_mounts(spec: &Spec) -> Result<()> {
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if !clean_abs(m.destination()) {
+            return Err(Error::spec(
+                format!("mounts[{i}].destination"),
+                format!(
+                    "{:?} is not an absolute path without \"..\"",
+                    m.destination()
+                ),
+            ));
+        }
+        let opts = m.options().clone().unwrap_or_default();
+        let parsed = crate::rootfs::MountOptions::parse(&opts)
+            .map_err(|msg| Error::spec(format!("mounts[{i}].options"), msg))?;
+        let is_bind = parsed.bind || m.typ().as_deref() == Some("bind");
+        if is_bind {
+            let src = m.source().as_ref().ok_or_else(|| {
+                Error::spec(format!("mounts[{i}].source"), "missing for a bind mount")
+            })?;
+            if src.is_absolute() && std::fs::symlink_metadata(src).is_err() {
+                return Err(Error::spec(
+                    format!("mounts[{i}].source"),
+                    format!("{src:?} does not exist"),
+                ));
+            }
+        } else if m.typ().as_deref().is_none_or(str::is_empty) {
+            return Err(Error::spec(
+                format!("mounts[{i}].type"),
+                "missing: only bind mounts may omit the type",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_hooks(spec: &Spec) -> Result<()> {
+    let hooks = match spec.hooks() {
+        Some(h) => h,
+        None => return Ok(()),
+    };
+    for (kind, list) in crate::hooks::all_lists(hooks) {
+        for (i, h) in list.iter().enumerate() {
+            if !h.path().is_absolute() {
+                return Err(Error::spec(
+                    format!("hooks.{kind}[{i}].path"),
+                    format!("{:?} is not an absolute path", h.path()),
+                ));
+            }
+            if let Some(t) = h.timeout() {
+                if t <= 0 {
+                    return Err(Error::spec(
+                        format!("hooks.{kind}[{i}].timeout"),
+                        format!("{t}: a timeout must be greater than zero"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_namespace_type_names_the_path() {
+        let cfg =
+            br#"{"ociVersion":"1.0.2","linux":{"namespaces":[{"type":"pid"},{"type":"bogus"}]}}"#;
+        let err = parse(cfg).unwrap_err().to_string();
+        assert!(err.contains("linux.namespaces[1].type"), "{err}");
+        assert!(err.contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_path() {
+        let cfg = br#"{"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":"root"}}}"#;
+        let err = parse(cfg).unwrap_err().to_string();
+        assert!(err.contains("process.user.uid"), "{err}");
+    }
+
+    #[test]
+    fn sysctl_namespaces() {
+        assert_eq!(
+            sysctl_namespace("net.ipv4.ip_forward"),
+            Some(LinuxNamespaceType::Network)
+        );
+        assert_eq!(
+            sysctl_namespace("kernel.shmmax"),
+            Some(LinuxNamespaceType::Ipc)
+        );
+        assert_eq!(
+            sysctl_namespace("fs.mqueue.msg_max"),
+            Some(LinuxNamespaceType::Ipc)
+        );
+        assert_eq!(
+            sysctl_namespace("kernel.domainname"),
+            Some(LinuxNamespaceType::Uts)
+        );
+        assert_eq!(sysctl_namespace("vm.swappiness"), None);
+    }
+
+    #[test]
+    fn clean_abs_rejects_dotdot() {
+        assert!(clean_abs(Path::new("/a/b")));
+        assert!(!clean_abs(Path::new("a/b")));
+        assert!(!clean_abs(Path::new("/a/../../b")));
+    }
+}

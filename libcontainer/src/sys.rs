@@ -1,0 +1,289 @@
+//! Thin wrappers over the system calls that `nix` does not cover (or covers in
+//! a shape that does not fit). Every `unsafe` block of the crate that talks to
+//! the kernel lives here, each with the reason it is sound.
+
+use std::ffi::CString;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use nix::errno::Errno;
+
+/// `CLONE_INTO_CGROUP` for `clone3` (Linux 5.7).
+pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+fn cstr(p: &Path) -> Result<CString, Errno> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)
+}
+
+/// Result of [`clone3`]: which side of the clone we are on.
+pub enum Forked {
+    /// In the parent, with the child's pid.
+    Parent(i32),
+    /// In the child.
+    Child,
+}
+
+/// `clone3(2)` without `CLONE_VM`: a fork that can create namespaces and
+/// place the child in a cgroup in the same call.
+///
+/// The caller must be single-threaded, as for `fork(2)`: the child gets a
+/// copy of the address space with only the calling thread.
+pub fn clone3(flags: u64, cgroup_fd: Option<RawFd>) -> Result<Forked, Errno> {
+    #[repr(C)]
+    #[derive(Default)]
+    struct CloneArgs {
+        flags: u64,
+        pidfd: u64,
+        child_tid: u64,
+        parent_tid: u64,
+        exit_signal: u64,
+        stack: u64,
+        stack_size: u64,
+        tls: u64,
+        set_tid: u64,
+        set_tid_size: u64,
+        cgroup: u64,
+    }
+    let mut args = CloneArgs {
+        flags,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    if let Some(fd) = cgroup_fd {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd as u64;
+    }
+    // SAFETY: without CLONE_VM the child runs on a private copy of our
+    // address space, exactly like fork(2); `args` lives across the call and
+    // its size is passed alongside. The caller guarantees it is
+    // single-threaded, so no lock is held by a thread that does not exist in
+    // the child.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match Errno::result(ret)? {
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid as i32)),
+    }
+}
+
+/// `fork(2)`; the caller must be single-threaded.
+pub fn fork() -> Result<Forked, Errno> {
+    clone3(0, None)
+}
+
+/// `openat2(2)` with `RESOLVE_IN_ROOT`: opens `path` as if `dirfd` were `/`,
+/// so that no `..` or symlink can leave it.
+pub fn openat_in_root(dirfd: RawFd, path: &Path, flags: i32, mode: u32) -> Result<OwnedFd, Errno> {
+    let c = cstr(path)?;
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: if flags & libc::O_CREAT != 0 {
+            mode as u64
+        } else {
+            0
+        },
+        resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: `c` is a valid NUL-terminated string and `how` a properly sized
+    // open_how that both outlive the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dirfd,
+            c.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    let fd = Errno::result(ret)? as RawFd;
+    // SAFETY: the kernel just returned this fd to us; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `mkdirat(2)`.
+pub fn mkdirat(dirfd: RawFd, name: &Path, mode: u32) -> Result<(), Errno> {
+    let c = cstr(name)?;
+    // SAFETY: valid C string for the duration of the call.
+    Errno::result(unsafe { libc::mkdirat(dirfd, c.as_ptr(), mode) }).map(drop)
+}
+
+/// `mknodat(2)`.
+pub fn mknodat(dirfd: RawFd, name: &Path, mode: u32, dev: u64) -> Result<(), Errno> {
+    let c = cstr(name)?;
+    // SAFETY: valid C string for the duration of the call.
+    Errno::result(unsafe { libc::mknodat(dirfd, c.as_ptr(), mode, dev) }).map(drop)
+}
+
+/// `setns(2)` on an open namespace file.
+pub fn setns(fd: RawFd, nstype: i32) -> Result<(), Errno> {
+    // SAFETY: plain syscall on an fd we hold.
+    Errno::result(unsafe { libc::setns(fd, nstype) }).map(drop)
+}
+
+/// `unshare(2)`.
+pub fn unshare(flags: i32) -> Result<(), Errno> {
+    // SAFETY: plain syscall with integer arguments.
+    Errno::result(unsafe { libc::unshare(flags) }).map(drop)
+}
+
+/// `prctl(2)` with integer arguments.
+pub fn prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> Result<i32, Errno> {
+    // SAFETY: every option used by this crate takes integer arguments only.
+    Errno::result(unsafe { libc::prctl(option, arg2, arg3, arg4, arg5) })
+}
+
+/// `close_range(first, ~0, CLOSE_RANGE_CLOEXEC)`: marks every fd from
+/// `first` on close-on-exec, so exec leaks nothing the caller did not ask for.
+pub fn cloexec_from(first: u32) -> Result<(), Errno> {
+    // SAFETY: plain syscall with integer arguments; marking fds close-on-exec
+    // invalidates no Rust-owned fd.
+    Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    })
+    .map(drop)
+}
+
+/// `dup2(2)` onto a fixed fd number (stdio set-up before exec).
+pub fn dup2(old: RawFd, new: RawFd) -> Result<(), Errno> {
+    // SAFETY: integer arguments; the caller owns `new` as a stdio slot.
+    Errno::result(unsafe { libc::dup2(old, new) }).map(drop)
+}
+
+/// Clears `FD_CLOEXEC` on `fd`.
+pub fn clear_cloexec(fd: RawFd) -> Result<(), Errno> {
+    // SAFETY: fcntl with integer arguments.
+    Errno::result(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }).map(drop)
+}
+
+/// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, name)`.
+pub fn join_session_keyring(name: &str) -> Result<(), Errno> {
+    let c = CString::new(name).map_err(|_| Errno::EINVAL)?;
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: valid C string for the duration of the call.
+    Errno::result(unsafe {
+        libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, c.as_ptr())
+    })
+    .map(drop)
+}
+
+/// `pidfd_open(2)`.
+pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: integer arguments; the returned fd is ours alone.
+    let fd = Errno::result(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })? as RawFd;
+    // SAFETY: fd fresh from the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `pidfd_send_signal(2)`.
+pub fn pidfd_send_signal(pidfd: RawFd, sig: i32) -> Result<(), Errno> {
+    // SAFETY: integer arguments and a NULL siginfo, as the man page allows.
+    Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd,
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    })
+    .map(drop)
+}
+
+/// `ioctl` with an integer argument (TIOCSCTTY, TIOCSPTLCK…).
+pub fn ioctl_int(fd: RawFd, req: libc::c_ulong, arg: libc::c_int) -> Result<(), Errno> {
+    // SAFETY: the requests used with this helper take an int by value or by
+    // pointer to a local that outlives the call.
+    Errno::result(unsafe { libc::ioctl(fd, req, arg) }).map(drop)
+}
+
+/// `TIOCSPTLCK` unlock then `TIOCGPTN`: returns the pty slave number of a
+/// freshly opened ptmx master.
+pub fn unlock_pty(master: RawFd) -> Result<u32, Errno> {
+    let mut unlock: libc::c_int = 0;
+    let mut n: libc::c_uint = 0;
+    // SAFETY: both ioctls take a pointer to an int that lives on our stack
+    // for the duration of the call.
+    unsafe {
+        Errno::result(libc::ioctl(master, libc::TIOCSPTLCK, &mut unlock))?;
+        Errno::result(libc::ioctl(master, libc::TIOCGPTN, &mut n))?;
+    }
+    Ok(n)
+}
+
+/// `TIOCSWINSZ`.
+pub fn set_winsize(fd: RawFd, rows: u16, cols: u16) -> Result<(), Errno> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: pointer to a winsize on our stack, valid for the call.
+    Errno::result(unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) }).map(drop)
+}
+
+/// `fstatfs(2)` magic number of the file system behind `fd`.
+pub fn fs_magic(fd: RawFd) -> Result<i64, Errno> {
+    // SAFETY: statfs is plain data; zeroed is a valid value and the kernel
+    // fills it in.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: pointer to our local, valid for the call.
+    Errno::result(unsafe { libc::fstatfs(fd, &mut st) })?;
+    Ok(st.f_type as i64)
+}
+
+/// `execve(2)`; returns only on failure.
+pub fn execve(path: &CString, argv: &[CString], envp: &[CString]) -> Errno {
+    let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
+    a.push(std::ptr::null());
+    let mut e: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
+    e.push(std::ptr::null());
+    // SAFETY: NULL-terminated arrays of pointers into CStrings that outlive
+    // the call (on success the call does not return).
+    unsafe { libc::execve(path.as_ptr(), a.as_ptr(), e.as_ptr()) };
+    Errno::last()
+}
+
+/// `_exit(2)`: leaves a forked child without running the parent's atexit
+/// handlers or flushing its stdio buffers twice.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no Rust state.
+    unsafe { libc::_exit(code) }
+}
+
+
+/// `ioctl(NS_GET_NSTYPE)`: the `CLONE_NEW*` type of a namespace file.
+pub fn ns_type(fd: RawFd) -> Result<i32, Errno> {
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+    // SAFETY: NS_GET_NSTYPE takes no argument and returns an int.
+    Errno::result(unsafe { libc::ioctl(fd, NS_GET_NSTYPE) })
+}
+
+/// `setrlimit(2)`.
+pub fn setrlimit(resource: u32, lim: &libc::rlimit) -> Result<(), Errno> {
+    // SAFETY: pointer to a valid rlimit for the duration of the call.
+    Errno::result(unsafe { libc::setrlimit(resource as _, lim) }).map(drop)
+}
+
+/// `setdomainname(2)`.
+pub fn setdomainname(name: &str) -> Result<(), Errno> {
+    // SAFETY: pointer and length of a live byte slice.
+    Errno::result(unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) }).map(drop)
+}
