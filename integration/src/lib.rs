@@ -1,1 +1,237 @@
+//! Helpers for the integration tests: the fixture bundle, a private state
+//! root per test, running `corral` (and runc), and checks that nothing was
+//! left behind.
+//!
+//! These tests run real containers and need root.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use serde_json::{json, Value};
+
+/// The workspace's top directory.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_path_buf()
+}
+
+/// The `corral` binary built beside the test binary.
+pub fn corral_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    // target/<profile>/deps/<test> → target/<profile>/corral
+    let bin = exe.parent().and_then(Path::parent).expect("target dir").join("corral");
+    assert!(bin.exists(), "{bin:?} missing: run `cargo build` first");
+    bin
+}
+
+fn fixture(demo: bool) -> PathBuf {
+    let dir = workspace().join("target").join(if demo { "fixture-userns" } else { "fixture" });
+    let stamp = dir.join(".built");
+    if !stamp.exists() {
+        let mut cmd = Command::new(workspace().join("fixtures/build-bundle.sh"));
+        if demo {
+            cmd.arg("--demo");
+        }
+        let st = cmd.arg(&dir).stdout(Stdio::null()).status().expect("run build-bundle.sh");
+        assert!(st.success(), "fixtures/build-bundle.sh failed");
+        std::fs::write(&stamp, "").expect("stamp");
+    }
+    dir
+}
+
+/// The fixture bundle (rootfs owned by root), built once per test run.
+pub fn base_bundle() -> &'static Path {
+    static B: OnceLock<PathBuf> = OnceLock::new();
+    B.get_or_init(|| fixture(false))
+}
+
+/// The fixture bundle whose rootfs is owned by the mapped range
+/// 100000-165535, with all eight namespaces.
+pub fn userns_bundle() -> &'static Path {
+    static B: OnceLock<PathBuf> = OnceLock::new();
+    B.get_or_init(|| fixture(true))
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A unique name for this test process.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+}
+
+/// One test's world: a state root, a bundle dir and the ids it created.
+/// Dropping it deletes every container (forcefully) and the directories.
+pub struct Env {
+    /// `--root` for corral.
+    pub root: PathBuf,
+    /// The bundle directory (config.json lives here).
+    pub bundle: PathBuf,
+    /// The config written by [`Env::write_config`].
+    pub config: Value,
+    /// A scratch directory for the test.
+    pub scratch: PathBuf,
+    ids: Vec<String>,
+}
+
+impl Env {
+    /// A new env whose config is the fixture's with `args`; the rootfs is
+    /// the shared fixture rootfs (absolute path).
+    pub fn new(args: &[&str]) -> Env {
+        Env::from_fixture(base_bundle(), args)
+    }
+
+    /// Like [`Env::new`] but from the user-namespace fixture.
+    pub fn userns(args: &[&str]) -> Env {
+        Env::from_fixture(userns_bundle(), args)
+    }
+
+    fn from_fixture(fixture: &Path, args: &[&str]) -> Env {
+        let base = PathBuf::from("/tmp/corral-it").join(unique("t"));
+        let root = base.join("state");
+        let bundle = base.join("bundle");
+        let scratch = base.join("scratch");
+        for d in [&root, &bundle, &scratch] {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        let text = std::fs::read(fixture.join("config.json")).expect("fixture config");
+        let mut config: Value = serde_json::from_slice(&text).expect("fixture config json");
+        config["root"]["path"] = json!(fixture.join("rootfs"));
+        config["process"]["args"] = json!(args);
+        let env = Env {
+            root,
+            bundle,
+            config,
+            scratch,
+            ids: Vec::new(),
+        };
+        env.write_config();
+        env
+    }
+
+    /// Writes `self.config` to the bundle.
+    pub fn write_config(&self) {
+        std::fs::write(self.bundle.join("config.json"), serde_json::to_vec_pretty(&self.config).expect("json"))
+            .expect("write config");
+    }
+
+    /// Edits the config and writes it.
+    pub fn edit(&mut self, f: impl FnOnce(&mut Value)) {
+        f(&mut self.config);
+        self.write_config();
+    }
+
+    /// A fresh container id, remembered for cleanup.
+    pub fn id(&mut self) -> String {
+        let id = unique("c");
+        self.ids.push(id.clone());
+        id
+    }
+
+    /// `corral --root ROOT args…`, output captured. Output goes through
+    /// files, not pipes: a created container inherits corral's stdio and
+    /// would keep a pipe open.
+    pub fn corral(&self, args: &[&str]) -> Output {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let (po, pe) = (self.scratch.join(format!(".out{n}")), self.scratch.join(format!(".err{n}")));
+        let fo = std::fs::File::create(&po).expect("stdout file");
+        let fe = std::fs::File::create(&pe).expect("stderr file");
+        let status = self.corral_cmd(args).stdout(fo).stderr(fe).status().expect("run corral");
+        let o = Output {
+            status,
+            stdout: std::fs::read(&po).unwrap_or_default(),
+            stderr: std::fs::read(&pe).unwrap_or_default(),
+        };
+        let _ = std::fs::remove_file(po);
+        let _ = std::fs::remove_file(pe);
+        o
+    }
+
+    /// The command for `corral --root ROOT args…`.
+    pub fn corral_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(corral_bin());
+        c.arg("--root").arg(&self.root).args(args).stdin(Stdio::null());
+        c
+    }
+
+    /// `corral run --bundle B ID` (fresh id); returns (exit code, stdout, stderr).
+    pub fn run(&mut self) -> (i32, String, String) {
+        let id = self.id();
+        let b = self.bundle.clone();
+        let o = self.corral(&["run", "--bundle", b.to_str().expect("utf8"), &id]);
+        (o.status.code().unwrap_or(-1), out(&o.stdout), out(&o.stderr))
+    }
+
+    /// Runs and expects exit 0; returns stdout.
+    pub fn run_ok(&mut self) -> String {
+        let (code, o, e) = self.run();
+        assert_eq!(code, 0, "corral run failed: stdout {o:?} stderr {e:?}");
+        o
+    }
+
+    /// `corral create` of a fresh id; panics on failure.
+    pub fn create(&mut self) -> String {
+        let id = self.id();
+        let b = self.bundle.clone();
+        let o = self.corral(&["create", "--bundle", b.to_str().expect("utf8"), &id]);
+        assert!(o.status.success(), "create failed: {}", out(&o.stderr));
+        id
+    }
+
+    /// The state JSON of `id`.
+    pub fn state(&self, id: &str) -> Value {
+        let o = self.corral(&["state", id]);
+        assert!(o.status.success(), "state failed: {}", out(&o.stderr));
+        serde_json::from_slice(&o.stdout).expect("state json")
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        for id in &self.ids {
+            let _ = self.corral_cmd(&["delete", "--force", id]).stderr(Stdio::null()).status();
+        }
+        if let Some(base) = self.root.parent() {
+            let _ = std::fs::remove_dir_all(base);
+        }
+    }
+}
+
+/// Bytes to a String.
+pub fn out(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Whether `runc` is installed (the comparison tests need it).
+pub fn have(cmd: &str) -> bool {
+    Command::new(cmd).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+}
+
+/// Every cgroup directory named `name` anywhere under /sys/fs/cgroup.
+pub fn cgroup_dirs_named(name: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![PathBuf::from("/sys/fs/cgroup")];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                let p = e.path();
+                if e.file_name() == name {
+                    found.push(p.clone());
+                }
+                stack.push(p);
+            }
+        }
+    }
+    found
+}
+
+/// Asserts that container `id` left nothing: no state dir, no cgroup, no
+/// process whose environment or cgroup names it.
+pub fn assert_nothing_left(env: &Env, id: &str) {
+    assert!(!env.root.join(id).exists(), "state dir of {id} left behind");
+    let cgs = cgroup_dirs_named(id);
+    assert!(cgs.is_empty(), "cgroups of {id} left behind: {cgs:?}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    assert!(!mounts.contains(id), "a mount names {id}");
+}

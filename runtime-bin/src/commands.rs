@@ -20,7 +20,10 @@ pub fn dispatch(cli: &Cli, log: &mut Logger) -> Res {
         return Err("--systemd-cgroup: the systemd cgroup driver is not supported by this version of corral".into());
     }
     let root = cli.root.as_path();
-    match &cli.cmd {
+    let Some(cmd) = &cli.cmd else {
+        return Err("no command given: see corral --help".into());
+    };
+    match cmd {
         Cmd::Create(a) => {
             builder(root, a).create().map_err(err)?;
             Ok(0)
@@ -33,7 +36,9 @@ pub fn dispatch(cli: &Cli, log: &mut Logger) -> Res {
             Ok(0)
         }
         Cmd::State { id } => {
-            let st = Container::load(root, id).map_err(err)?.state();
+            let mut st = Container::load(root, id).map_err(err)?.state();
+            // runc's `state` leaves owner empty; only `list` fills it in.
+            st.owner = String::new();
             println!(
                 "{}",
                 serde_json::to_string_pretty(&st).map_err(|e| e.to_string())?

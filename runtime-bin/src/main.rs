@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 const VERSION: &str = concat!(
+    "corral version ",
     env!("CARGO_PKG_VERSION"),
     "\ncommit: ",
     env!("CORRAL_COMMIT"),
@@ -19,8 +20,11 @@ const VERSION: &str = concat!(
 
 /// corral: an OCI container runtime, a drop-in for runc.
 #[derive(Parser, Debug)]
-#[command(name = "corral", version = VERSION, about)]
+#[command(name = "corral", about, disable_version_flag = true, subcommand_required = false)]
 pub struct Cli {
+    /// Print the version (corral version, commit, spec).
+    #[arg(long, short = 'v')]
+    version: bool,
     /// Root directory for storage of container state (this should be located in tmpfs).
     #[arg(long, global = true, default_value = "/run/corral")]
     root: PathBuf,
@@ -37,7 +41,7 @@ pub struct Cli {
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
     #[command(subcommand)]
-    cmd: Cmd,
+    cmd: Option<Cmd>,
 }
 
 /// Flags shared by create and run.
@@ -131,6 +135,10 @@ enum Cmd {
 fn main() {
     libcontainer::helper::run_if_helper();
     let cli = Cli::parse();
+    if cli.version {
+        println!("{VERSION}");
+        return;
+    }
     let mut log = match logging::Logger::new(cli.log.as_deref(), &cli.log_format, cli.debug) {
         Ok(l) => l,
         Err(e) => {
