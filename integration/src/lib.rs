@@ -13,27 +13,40 @@ use serde_json::{json, Value};
 
 /// The workspace's top directory.
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace")
+        .to_path_buf()
 }
 
 /// The `corral` binary built beside the test binary.
 pub fn corral_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     // target/<profile>/deps/<test> → target/<profile>/corral
-    let bin = exe.parent().and_then(Path::parent).expect("target dir").join("corral");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join("corral");
     assert!(bin.exists(), "{bin:?} missing: run `cargo build` first");
     bin
 }
 
 fn fixture(demo: bool) -> PathBuf {
-    let dir = workspace().join("target").join(if demo { "fixture-userns" } else { "fixture" });
+    let dir = workspace()
+        .join("target")
+        .join(if demo { "fixture-userns" } else { "fixture" });
     let stamp = dir.join(".built");
     if !stamp.exists() {
         let mut cmd = Command::new(workspace().join("fixtures/build-bundle.sh"));
         if demo {
             cmd.arg("--demo");
         }
-        let st = cmd.arg(&dir).stdout(Stdio::null()).status().expect("run build-bundle.sh");
+        let st = cmd
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .status()
+            .expect("run build-bundle.sh");
         assert!(st.success(), "fixtures/build-bundle.sh failed");
         std::fs::write(&stamp, "").expect("stamp");
     }
@@ -57,7 +70,11 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// A unique name for this test process.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// One test's world: a state root, a bundle dir and the ids it created.
@@ -111,8 +128,11 @@ impl Env {
 
     /// Writes `self.config` to the bundle.
     pub fn write_config(&self) {
-        std::fs::write(self.bundle.join("config.json"), serde_json::to_vec_pretty(&self.config).expect("json"))
-            .expect("write config");
+        std::fs::write(
+            self.bundle.join("config.json"),
+            serde_json::to_vec_pretty(&self.config).expect("json"),
+        )
+        .expect("write config");
     }
 
     /// Edits the config and writes it.
@@ -133,10 +153,18 @@ impl Env {
     /// would keep a pipe open.
     pub fn corral(&self, args: &[&str]) -> Output {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let (po, pe) = (self.scratch.join(format!(".out{n}")), self.scratch.join(format!(".err{n}")));
+        let (po, pe) = (
+            self.scratch.join(format!(".out{n}")),
+            self.scratch.join(format!(".err{n}")),
+        );
         let fo = std::fs::File::create(&po).expect("stdout file");
         let fe = std::fs::File::create(&pe).expect("stderr file");
-        let status = self.corral_cmd(args).stdout(fo).stderr(fe).status().expect("run corral");
+        let status = self
+            .corral_cmd(args)
+            .stdout(fo)
+            .stderr(fe)
+            .status()
+            .expect("run corral");
         let o = Output {
             status,
             stdout: std::fs::read(&po).unwrap_or_default(),
@@ -150,7 +178,10 @@ impl Env {
     /// The command for `corral --root ROOT args…`.
     pub fn corral_cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(corral_bin());
-        c.arg("--root").arg(&self.root).args(args).stdin(Stdio::null());
+        c.arg("--root")
+            .arg(&self.root)
+            .args(args)
+            .stdin(Stdio::null());
         c
     }
 
@@ -159,7 +190,11 @@ impl Env {
         let id = self.id();
         let b = self.bundle.clone();
         let o = self.corral(&["run", "--bundle", b.to_str().expect("utf8"), &id]);
-        (o.status.code().unwrap_or(-1), out(&o.stdout), out(&o.stderr))
+        (
+            o.status.code().unwrap_or(-1),
+            out(&o.stdout),
+            out(&o.stderr),
+        )
     }
 
     /// Runs and expects exit 0; returns stdout.
@@ -189,7 +224,10 @@ impl Env {
 impl Drop for Env {
     fn drop(&mut self) {
         for id in &self.ids {
-            let _ = self.corral_cmd(&["delete", "--force", id]).stderr(Stdio::null()).status();
+            let _ = self
+                .corral_cmd(&["delete", "--force", id])
+                .stderr(Stdio::null())
+                .status();
         }
         if let Some(base) = self.root.parent() {
             let _ = std::fs::remove_dir_all(base);
@@ -204,7 +242,12 @@ pub fn out(b: &[u8]) -> String {
 
 /// Whether `runc` is installed (the comparison tests need it).
 pub fn have(cmd: &str) -> bool {
-    Command::new(cmd).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+    Command::new(cmd)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
 }
 
 /// Every cgroup directory named `name` anywhere under /sys/fs/cgroup.
@@ -212,7 +255,9 @@ pub fn cgroup_dirs_named(name: &str) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![PathBuf::from("/sys/fs/cgroup")];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                 let p = e.path();
@@ -234,4 +279,38 @@ pub fn assert_nothing_left(env: &Env, id: &str) {
     assert!(cgs.is_empty(), "cgroups of {id} left behind: {cgs:?}");
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
     assert!(!mounts.contains(id), "a mount names {id}");
+    let procs = processes_naming(id);
+    assert!(procs.is_empty(), "processes of {id} left behind: {procs:?}");
+}
+
+/// Pids whose command line names `needle` (a container's init is a fork of
+/// `corral create … ID` until it execs).
+pub fn processes_naming(needle: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        if stat.contains(") Z ") {
+            continue;
+        }
+        if String::from_utf8_lossy(&cmd)
+            .split('\0')
+            .any(|a| a == needle)
+        {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// The namespace link of `pid` for namespace `ns` (`/proc/PID/ns/NS`).
+pub fn ns_link(pid: &str, ns: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{ns}"))
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|e| panic!("/proc/{pid}/ns/{ns}: {e}"))
 }

@@ -5,7 +5,10 @@ use integration::{assert_nothing_left, have, out, Env};
 use serde_json::Value;
 
 fn status(env: &Env, id: &str) -> String {
-    env.state(id)["status"].as_str().expect("status").to_string()
+    env.state(id)["status"]
+        .as_str()
+        .expect("status")
+        .to_string()
 }
 
 fn wait_status(env: &Env, id: &str, want: &str) {
@@ -52,14 +55,22 @@ fn create_start_kill_delete() {
 
     let o = env.corral(&["kill", &id, "TERM"]);
     assert!(!o.status.success());
-    assert!(out(&o.stderr).contains("container not running"), "{}", out(&o.stderr));
+    assert!(
+        out(&o.stderr).contains("container not running"),
+        "{}",
+        out(&o.stderr)
+    );
 
     let o = env.corral(&["delete", &id]);
     assert!(o.status.success(), "{}", out(&o.stderr));
     assert_nothing_left(&env, &id);
     let o = env.corral(&["state", &id]);
     assert!(!o.status.success());
-    assert!(out(&o.stderr).contains("does not exist"), "{}", out(&o.stderr));
+    assert!(
+        out(&o.stderr).contains("does not exist"),
+        "{}",
+        out(&o.stderr)
+    );
 }
 
 #[test]
@@ -78,15 +89,29 @@ fn state_has_runc_shape() {
     let o = std::process::Command::new("runc")
         .arg("--root")
         .arg(&runc_root)
-        .args(["create", "--bundle", env.bundle.to_str().expect("utf8"), &rid])
+        .args([
+            "create",
+            "--bundle",
+            env.bundle.to_str().expect("utf8"),
+            &rid,
+        ])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
         .expect("runc");
     assert!(o.success(), "runc create failed");
-    let ro = std::process::Command::new("runc").arg("--root").arg(&runc_root).args(["state", &rid]).output().expect("runc state");
-    let _ = std::process::Command::new("runc").arg("--root").arg(&runc_root).args(["delete", "-f", &rid]).status();
+    let ro = std::process::Command::new("runc")
+        .arg("--root")
+        .arg(&runc_root)
+        .args(["state", &rid])
+        .output()
+        .expect("runc state");
+    let _ = std::process::Command::new("runc")
+        .arg("--root")
+        .arg(&runc_root)
+        .args(["delete", "-f", &rid])
+        .status();
     let theirs: Value = serde_json::from_slice(&ro.stdout).expect("runc state json");
     let keys = |v: &Value| {
         let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
@@ -127,7 +152,11 @@ fn run_passes_exit_status_through() {
 
 #[test]
 fn run_forwards_signals() {
-    let mut env = Env::new(&["sh", "-c", "trap 'exit 42' TERM; while true; do sleep 0.1; done"]);
+    let mut env = Env::new(&[
+        "sh",
+        "-c",
+        "trap 'exit 42' TERM; while true; do sleep 0.1; done",
+    ]);
     let id = env.id();
     let mut child = env
         .corral_cmd(&["run", "--bundle", env.bundle.to_str().expect("utf8"), &id])
@@ -144,7 +173,11 @@ fn run_forwards_signals() {
     }
     assert!(running);
     std::thread::sleep(std::time::Duration::from_millis(300));
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).expect("kill");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("kill");
     let st = child.wait().expect("wait");
     assert_eq!(st.code(), Some(42));
 }
@@ -155,9 +188,21 @@ fn run_detach_and_kill_all() {
     let id = env.id();
     let b = env.bundle.to_str().expect("utf8").to_string();
     let pidfile = env.scratch.join("pid");
-    let o = env.corral(&["run", "-d", "--pid-file", pidfile.to_str().expect("utf8"), "--bundle", &b, &id]);
+    let o = env.corral(&[
+        "run",
+        "-d",
+        "--pid-file",
+        pidfile.to_str().expect("utf8"),
+        "--bundle",
+        &b,
+        &id,
+    ]);
     assert!(o.status.success(), "{}", out(&o.stderr));
-    let pid: i64 = std::fs::read_to_string(&pidfile).expect("pid file").trim().parse().expect("pid");
+    let pid: i64 = std::fs::read_to_string(&pidfile)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
     assert_eq!(env.state(&id)["pid"].as_i64(), Some(pid));
     assert_eq!(status(&env, &id), "running");
     std::thread::sleep(std::time::Duration::from_millis(200));
@@ -177,10 +222,12 @@ fn delete_in_every_state() {
     let pid = env.state(&id)["pid"].as_i64().expect("pid");
     let o = env.corral(&["delete", &id]);
     assert!(o.status.success(), "{}", out(&o.stderr));
-    assert!(!std::path::Path::new(&format!("/proc/{pid}/stat")).exists() || {
-        let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        s.contains(") Z")
-    });
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}/stat")).exists() || {
+            let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            s.contains(") Z")
+        }
+    );
     assert_nothing_left(&env, &id);
 
     // running: refused without --force, done with it.
@@ -198,7 +245,10 @@ fn delete_in_every_state() {
     let o = env.corral(&["delete", "nosuchcontainer"]);
     assert!(!o.status.success());
     assert!(out(&o.stderr).contains("does not exist"));
-    assert!(env.corral(&["delete", "-f", "nosuchcontainer"]).status.success());
+    assert!(env
+        .corral(&["delete", "-f", "nosuchcontainer"])
+        .status
+        .success());
 }
 
 #[test]
@@ -209,7 +259,10 @@ fn kill_a_created_container() {
     assert!(o.status.success(), "{}", out(&o.stderr));
     wait_status(&env, &id, "stopped");
     let o = env.corral(&["start", &id]);
-    assert!(!o.status.success(), "start of a stopped container must fail");
+    assert!(
+        !o.status.success(),
+        "start of a stopped container must fail"
+    );
     assert!(env.corral(&["delete", &id]).status.success());
     assert_nothing_left(&env, &id);
 }
@@ -221,12 +274,24 @@ fn duplicate_and_invalid_ids_are_refused() {
     let b = env.bundle.to_str().expect("utf8").to_string();
     let o = env.corral(&["create", "--bundle", &b, &id]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(out(&o.stderr).contains("already exists"), "{}", out(&o.stderr));
-    assert_eq!(status(&env, &id), "created", "the first container is untouched");
+    assert!(
+        out(&o.stderr).contains("already exists"),
+        "{}",
+        out(&o.stderr)
+    );
+    assert_eq!(
+        status(&env, &id),
+        "created",
+        "the first container is untouched"
+    );
     for bad in ["../escape", "a/b", "with space", ".."] {
         let o = env.corral(&["create", "--bundle", &b, bad]);
         assert_eq!(o.status.code(), Some(1), "{bad}");
-        assert!(out(&o.stderr).contains("invalid container id"), "{}", out(&o.stderr));
+        assert!(
+            out(&o.stderr).contains("invalid container id"),
+            "{}",
+            out(&o.stderr)
+        );
     }
 }
 
@@ -234,7 +299,11 @@ fn duplicate_and_invalid_ids_are_refused() {
 fn list_table_json_quiet() {
     let mut env = Env::new(&["sleep", "1000"]);
     let o = env.corral(&["list", "--format", "json"]);
-    assert_eq!(out(&o.stdout).trim(), "null", "runc prints null for no containers");
+    assert_eq!(
+        out(&o.stdout).trim(),
+        "null",
+        "runc prints null for no containers"
+    );
     let a = env.create();
     let b = env.create();
     assert!(env.corral(&["start", &b]).status.success());
@@ -247,12 +316,17 @@ fn list_table_json_quiet() {
     }
     assert_eq!(lines.len(), 3);
     assert!(text.contains(&a) && text.contains("created") && text.contains("running"));
-    assert!(lines[1].trim_end().ends_with("root"), "list shows the owner: {text}");
+    assert!(
+        lines[1].trim_end().ends_with("root"),
+        "list shows the owner: {text}"
+    );
     let o = env.corral(&["list", "-f", "json"]);
     let v: Value = serde_json::from_slice(&o.stdout).expect("json");
     let arr = v.as_array().expect("array");
     assert_eq!(arr.len(), 2);
-    assert!(arr.iter().any(|s| s["id"] == a.as_str() && s["status"] == "created"));
+    assert!(arr
+        .iter()
+        .any(|s| s["id"] == a.as_str() && s["status"] == "created"));
     let o = env.corral(&["list", "-q"]);
     let mut ids: Vec<String> = out(&o.stdout).lines().map(String::from).collect();
     ids.sort();
@@ -268,21 +342,35 @@ fn spec_writes_a_config_that_runs() {
     std::fs::create_dir_all(&dir).expect("mkdir");
     let o = env.corral(&["spec", "--bundle", dir.to_str().expect("utf8")]);
     assert!(o.status.success(), "{}", out(&o.stderr));
-    let v: Value = serde_json::from_slice(&std::fs::read(dir.join("config.json")).expect("read")).expect("json");
+    let v: Value = serde_json::from_slice(&std::fs::read(dir.join("config.json")).expect("read"))
+        .expect("json");
     assert_eq!(v["process"]["args"], serde_json::json!(["sh"]));
     assert_eq!(v["root"]["path"], "rootfs");
     let o = env.corral(&["spec", "--bundle", dir.to_str().expect("utf8")]);
-    assert!(!o.status.success(), "an existing config.json is not overwritten");
+    assert!(
+        !o.status.success(),
+        "an existing config.json is not overwritten"
+    );
     let rl = env.scratch.join("rootless");
     std::fs::create_dir_all(&rl).expect("mkdir");
-    assert!(env.corral(&["spec", "--rootless", "-b", rl.to_str().expect("utf8")]).status.success());
-    let v: Value = serde_json::from_slice(&std::fs::read(rl.join("config.json")).expect("read")).expect("json");
+    assert!(env
+        .corral(&["spec", "--rootless", "-b", rl.to_str().expect("utf8")])
+        .status
+        .success());
+    let v: Value = serde_json::from_slice(&std::fs::read(rl.join("config.json")).expect("read"))
+        .expect("json");
     assert!(v["linux"]["uidMappings"].is_array());
-    assert!(v["linux"]["namespaces"].as_array().expect("ns").iter().any(|n| n["type"] == "user"));
+    assert!(v["linux"]["namespaces"]
+        .as_array()
+        .expect("ns")
+        .iter()
+        .any(|n| n["type"] == "user"));
 
     // The default config runs the fixture once terminal and args are changed.
     let mut env2 = Env::new(&["true"]);
-    let mut spec: Value = serde_json::from_slice(&std::fs::read(dir.join("config.json")).expect("read")).expect("json");
+    let mut spec: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("config.json")).expect("read"))
+            .expect("json");
     spec["root"]["path"] = env2.config["root"]["path"].clone();
     spec["process"]["terminal"] = Value::Bool(false);
     spec["process"]["args"] = serde_json::json!(["sh", "-c", "hostname"]);
@@ -308,15 +396,29 @@ fn version_and_global_flags() {
 fn json_log_lines_carry_level_msg_time() {
     let env = Env::new(&["true"]);
     let log = env.scratch.join("log.json");
-    let o = env.corral(&["--log", log.to_str().expect("utf8"), "--log-format", "json", "state", "nosuch"]);
+    let o = env.corral(&[
+        "--log",
+        log.to_str().expect("utf8"),
+        "--log-format",
+        "json",
+        "state",
+        "nosuch",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let text = std::fs::read_to_string(&log).expect("log");
-    let line: Value = serde_json::from_str(text.lines().next().expect("a line")).expect("json line");
+    let line: Value =
+        serde_json::from_str(text.lines().next().expect("a line")).expect("json line");
     assert_eq!(line["level"], "error");
-    assert!(line["msg"].as_str().expect("msg").contains("does not exist"));
+    assert!(line["msg"]
+        .as_str()
+        .expect("msg")
+        .contains("does not exist"));
     assert!(line["time"].as_str().expect("time").ends_with('Z'));
     let tl = env.scratch.join("log.txt");
     let _ = env.corral(&["--log", tl.to_str().expect("utf8"), "state", "nosuch"]);
     let text = std::fs::read_to_string(&tl).expect("log");
-    assert!(text.contains("level=error") && text.contains("msg="), "{text}");
+    assert!(
+        text.contains("level=error") && text.contains("msg="),
+        "{text}"
+    );
 }

@@ -356,8 +356,7 @@ fn mount_cgroup(m: &Mount, opts: &MountOptions, root: &OwnedFd, ctx: &Context) -
         & (MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
     let dest = m.destination();
     if cgroups::mode(&hs) == cgroups::Mode::Unified {
-        let t = mkdir_all_in_root(root, dest, false)?;
-        return mount_hierarchy(&hs[0], &fd_path(&t), flags, ctx);
+        return mount_hierarchy(&hs[0], root, dest, flags, ctx);
     }
     let t = mkdir_all_in_root(root, dest, false)?;
     mount(
@@ -370,8 +369,7 @@ fn mount_cgroup(m: &Mount, opts: &MountOptions, root: &OwnedFd, ctx: &Context) -
     .ctx(|| "mount tmpfs for cgroups".to_string())?;
     for h in &hs {
         let name = h.mountpoint.file_name().unwrap_or(OsStr::new(&h.key));
-        let sub = mkdir_all_in_root(root, &dest.join(name), false)?;
-        mount_hierarchy(h, &fd_path(&sub), flags, ctx)?;
+        mount_hierarchy(h, root, &dest.join(name), flags, ctx)?;
     }
     if flags.contains(MsFlags::MS_RDONLY) {
         let t = mkdir_all_in_root(root, dest, false)?;
@@ -393,10 +391,13 @@ fn mount_cgroup(m: &Mount, opts: &MountOptions, root: &OwnedFd, ctx: &Context) -
 
 fn mount_hierarchy(
     h: &cgroups::Hierarchy,
-    target: &Path,
+    root: &OwnedFd,
+    dest: &Path,
     flags: MsFlags,
     ctx: &Context,
 ) -> Result<()> {
+    let t = mkdir_all_in_root(root, dest, false)?;
+    let target = fd_path(&t);
     if ctx.cgroupns {
         let (fstype, data) = if h.v2 {
             ("cgroup2", String::new())
@@ -405,7 +406,7 @@ fn mount_hierarchy(
         };
         mount(
             Some(fstype),
-            target,
+            &target,
             Some(fstype),
             flags,
             if data.is_empty() {
@@ -424,16 +425,18 @@ fn mount_hierarchy(
             .unwrap_or_else(|| h.mountpoint.clone());
         mount(
             Some(&src),
-            target,
+            &target,
             None::<&str>,
             MsFlags::MS_BIND | MsFlags::MS_REC,
             None::<&str>,
         )
         .ctx(|| format!("bind cgroup {src:?}"))?;
         if !flags.is_empty() {
+            // The remount must name the new mount, not the directory under it.
+            let t2 = mkdir_all_in_root(root, dest, false)?;
             mount(
                 None::<&str>,
-                target,
+                &fd_path(&t2),
                 None::<&str>,
                 MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags,
                 None::<&str>,

@@ -268,7 +268,6 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-
 /// `ioctl(NS_GET_NSTYPE)`: the `CLONE_NEW*` type of a namespace file.
 pub fn ns_type(fd: RawFd) -> Result<i32, Errno> {
     const NS_GET_NSTYPE: libc::c_ulong = 0xb703;

@@ -20,7 +20,12 @@ const VERSION: &str = concat!(
 
 /// corral: an OCI container runtime, a drop-in for runc.
 #[derive(Parser, Debug)]
-#[command(name = "corral", about, disable_version_flag = true, subcommand_required = false)]
+#[command(
+    name = "corral",
+    about,
+    disable_version_flag = true,
+    subcommand_required = false
+)]
 pub struct Cli {
     /// Print the version (corral version, commit, spec).
     #[arg(long, short = 'v')]

@@ -1,0 +1,146 @@
+//! Namespaces: each one created (checked from inside and by /proc/PID/ns
+//! links), joined by path, user namespaces with id maps, time offsets.
+
+use integration::{ns_link, out, Env};
+use serde_json::json;
+
+const ALL: [&str; 8] = ["mnt", "uts", "ipc", "net", "pid", "user", "cgroup", "time"];
+
+fn wait_running(env: &Env, id: &str) -> String {
+    let o = env.corral(&["start", id]);
+    assert!(o.status.success(), "start: {}", out(&o.stderr));
+    env.state(id)["pid"].as_i64().expect("pid").to_string()
+}
+
+#[test]
+fn all_eight_namespaces_are_new() {
+    let mut env = Env::userns(&["sleep", "1000"]);
+    let id = env.create();
+    let pid = wait_running(&env, &id);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    for ns in ALL {
+        assert_ne!(
+            ns_link(&pid, ns),
+            ns_link("self", ns),
+            "{ns} namespace is the host's"
+        );
+    }
+}
+
+#[test]
+fn inside_view_of_all_eight() {
+    let mut env = Env::userns(&[
+        "sh",
+        "-c",
+        "echo host=$(hostname) pid=$$ uptime=$(cut -d. -f1 /proc/uptime); cat /proc/self/uid_map /proc/self/gid_map; stat -c %u:%g /bin/busybox; cat /proc/self/cgroup | grep -c ':/$'; ip -o link | wc -l",
+    ]);
+    env.edit(|c| {
+        c["linux"]["timeOffsets"] = json!({"boottime": {"secs": 10000000, "nanosecs": 0}});
+        c["hostname"] = json!("nsbox");
+    });
+    let o = env.run_ok();
+    let lines: Vec<&str> = o.lines().collect();
+    assert!(lines[0].starts_with("host=nsbox pid=1 uptime="), "{o}");
+    let uptime: u64 = lines[0]
+        .rsplit('=')
+        .next()
+        .expect("uptime")
+        .parse()
+        .expect("number");
+    assert!(
+        uptime >= 10_000_000,
+        "boottime offset not applied: {uptime}"
+    );
+    let maps: Vec<String> = lines[1..3]
+        .iter()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(maps, ["0 100000 65536", "0 100000 65536"]);
+    assert_eq!(
+        lines[3], "0:0",
+        "files of the mapped range are root's inside"
+    );
+    // With its own cgroup namespace every hierarchy looks like its root.
+    let n_hier: usize = std::fs::read_to_string("/proc/self/cgroup")
+        .expect("cgroup")
+        .lines()
+        .count();
+    assert_eq!(
+        lines[4].trim().parse::<usize>().expect("count"),
+        n_hier,
+        "{o}"
+    );
+    // A new network namespace has only lo.
+    assert_eq!(lines[5].trim(), "1", "{o}");
+}
+
+#[test]
+fn without_namespaces_the_host_ones_are_kept() {
+    let mut env = Env::new(&["sleep", "1000"]);
+    env.edit(|c| {
+        c["linux"]["namespaces"] = json!([{"type": "mount"}]);
+        c.as_object_mut().expect("obj").remove("hostname");
+    });
+    let id = env.create();
+    let pid = wait_running(&env, &id);
+    for ns in ["uts", "ipc", "net", "pid", "user", "cgroup"] {
+        assert_eq!(
+            ns_link(&pid, ns),
+            ns_link("self", ns),
+            "{ns} should be the host's"
+        );
+    }
+    assert_ne!(ns_link(&pid, "mnt"), ns_link("self", "mnt"));
+}
+
+#[test]
+fn joins_namespaces_by_path() {
+    let mut a = Env::new(&["sleep", "1000"]);
+    let ida = a.create();
+    let pida = wait_running(&a, &ida);
+
+    let mut b = Env::new(&["sh", "-c", "echo pid=$$ host=$(hostname); sleep 1000"]);
+    let log = b.scratch.join("out");
+    b.edit(|c| {
+        c["linux"]["namespaces"] = json!([
+            {"type": "mount"},
+            {"type": "network", "path": format!("/proc/{pida}/ns/net")},
+            {"type": "uts", "path": format!("/proc/{pida}/ns/uts")},
+            {"type": "ipc", "path": format!("/proc/{pida}/ns/ipc")},
+            {"type": "pid", "path": format!("/proc/{pida}/ns/pid")},
+        ]);
+        c.as_object_mut().expect("obj").remove("hostname");
+    });
+    let idb = b.id();
+    let f = std::fs::File::create(&log).expect("log");
+    let st = b
+        .corral_cmd(&["create", "--bundle", b.bundle.to_str().expect("utf8"), &idb])
+        .stdout(f)
+        .status()
+        .expect("create");
+    assert!(st.success());
+    let pidb = wait_running(&b, &idb);
+    for ns in ["net", "uts", "ipc", "pid"] {
+        assert_eq!(ns_link(&pidb, ns), ns_link(&pida, ns), "{ns} not joined");
+    }
+    assert_ne!(ns_link(&pidb, "mnt"), ns_link(&pida, "mnt"));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let text = std::fs::read_to_string(&log).expect("log");
+    // Joined A's PID namespace, where A's init is pid 1: B is not.
+    assert!(text.starts_with("pid="), "{text}");
+    assert!(!text.starts_with("pid=1 "), "{text}");
+    assert!(text.contains("host=corral"), "uts joined: {text}");
+}
+
+#[test]
+fn joining_a_file_that_is_not_that_namespace_fails() {
+    let mut env = Env::new(&["true"]);
+    env.edit(|c| {
+        c["linux"]["namespaces"] =
+            json!([{"type": "mount"}, {"type": "network", "path": "/proc/self/ns/uts"}]);
+        c.as_object_mut().expect("obj").remove("hostname");
+    });
+    let (code, _, err) = env.run();
+    assert_eq!(code, 1);
+    assert!(err.contains("linux.namespaces[1].path"), "{err}");
+}
