@@ -181,13 +181,9 @@ pub fn plan_paths(
     out
 }
 
-/// Creates the container's cgroup directories (recording the ones made) and
-/// writes the device rules. On error, removes what it made.
-pub fn create(
-    cgroups_path: Option<&Path>,
-    id: &str,
-    resources: Option<&LinuxResources>,
-) -> Result<CgroupState> {
+/// Creates the container's cgroup directories, recording the ones made. On
+/// error, removes what it made.
+pub fn create(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupState> {
     let hs = hierarchies()?;
     let own_text = fs::read_to_string("/proc/self/cgroup")
         .map_err(|e| Error::io("read", "/proc/self/cgroup", e))?;
@@ -197,8 +193,7 @@ pub fn create(
         paths,
         created: Vec::new(),
     };
-    let res = make_dirs(&hs, &mut st).and_then(|_| apply_devices(&hs, &st, resources));
-    match res {
+    match make_dirs(&hs, &mut st) {
         Ok(()) => Ok(st),
         Err(e) => {
             let _ = remove(&st);
@@ -317,6 +312,14 @@ pub fn device_rule(d: &LinuxDeviceCgroup) -> String {
     let n = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_else(|| "*".into());
     let access = d.access().clone().unwrap_or_else(|| "rwm".into());
     format!("{t} {}:{} {access}", n(d.major()), n(d.minor()))
+}
+
+/// Applies the config's resources. Called once the init has set up the
+/// rootfs (device nodes are made before the device list applies, as runc
+/// does) and before the user's process runs.
+pub fn apply_resources(st: &CgroupState, res: Option<&LinuxResources>) -> Result<()> {
+    let hs = hierarchies()?;
+    apply_devices(&hs, st, res)
 }
 
 fn apply_devices(hs: &[Hierarchy], st: &CgroupState, res: Option<&LinuxResources>) -> Result<()> {

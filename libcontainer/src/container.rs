@@ -214,11 +214,7 @@ impl ContainerBuilder {
     ) -> Result<Container> {
         let spec = &bundle.spec;
         let linux = spec.linux().clone().unwrap_or_default();
-        let cg = cgroups::create(
-            linux.cgroups_path().as_deref(),
-            &self.id,
-            linux.resources().as_ref(),
-        )?;
+        let cg = cgroups::create(linux.cgroups_path().as_deref(), &self.id)?;
         made.cgroups = Some(cg.clone());
         let fifo = dir.fifo();
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
@@ -326,7 +322,10 @@ impl ContainerBuilder {
                     hooks::run(spec.hooks(), "createRuntime", &json)?;
                     parent.send(&Msg::HooksDone)?;
                 }
-                Some(Msg::Ready) => break,
+                Some(Msg::Ready) => {
+                    cgroups::apply_resources(&cg, linux.resources().as_ref())?;
+                    break;
+                }
                 Some(Msg::Error(e)) => return Err(Error::Init(e)),
                 Some(m) => return Err(Error::Init(format!("unexpected message {m:?}"))),
                 None => return Err(Error::Init("the init exited during create".into())),

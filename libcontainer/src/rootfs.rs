@@ -9,8 +9,7 @@
 
 use std::ffi::OsStr;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -166,53 +165,84 @@ fn fd_path(fd: &OwnedFd) -> PathBuf {
 
 /// Opens `path` (relative to the rootfs fd) as an `O_PATH` fd, creating the
 /// missing directories on the way and, if `file`, the last component as an
-/// empty file. No component can resolve outside the rootfs.
+/// empty file. No component can resolve outside the rootfs: symlinks,
+/// dangling ones included, are followed as if the rootfs were `/`, and what
+/// they point to is created inside it.
 pub fn mkdir_all_in_root(root: &OwnedFd, path: &Path, file: bool) -> Result<OwnedFd> {
-    let rel = path.strip_prefix("/").unwrap_or(path);
+    use std::collections::VecDeque;
+    let parts = |p: &Path| -> VecDeque<std::ffi::OsString> {
+        p.components()
+            .filter_map(|c| match c {
+                Component::Normal(n) => Some(n.to_os_string()),
+                Component::ParentDir => Some("..".into()),
+                _ => None,
+            })
+            .collect()
+    };
+    let open = |p: &Path| {
+        let p = if p.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            p
+        };
+        sys::openat_in_root(root.as_raw_fd(), p, libc::O_PATH, 0)
+    };
+    let mut pending = parts(path);
     let mut cur = PathBuf::new();
-    let comps: Vec<&OsStr> = rel.iter().collect();
-    for (i, comp) in comps.iter().enumerate() {
-        let last = i + 1 == comps.len();
-        cur.push(comp);
-        match sys::openat_in_root(root.as_raw_fd(), &cur, libc::O_PATH, 0) {
+    let mut hops = 0;
+    while let Some(comp) = pending.pop_front() {
+        let last = pending.is_empty();
+        let next = cur.join(&comp);
+        match open(&next) {
             Ok(fd) => {
+                cur = next;
                 if last {
                     return Ok(fd);
                 }
                 continue;
             }
             Err(Errno::ENOENT) => {}
-            Err(e) => return Err(Error::sys(format!("resolve {:?} in rootfs", cur), e)),
+            Err(e) => return Err(Error::sys(format!("resolve {next:?} in rootfs"), e)),
+        }
+        let parent = open(&cur).ctx(|| format!("resolve {cur:?} in rootfs"))?;
+        // Missing: absent, or a symlink whose target is absent.
+        if let Ok(target) = nix::fcntl::readlinkat(&parent, comp.as_os_str()) {
+            hops += 1;
+            if hops > 40 {
+                return Err(Error::sys(
+                    format!("resolve {path:?} in rootfs"),
+                    Errno::ELOOP,
+                ));
+            }
+            let target = PathBuf::from(target);
+            if target.is_absolute() {
+                cur = PathBuf::new();
+            }
+            let mut expanded = parts(&target);
+            expanded.extend(pending);
+            pending = expanded;
+            continue;
         }
         if last && file {
-            let f = sys::openat_in_root(
+            sys::openat_in_root(
                 root.as_raw_fd(),
-                &cur,
+                &next,
                 libc::O_CREAT | libc::O_WRONLY | libc::O_NOCTTY,
                 0o644,
             )
-            .ctx(|| format!("create {:?} in rootfs", cur))?;
-            drop(f);
+            .ctx(|| format!("create {next:?} in rootfs"))?;
         } else {
-            let parent = cur.parent().unwrap_or(Path::new(""));
-            let pfd = if parent.as_os_str().is_empty() {
-                sys::openat_in_root(root.as_raw_fd(), Path::new("."), libc::O_PATH, 0)
-            } else {
-                sys::openat_in_root(root.as_raw_fd(), parent, libc::O_PATH, 0)
-            }
-            .ctx(|| format!("resolve {:?} in rootfs", parent))?;
-            match sys::mkdirat(pfd.as_raw_fd(), Path::new(comp), 0o755) {
+            match sys::mkdirat(parent.as_raw_fd(), Path::new(&comp), 0o755) {
                 Ok(()) | Err(Errno::EEXIST) => {}
-                Err(e) => return Err(Error::sys(format!("mkdir {:?} in rootfs", cur), e)),
+                Err(e) => return Err(Error::sys(format!("mkdir {next:?} in rootfs"), e)),
             }
         }
+        cur = next;
+        if last {
+            return open(&cur).ctx(|| format!("resolve {cur:?} in rootfs"));
+        }
     }
-    if comps.is_empty() {
-        return sys::openat_in_root(root.as_raw_fd(), Path::new("."), libc::O_PATH, 0)
-            .ctx(|| "open rootfs".to_string());
-    }
-    sys::openat_in_root(root.as_raw_fd(), &cur, libc::O_PATH, 0)
-        .ctx(|| format!("resolve {:?} in rootfs", cur))
+    open(&cur).ctx(|| "open rootfs".to_string())
 }
 
 /// What the mount code needs to know beyond the spec.
@@ -626,18 +656,20 @@ pub fn enter_root(rootfs: &Path, no_pivot: bool) -> Result<()> {
 /// propagation of `/` and a readonly root.
 pub fn finish(spec: &Spec) -> Result<()> {
     let linux = spec.linux().clone().unwrap_or_default();
-    for p in linux.readonly_paths().iter().flatten() {
-        readonly_path(Path::new(p))?;
-    }
-    for p in linux.masked_paths().iter().flatten() {
-        mask_path(Path::new(p))?;
-    }
+    // As runc: sysctls first (/proc/sys is usually a readonly path), then
+    // readonly paths, then masked paths.
     if let Some(sysctl) = linux.sysctl() {
         let mut keys: Vec<&String> = sysctl.keys().collect();
         keys.sort();
         for k in keys {
             write_sysctl(k, &sysctl[k])?;
         }
+    }
+    for p in linux.readonly_paths().iter().flatten() {
+        readonly_path(Path::new(p))?;
+    }
+    for p in linux.masked_paths().iter().flatten() {
+        mask_path(Path::new(p))?;
     }
     if let Some(p) = linux.rootfs_propagation() {
         let flag =
@@ -757,11 +789,6 @@ fn write_sysctl(key: &str, value: &str) -> Result<()> {
 }
 
 use std::os::unix::fs::OpenOptionsExt;
-
-/// Turns a path as bytes into a `Path` (helper for tests).
-pub fn bytes_path(b: &[u8]) -> &Path {
-    Path::new(OsStr::from_bytes(b))
-}
 
 #[cfg(test)]
 mod tests {
