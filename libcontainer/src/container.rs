@@ -636,25 +636,53 @@ impl Container {
     }
 }
 
-/// Waits for the init to write its byte to the exec fifo; false if it died
-/// first.
+/// Waits for the init to write its byte to the exec fifo, then for the
+/// fifo's EOF, which comes when the init execs (the fifo is close-on-exec)
+/// or dies. Returns `Ok(false)` if the init died before writing; an error
+/// the init wrote after its byte (a failing startContainer hook, a failed
+/// exec) comes back as [`Error::Init`].
 fn wait_fifo_byte(f: &OwnedFd, pid: i32, start: u64) -> Result<bool> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut got = Vec::new();
     loop {
-        let mut b = [0u8; 1];
+        let mut b = [0u8; 4096];
         match nix::unistd::read(f, &mut b) {
-            Ok(1) => return Ok(true),
-            Ok(_) => {
-                // No writer yet or it closed: is the init still there?
+            Ok(0) => {
+                // No writer: before the init opened the fifo, or after it
+                // exec'd or died.
+                if !got.is_empty() {
+                    break;
+                }
                 if !store::same_process_alive(pid, start) {
                     return Ok(false);
                 }
+            }
+            Ok(n) => {
+                got.extend_from_slice(&b[..n]);
+                continue;
             }
             Err(nix::errno::Errno::EAGAIN) => {}
             Err(e) => return Err(Error::sys("read exec fifo", e)),
         }
         let mut fds = [PollFd::new(f.as_fd(), PollFlags::POLLIN)];
         let _ = poll(&mut fds, PollTimeout::from(100u16));
+        if got.is_empty()
+            && fds[0]
+                .revents()
+                .is_some_and(|r| r.contains(PollFlags::POLLHUP))
+        {
+            // POLLHUP without a writer ever: do not spin.
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    match got.split_first() {
+        Some((b'0', rest)) if rest.is_empty() => Ok(true),
+        Some((b'0', rest)) => Err(Error::Init(
+            String::from_utf8_lossy(rest.strip_prefix(b"E").unwrap_or(rest)).into_owned(),
+        )),
+        _ => Err(Error::Other(format!(
+            "unexpected exec fifo content {got:?}"
+        ))),
     }
 }
 

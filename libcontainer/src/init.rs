@@ -229,19 +229,28 @@ fn init(ch: &mut Channel, a: &InitArgs) -> Result<()> {
         })?;
     fifo.write_all(b"0")
         .map_err(|e| Error::Other(format!("write exec fifo: {e}")))?;
-    drop(fifo);
-    hooks::run(
-        spec.hooks(),
-        "startContainer",
-        &(a.state_json)("created", std::process::id() as i32),
-    )?;
-    security::set_umask(process);
-    sys::cloexec_from(3 + a.preserve_fds).ctx(|| "mark fds close-on-exec".to_string())?;
-    for fd in 3..3 + a.preserve_fds {
-        let _ = sys::clear_cloexec(fd as i32);
+    // The fifo stays open (close-on-exec) until the exec: `start` reads to
+    // EOF, so it returns, and runs poststart hooks, only once the user's
+    // program runs. A failure from here on is written to the fifo for
+    // `start` to report, since create's caller is gone.
+    let r = (|| -> Result<()> {
+        hooks::run(
+            spec.hooks(),
+            "startContainer",
+            &(a.state_json)("created", std::process::id() as i32),
+        )?;
+        security::set_umask(process);
+        sys::cloexec_from(3 + a.preserve_fds).ctx(|| "mark fds close-on-exec".to_string())?;
+        for fd in 3..3 + a.preserve_fds {
+            let _ = sys::clear_cloexec(fd as i32);
+        }
+        let e = sys::execve(&exe_c, &argv, &envp);
+        Err(Error::sys(format!("exec {:?}", args[0]), e))
+    })();
+    if let Err(e) = &r {
+        let _ = fifo.write_all(format!("E{e}").as_bytes());
     }
-    let e = sys::execve(&exe_c, &argv, &envp);
-    Err(Error::sys(format!("exec {:?}", args[0]), e))
+    r
 }
 
 /// Runs `f` with the process dumpable: in a user namespace, the files of a
