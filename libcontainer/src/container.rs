@@ -676,7 +676,7 @@ fn wait_fifo_byte(f: &OwnedFd, pid: i32, start: u64) -> Result<bool> {
         }
     }
     match got.split_first() {
-        Some((b'0', rest)) if rest.is_empty() => Ok(true),
+        Some((b'0', [])) => Ok(true),
         Some((b'0', rest)) => Err(Error::Init(
             String::from_utf8_lossy(rest.strip_prefix(b"E").unwrap_or(rest)).into_owned(),
         )),
