@@ -12,6 +12,7 @@
 //! The `corral` binary does, so it can serve as the helper of any embedder.
 
 use std::io::{Read, Write};
+
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -83,7 +84,12 @@ pub fn run_if_helper() {
     std::process::exit(code);
 }
 
+/// The request channel of this helper process, which the container's init
+/// (a clone of the helper) must close so that the caller sees it close.
+pub(crate) static HELPER_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
 fn serve(fd: RawFd) -> i32 {
+    HELPER_FD.store(fd, std::sync::atomic::Ordering::SeqCst);
     // SAFETY: the parent passed this fd for us alone, named in HELPER_ENV.
     let mut sock = unsafe { UnixStream::from_raw_fd(fd) };
     let _ = crate::sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);

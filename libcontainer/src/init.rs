@@ -53,6 +53,11 @@ pub struct InitArgs<'a> {
 /// by the clone itself; otherwise this child joins and unshares, then forks
 /// the real init.
 pub fn child_main(mut ch: Channel, a: &InitArgs, fast: bool) -> ! {
+    // The helper's request channel is the helper's, not the container's.
+    let hfd = crate::helper::HELPER_FD.load(std::sync::atomic::Ordering::SeqCst);
+    if hfd > 2 {
+        let _ = nix::unistd::close(hfd);
+    }
     let r = if fast {
         init(&mut ch, a)
     } else {
