@@ -1,0 +1,109 @@
+//! cgroup membership: the container joins `linux.cgroupsPath` in every
+//! mounted hierarchy (absolute from each root; relative and default under
+//! corral's own cgroup), and delete removes only what create made.
+
+use std::path::{Path, PathBuf};
+
+use integration::{assert_nothing_left, cgroup_dirs_named, Env};
+use libcontainer::cgroups;
+use serde_json::json;
+
+fn own() -> std::collections::BTreeMap<String, PathBuf> {
+    cgroups::parse_proc_cgroup(&std::fs::read_to_string("/proc/self/cgroup").expect("cgroup"))
+}
+
+fn container_cgroups(pid: &str) -> std::collections::BTreeMap<String, PathBuf> {
+    cgroups::parse_proc_cgroup(
+        &std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup"),
+    )
+}
+
+#[test]
+fn default_path_nests_under_own_cgroup() {
+    let mut env = Env::new(&["sleep", "1000"]);
+    let id = env.create();
+    let pid = env.state(&id)["pid"].as_i64().expect("pid").to_string();
+    let mine = own();
+    let theirs = container_cgroups(&pid);
+    assert_eq!(mine.len(), theirs.len());
+    for (k, p) in &theirs {
+        assert_eq!(p, &mine[k].join(&id), "hierarchy {k}");
+    }
+    assert!(env.corral(&["delete", "-f", &id]).status.success());
+    assert_nothing_left(&env, &id);
+    // Our own cgroups are untouched.
+    for (k, p) in own() {
+        assert_eq!(p, mine[&k]);
+    }
+}
+
+#[test]
+fn absolute_and_relative_paths() {
+    let mut env = Env::new(&["sleep", "1000"]);
+    let top = integration::unique("corral-abs");
+    env.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("/{top}/inner")));
+    let id = env.create();
+    let pid = env.state(&id)["pid"].as_i64().expect("pid").to_string();
+    for (k, p) in container_cgroups(&pid) {
+        assert_eq!(p, Path::new("/").join(&top).join("inner"), "hierarchy {k}");
+    }
+    assert!(env.corral(&["delete", "-f", &id]).status.success());
+    assert!(
+        cgroup_dirs_named(&top).is_empty(),
+        "the parents create made are removed too"
+    );
+    assert_nothing_left(&env, &id);
+
+    let rel = integration::unique("corral-rel");
+    env.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("{rel}/x")));
+    let id = env.create();
+    let pid = env.state(&id)["pid"].as_i64().expect("pid").to_string();
+    let mine = own();
+    for (k, p) in container_cgroups(&pid) {
+        assert_eq!(p, mine[&k].join(&rel).join("x"), "hierarchy {k}");
+    }
+    assert!(env.corral(&["delete", "-f", &id]).status.success());
+    assert!(cgroup_dirs_named(&rel).is_empty());
+}
+
+#[test]
+fn an_existing_parent_is_kept() {
+    let mut env = Env::new(&["sleep", "1000"]);
+    let top = integration::unique("corral-keep");
+    let cpu_parent = PathBuf::from("/sys/fs/cgroup/cpu").join(&top);
+    std::fs::create_dir(&cpu_parent).expect("mkdir parent");
+    env.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("/{top}/c")));
+    let id = env.create();
+    assert!(cpu_parent.join("c").exists());
+    assert!(env.corral(&["delete", "-f", &id]).status.success());
+    assert!(!cpu_parent.join("c").exists());
+    assert!(
+        cpu_parent.exists(),
+        "a cgroup corral did not create is not removed"
+    );
+    std::fs::remove_dir(&cpu_parent).expect("cleanup");
+    for d in cgroup_dirs_named(&top) {
+        let _ = std::fs::remove_dir(d);
+    }
+}
+
+#[test]
+fn delete_force_kills_every_process_in_the_cgroup() {
+    let mut env = Env::new(&["sh", "-c", "sleep 1000 & sleep 1000 & sleep 1000"]);
+    let id = env.create();
+    assert!(env.corral(&["start", &id]).status.success());
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let pid = env.state(&id)["pid"].as_i64().expect("pid").to_string();
+    let cg = container_cgroups(&pid);
+    let procs = PathBuf::from("/sys/fs/cgroup/pids")
+        .join(cg["pids"].strip_prefix("/").expect("abs"))
+        .join("cgroup.procs");
+    let n = std::fs::read_to_string(&procs)
+        .expect("procs")
+        .lines()
+        .count();
+    // sh execs its last command: the init becomes the third sleep.
+    assert_eq!(n, 3, "three sleeps");
+    assert!(env.corral(&["delete", "--force", &id]).status.success());
+    assert_nothing_left(&env, &id);
+}
