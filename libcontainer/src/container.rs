@@ -533,10 +533,17 @@ impl Container {
             nix::sys::stat::Mode::empty(),
         )
         .ctx(|| format!("open {fifo:?}"))?;
-        let got = wait_fifo_byte(&f, self.st.pid, self.st.pid_start)?;
+        let got = wait_fifo_byte(&f, self.st.pid, self.st.pid_start);
         let _ = std::fs::remove_file(&fifo);
-        if !got {
-            return Err(Error::Init("the container init exited before start".into()));
+        match got {
+            Ok(true) => {}
+            Ok(false) => return Err(Error::Init("the container init exited before start".into())),
+            Err(e) => {
+                // The init reported an error and is exiting: report it once
+                // it is gone, so that the state says stopped.
+                let _ = self.wait_gone(Duration::from_secs(5));
+                return Err(e);
+            }
         }
         self.st.started = true;
         self.dir.save(&self.st)?;
