@@ -96,18 +96,26 @@ pub fn openat_in_root(dirfd: RawFd, path: &Path, flags: i32, mode: u32) -> Resul
         },
         resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
     };
-    // SAFETY: `c` is a valid NUL-terminated string and `how` a properly sized
-    // open_how that both outlive the call.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dirfd,
-            c.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
+    // openat2 answers EAGAIN when a rename or mount anywhere raced with a
+    // ".." lookup; the kernel asks the caller to retry.
+    let mut tries = 0;
+    let fd = loop {
+        // SAFETY: `c` is a valid NUL-terminated string and `how` a properly
+        // sized open_how that both outlive the call.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dirfd,
+                c.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        match Errno::result(ret) {
+            Err(Errno::EAGAIN) if tries < 1000 => tries += 1,
+            r => break r? as RawFd,
+        }
     };
-    let fd = Errno::result(ret)? as RawFd;
     // SAFETY: the kernel just returned this fd to us; nobody else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
