@@ -414,6 +414,27 @@ fn json_log_lines_carry_level_msg_time() {
         .expect("msg")
         .contains("does not exist"));
     assert!(line["time"].as_str().expect("time").ends_with('Z'));
+    assert!(
+        !text.contains("\"debug\""),
+        "no debug lines without --debug: {text}"
+    );
+    let dl = env.scratch.join("debug.json");
+    let _ = env.corral(&[
+        "--debug",
+        "--log",
+        dl.to_str().expect("utf8"),
+        "--log-format",
+        "json",
+        "list",
+    ]);
+    let text = std::fs::read_to_string(&dl).expect("debug log");
+    let line: Value =
+        serde_json::from_str(text.lines().next().expect("a line")).expect("json line");
+    assert_eq!(line["level"], "debug");
+    assert!(
+        line["msg"].as_str().expect("msg").contains("List"),
+        "{text}"
+    );
     let tl = env.scratch.join("log.txt");
     let _ = env.corral(&["--log", tl.to_str().expect("utf8"), "state", "nosuch"]);
     let text = std::fs::read_to_string(&tl).expect("log");

@@ -280,8 +280,11 @@ fn write_time_offsets(spec: &Spec) -> Result<()> {
             off.nanosecs().unwrap_or(0)
         ));
     }
-    std::fs::write("/proc/self/timens_offsets", &text)
-        .map_err(|e| Error::Other(format!("linux.timeOffsets: write {text:?}: {e}")))
+    crate::procfile::write(
+        std::path::Path::new("/proc/self/timens_offsets"),
+        text.as_bytes(),
+    )
+    .map_err(|e| Error::Other(format!("linux.timeOffsets: write {text:?}: {e}")))
 }
 
 /// Finds `name` as `execve` would after a `PATH` search in the container's

@@ -22,6 +22,7 @@ pub mod hooks;
 mod init;
 pub mod lsm;
 pub mod namespaces;
+mod procfile;
 pub mod rootfs;
 pub mod run;
 pub mod security;

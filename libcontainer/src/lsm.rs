@@ -24,12 +24,12 @@ pub fn apply_apparmor(profile: &str) -> Result<()> {
     } else {
         "/proc/self/attr/exec"
     };
-    std::fs::write(attr, format!("exec {profile}"))
+    crate::procfile::write(Path::new(attr), format!("exec {profile}").as_bytes())
         .map_err(|e| Error::Other(format!("apply AppArmor profile {profile:?}: {e}")))
 }
 
 /// Asks the kernel to switch to SELinux `label` at the next exec.
 pub fn apply_selinux(label: &str) -> Result<()> {
-    std::fs::write("/proc/self/attr/exec", label)
+    crate::procfile::write(Path::new("/proc/self/attr/exec"), label.as_bytes())
         .map_err(|e| Error::Other(format!("apply SELinux label {label:?}: {e}")))
 }

@@ -19,7 +19,7 @@ use crate::cgroups::{self, CgroupState};
 use crate::error::{Error, Result, SysContext};
 use crate::sys;
 
-const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+use crate::procfile::PROC_SUPER_MAGIC;
 
 /// The mount flag of a propagation name (`rslave`, `private`…).
 pub fn propagation_flag(name: &str) -> Option<MsFlags> {
@@ -769,26 +769,14 @@ fn mask_path(p: &Path) -> Result<()> {
 }
 
 fn write_sysctl(key: &str, value: &str) -> Result<()> {
-    let rel: PathBuf = key.replace('.', "/").into();
-    let path = Path::new("/proc/sys").join(&rel);
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&path)
-        .map_err(|e| Error::spec(format!("linux.sysctl.{key}"), format!("open {path:?}: {e}")))?;
-    if sys::fs_magic(f.as_raw_fd()).unwrap_or(0) != PROC_SUPER_MAGIC {
-        return Err(Error::Other(format!("{path:?} is not on procfs")));
-    }
-    use std::io::Write;
-    (&f).write_all(value.as_bytes()).map_err(|e| {
+    let path = Path::new("/proc/sys").join(key.replace('.', "/"));
+    crate::procfile::write(&path, value.as_bytes()).map_err(|e| {
         Error::spec(
             format!("linux.sysctl.{key}"),
-            format!("write {value:?}: {e}"),
+            format!("write {value:?} to {path:?}: {e}"),
         )
     })
 }
-
-use std::os::unix::fs::OpenOptionsExt;
 
 #[cfg(test)]
 mod tests {

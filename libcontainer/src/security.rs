@@ -53,8 +53,11 @@ pub fn set_rlimits(rl: &[PosixRlimit]) -> Result<()> {
 
 /// Writes `/proc/self/oom_score_adj`.
 pub fn set_oom_score_adj(v: i32) -> Result<()> {
-    std::fs::write("/proc/self/oom_score_adj", v.to_string())
-        .map_err(|e| Error::Other(format!("process.oomScoreAdj: write {v}: {e}")))
+    crate::procfile::write(
+        std::path::Path::new("/proc/self/oom_score_adj"),
+        v.to_string().as_bytes(),
+    )
+    .map_err(|e| Error::Other(format!("process.oomScoreAdj: write {v}: {e}")))
 }
 
 /// Sets `no_new_privs`.

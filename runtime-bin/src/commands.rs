@@ -23,9 +23,14 @@ pub fn dispatch(cli: &Cli, log: &mut Logger) -> Res {
     let Some(cmd) = &cli.cmd else {
         return Err("no command given: see corral --help".into());
     };
+    log.log("debug", &format!("root {root:?}, command {cmd:?}"));
     match cmd {
         Cmd::Create(a) => {
-            builder(root, a).create().map_err(err)?;
+            let c = builder(root, a).create().map_err(err)?;
+            log.log(
+                "debug",
+                &format!("created {} with init pid {:?}", c.id(), c.pid()),
+            );
             Ok(0)
         }
         Cmd::Start { id } => {
