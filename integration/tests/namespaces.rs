@@ -144,3 +144,46 @@ fn joining_a_file_that_is_not_that_namespace_fails() {
     assert_eq!(code, 1);
     assert!(err.contains("linux.namespaces[1].path"), "{err}");
 }
+
+#[test]
+fn the_demo_bundle_prints_hostname_pid_and_mounts_and_its_exit_status_passes_through() {
+    let fixture: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(integration::userns_bundle().join("config.json")).expect("fixture config"),
+    )
+    .expect("json");
+    let mut env = Env::userns(&[]);
+    env.edit(|c| c["process"]["args"] = fixture["process"]["args"].clone());
+    let o = env.run_ok();
+    assert!(
+        o.starts_with("hostname: corral\npid: 1\nuid_map: 0 100000 65536\nmounts:\n"),
+        "{o}"
+    );
+    for m in [
+        " / ",
+        "proc /proc proc",
+        "tmpfs /dev tmpfs",
+        "devpts /dev/pts devpts",
+        "shm /dev/shm tmpfs",
+        "mqueue /dev/mqueue mqueue",
+        "sysfs /sys sysfs ro,",
+        "tmpfs /sys/fs/cgroup tmpfs ro,",
+    ] {
+        assert!(o.contains(m), "{m:?} not mounted:\n{o}");
+    }
+    // Every hierarchy of the host is mounted inside, by its own name.
+    let hs = libcontainer::cgroups::hierarchies().expect("hierarchies");
+    for h in hs {
+        let name = h
+            .mountpoint
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            o.contains(&format!(" /sys/fs/cgroup/{name} ")),
+            "{name} missing:\n{o}"
+        );
+    }
+    env.edit(|c| c["process"]["args"] = json!(["sh", "-c", "exit 42"]));
+    assert_eq!(env.run().0, 42);
+}
