@@ -294,3 +294,33 @@ fn lsm_labels_fail_clearly_where_the_lsm_is_absent() {
         assert_nothing_left(&env, &id);
     }
 }
+
+#[test]
+fn run_relays_the_terminal_without_a_console_socket() {
+    use std::io::Write;
+    let mut env = Env::new(&["sh", "-c", "tty; read x; echo got $x; stty size"]);
+    env.edit(|c| {
+        c["process"]["terminal"] = json!(true);
+        c["process"]["consoleSize"] = json!({"height": 20, "width": 70});
+    });
+    let id = env.id();
+    let mut child = env
+        .corral_cmd(&["run", "--bundle", env.bundle.to_str().expect("utf8"), &id])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"hello\n")
+        .expect("write");
+    let o = child.wait_with_output().expect("wait");
+    let text = out(&o.stdout);
+    assert!(o.status.success(), "{text}");
+    assert!(text.starts_with("/dev/pts/"), "{text:?}");
+    assert!(text.contains("got hello"), "{text:?}");
+    assert!(text.contains("20 70"), "{text:?}");
+    assert_nothing_left(&env, &id);
+}

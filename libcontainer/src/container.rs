@@ -88,6 +88,8 @@ pub struct ContainerBuilder {
     stdio: Option<[RawFd; 3]>,
     #[serde(skip)]
     helper: Option<PathBuf>,
+    #[serde(skip)]
+    console_to_caller: bool,
 }
 
 impl ContainerBuilder {
@@ -104,6 +106,7 @@ impl ContainerBuilder {
             preserve_fds: 0,
             stdio: None,
             helper: None,
+            console_to_caller: false,
         }
     }
     /// The bundle directory.
@@ -161,11 +164,26 @@ impl ContainerBuilder {
             helper::create_via_helper(&helper, &self)?;
             return Container::load(&self.root, &self.id);
         }
+        self.create_here().map(|(c, _)| c)
+    }
+
+    /// Creates the container and, when its process has a terminal and no
+    /// console socket was given, hands the pty master to the caller (as
+    /// `runc run` does for a foreground container). The caller must be
+    /// single-threaded.
+    pub fn create_with_console(mut self) -> Result<(Container, Option<OwnedFd>)> {
+        store::validate_id(&self.id)?;
+        if helper::is_multithreaded() {
+            return Err(Error::Other(
+                "create_with_console needs a single-threaded caller".into(),
+            ));
+        }
+        self.console_to_caller = self.console_socket.is_none();
         self.create_here()
     }
 
     /// Creates in this (single-threaded) process.
-    pub(crate) fn create_here(&self) -> Result<Container> {
+    pub(crate) fn create_here(&self) -> Result<(Container, Option<OwnedFd>)> {
         let bundle = spec::load(&self.bundle)?;
         let process = bundle
             .spec
@@ -173,7 +191,7 @@ impl ContainerBuilder {
             .as_ref()
             .ok_or_else(|| Error::spec("process", "missing"))?;
         let terminal = process.terminal().unwrap_or(false);
-        if terminal && self.console_socket.is_none() {
+        if terminal && self.console_socket.is_none() && !self.console_to_caller {
             return Err(Error::spec(
                 "process.terminal",
                 "true, but no console socket was given to receive the terminal",
@@ -195,7 +213,7 @@ impl ContainerBuilder {
         let dir = StateDir::create(&self.root, &self.id)?;
         let _lock = dir.lock()?;
         let mut made = Made::default();
-        match self.create_in(&dir, &bundle, &plan, &mut made) {
+        match self.create_in(&dir, &bundle, &plan, terminal, &mut made) {
             Ok(c) => Ok(c),
             Err(e) => {
                 made.undo();
@@ -210,8 +228,9 @@ impl ContainerBuilder {
         dir: &StateDir,
         bundle: &spec::Bundle,
         plan: &Plan,
+        terminal: bool,
         made: &mut Made,
-    ) -> Result<Container> {
+    ) -> Result<(Container, Option<OwnedFd>)> {
         let spec = &bundle.spec;
         let linux = spec.linux().clone().unwrap_or_default();
         let cg = cgroups::create(linux.cgroups_path().as_deref(), &self.id)?;
@@ -227,9 +246,15 @@ impl ContainerBuilder {
             nix::sys::stat::Mode::empty(),
         )
         .ctx(|| format!("open {fifo:?}"))?;
-        let console = match &self.console_socket {
-            Some(p) => Some(tty::connect(p)?),
-            None => None,
+        // The init sends the pty master to the console socket, or to us.
+        let (console, to_caller) = match &self.console_socket {
+            Some(p) => (Some(tty::connect(p)?), None),
+            None if terminal && self.console_to_caller => {
+                let (ours, theirs) = std::os::unix::net::UnixStream::pair()
+                    .map_err(|e| Error::Other(format!("socketpair: {e}")))?;
+                (Some(theirs), Some(ours))
+            }
+            None => (None, None),
         };
         let mut st = StoredState {
             id: self.id.clone(),
@@ -335,10 +360,17 @@ impl ContainerBuilder {
         if let Some(pf) = &self.pid_file {
             write_pid_file(pf, pid)?;
         }
-        Ok(Container {
-            dir: dir.clone(),
-            st,
-        })
+        let master = match to_caller {
+            Some(sock) => Some(tty::recv_fd(sock.as_raw_fd())?.0),
+            None => None,
+        };
+        Ok((
+            Container {
+                dir: dir.clone(),
+                st,
+            },
+            master,
+        ))
     }
 }
 

@@ -98,7 +98,7 @@ fn serve(fd: RawFd) -> i32 {
         return 2;
     }
     let reply = match serde_json::from_slice::<ContainerBuilder>(&req) {
-        Ok(b) => match b.create_here() {
+        Ok(b) => match b.create_here().map(|(c, _)| c) {
             Ok(_) => Reply::Ok,
             Err(e) => to_reply(&e),
         },

@@ -1,6 +1,8 @@
 //! What a foreground `run` needs beyond create and start: being the
 //! subreaper of the container, forwarding signals to it and waiting for it.
 
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
@@ -57,25 +59,137 @@ impl Forwarder {
     /// Forwards every signal to `pid` until it exits; reaps orphans on the
     /// way. Returns the exit code, or 128+N when killed by signal N.
     pub fn wait(self, pid: i32) -> Result<i32> {
-        loop {
+        self.wait_with_console(pid, None)
+    }
+
+    /// Like [`Forwarder::wait`], and with a pty master: copies the caller's
+    /// stdin to the terminal and the terminal to the caller's stdout (stdin
+    /// in raw mode when it is a terminal itself, window size followed on
+    /// SIGWINCH).
+    pub fn wait_with_console(self, pid: i32, console: Option<OwnedFd>) -> Result<i32> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let raw = console.as_ref().and_then(|_| RawMode::enter());
+        if let Some(m) = &console {
+            follow_winsize(m);
+        }
+        let mut stdin_open = console.is_some();
+        let mut master_open = console.is_some();
+        let code = loop {
             if let Some(code) = reap(pid)? {
-                let _ = forwarded().thread_unblock();
-                return Ok(code);
+                break code;
             }
-            match self.sfd.read_signal() {
-                Ok(Some(si)) => {
-                    let sig = si.ssi_signo as i32;
-                    if sig != libc::SIGCHLD {
-                        if let Ok(s) = Signal::try_from(sig) {
-                            let _ = nix::sys::signal::kill(Pid::from_raw(pid), s);
-                        }
+            let mut fds = vec![PollFd::new(self.sfd.as_fd(), PollFlags::POLLIN)];
+            let stdin = std::io::stdin();
+            if let (Some(m), true) = (&console, master_open) {
+                fds.push(PollFd::new(m.as_fd(), PollFlags::POLLIN));
+            }
+            if stdin_open {
+                fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+            }
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(Error::sys("poll", e)),
+            }
+            let ready: Vec<bool> = fds
+                .iter()
+                .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+                .collect();
+            drop(fds);
+            let mut i = 1;
+            if let (Some(m), true) = (&console, master_open) {
+                if ready[i] && !copy(m.as_fd(), std::io::stdout().as_fd()) {
+                    master_open = false;
+                }
+                i += 1;
+            }
+            if stdin_open && ready.get(i).copied().unwrap_or(false) {
+                if let Some(m) = &console {
+                    if !copy(std::io::stdin().as_fd(), m.as_fd()) {
+                        stdin_open = false;
                     }
                 }
-                Ok(None) => {}
-                Err(nix::errno::Errno::EINTR) => {}
-                Err(e) => return Err(Error::sys("read signalfd", e)),
             }
+            if ready[0] {
+                match self.sfd.read_signal() {
+                    Ok(Some(si)) => {
+                        let sig = si.ssi_signo as i32;
+                        if sig == libc::SIGWINCH {
+                            if let Some(m) = &console {
+                                follow_winsize(m);
+                            }
+                        } else if sig != libc::SIGCHLD {
+                            if let Ok(s) = Signal::try_from(sig) {
+                                let _ = nix::sys::signal::kill(Pid::from_raw(pid), s);
+                            }
+                        }
+                    }
+                    Ok(None) | Err(nix::errno::Errno::EINTR) => {}
+                    Err(e) => return Err(Error::sys("read signalfd", e)),
+                }
+            }
+        };
+        // What the container wrote last is still in the pty.
+        if let (Some(m), true) = (&console, master_open) {
+            let _ = nix::fcntl::fcntl(
+                m,
+                nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+            );
+            while copy(m.as_fd(), std::io::stdout().as_fd()) {}
         }
+        drop(raw);
+        let _ = forwarded().thread_unblock();
+        Ok(code)
+    }
+}
+
+/// Copies one read's worth from `from` to `to`; false at EOF or error.
+fn copy(from: BorrowedFd, to: BorrowedFd) -> bool {
+    let mut buf = [0u8; 8192];
+    match nix::unistd::read(from, &mut buf) {
+        Ok(0) | Err(_) => false,
+        Ok(n) => {
+            let mut off = 0;
+            while off < n {
+                match nix::unistd::write(to, &buf[off..n]) {
+                    Ok(w) => off += w,
+                    Err(nix::errno::Errno::EINTR) => {}
+                    Err(_) => return false,
+                }
+            }
+            true
+        }
+    }
+}
+
+/// Gives the pty the caller's terminal size, if stdin is a terminal.
+fn follow_winsize(master: &OwnedFd) {
+    if let Ok((rows, cols)) = sys::get_winsize(0) {
+        let _ = sys::set_winsize(master.as_raw_fd(), rows, cols);
+    }
+}
+
+/// The caller's terminal in raw mode, restored on drop.
+struct RawMode(nix::sys::termios::Termios);
+
+impl RawMode {
+    fn enter() -> Option<RawMode> {
+        use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
+        let stdin = std::io::stdin();
+        let saved = tcgetattr(&stdin).ok()?;
+        let mut raw = saved.clone();
+        cfmakeraw(&mut raw);
+        tcsetattr(&stdin, SetArg::TCSANOW, &raw).ok()?;
+        Some(RawMode(saved))
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = nix::sys::termios::tcsetattr(
+            std::io::stdin(),
+            nix::sys::termios::SetArg::TCSANOW,
+            &self.0,
+        );
     }
 }
 

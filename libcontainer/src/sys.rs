@@ -247,6 +247,15 @@ pub fn set_winsize(fd: RawFd, rows: u16, cols: u16) -> Result<(), Errno> {
     Errno::result(unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) }).map(drop)
 }
 
+/// `TIOCGWINSZ`: (rows, columns) of a terminal.
+pub fn get_winsize(fd: RawFd) -> Result<(u16, u16), Errno> {
+    // SAFETY: winsize is plain data; zeroed is valid and the kernel fills it.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: pointer to a winsize on our stack, valid for the call.
+    Errno::result(unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) })?;
+    Ok((ws.ws_row, ws.ws_col))
+}
+
 /// `fstatfs(2)` magic number of the file system behind `fd`.
 pub fn fs_magic(fd: RawFd) -> Result<i64, Errno> {
     // SAFETY: statfs is plain data; zeroed is a valid value and the kernel

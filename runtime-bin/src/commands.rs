@@ -112,7 +112,9 @@ fn run(root: &Path, a: &CreateArgs, detach: bool, keep: bool, log: &mut Logger) 
         return Ok(0);
     }
     libcontainer::run::become_subreaper().map_err(err)?;
-    let mut c = builder(root, a).create().map_err(err)?;
+    // With a terminal and no console socket, the pty comes to us and we
+    // relay it to our own stdio, as runc does.
+    let (mut c, console) = builder(root, a).create_with_console().map_err(err)?;
     let pid = c.pid().unwrap_or(0);
     let fwd = match libcontainer::run::Forwarder::new() {
         Ok(f) => f,
@@ -125,7 +127,7 @@ fn run(root: &Path, a: &CreateArgs, detach: bool, keep: bool, log: &mut Logger) 
         let _ = c.delete(true);
         return Err(err(e));
     }
-    let code = fwd.wait(pid).map_err(err)?;
+    let code = fwd.wait_with_console(pid, console).map_err(err)?;
     if !keep {
         let c = Container::load(root, &a.id).map_err(err)?;
         let report = c.delete(true).map_err(err)?;
