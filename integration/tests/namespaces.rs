@@ -187,3 +187,27 @@ fn the_demo_bundle_prints_hostname_pid_and_mounts_and_its_exit_status_passes_thr
     env.edit(|c| c["process"]["args"] = json!(["sh", "-c", "exit 42"]));
     assert_eq!(env.run().0, 42);
 }
+
+#[test]
+fn joins_a_user_namespace_by_path() {
+    let mut a = Env::userns(&["sleep", "1000"]);
+    let ida = a.create();
+    let pida = wait_running(&a, &ida);
+    let mut b = Env::userns(&["sh", "-c", "cat /proc/self/uid_map; id -u"]);
+    b.edit(|c| {
+        let list = c["linux"]["namespaces"].as_array_mut().expect("ns");
+        list.retain(|n| n["type"] != "user" && n["type"] != "network" && n["type"] != "time");
+        list.push(json!({"type": "user", "path": format!("/proc/{pida}/ns/user")}));
+        list.push(json!({"type": "network", "path": format!("/proc/{pida}/ns/net")}));
+        let l = c["linux"].as_object_mut().expect("linux");
+        l.remove("uidMappings");
+        l.remove("gidMappings");
+        l.remove("timeOffsets");
+    });
+    let o = b.run_ok();
+    let lines: Vec<String> = o
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(lines, ["0 100000 65536", "0"], "{o}");
+}
