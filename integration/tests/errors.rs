@@ -120,8 +120,16 @@ fn semantic_errors_name_the_field() {
 #[test]
 fn what_this_version_cannot_honour_is_refused() {
     expect_error(
-        |c| c["linux"]["resources"]["memory"] = json!({"limit": 104857600}),
-        &["linux.resources.memory", "not supported"],
+        |c| c["linux"]["resources"]["unified"] = json!({"memory.high": "1000000"}),
+        &["linux.resources.unified", "cgroup v2"],
+    );
+    expect_error(
+        |c| c["linux"]["resources"]["hugepageLimits"] = json!([{"pageSize": "64KB", "limit": 1}]),
+        &["linux.resources.hugepageLimits", "64KB"],
+    );
+    expect_error(
+        |c| c["linux"]["resources"]["memory"] = json!({"kernel": 1048576}),
+        &["linux.resources.memory.kernel", "5.16"],
     );
     expect_error(
         |c| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"}),

@@ -348,7 +348,7 @@ impl ContainerBuilder {
                     parent.send(&Msg::HooksDone)?;
                 }
                 Some(Msg::Ready) => {
-                    cgroups::apply_resources(&cg, linux.resources().as_ref())?;
+                    cgroups::apply_resources(&cg, linux.resources().as_ref(), false)?;
                     break;
                 }
                 Some(Msg::Error(e)) => return Err(Error::Init(e)),
@@ -454,6 +454,38 @@ fn hook_state_json(st: &StoredState, status: &str, pid: i32) -> String {
     .to_string()
 }
 
+/// `old` with every resource section `new` sets replaced.
+fn merge_resources(
+    mut old: oci_spec::runtime::LinuxResources,
+    new: &oci_spec::runtime::LinuxResources,
+) -> oci_spec::runtime::LinuxResources {
+    if new.devices().is_some() {
+        old.set_devices(new.devices().clone());
+    }
+    if new.memory().is_some() {
+        old.set_memory(*new.memory());
+    }
+    if new.cpu().is_some() {
+        old.set_cpu(new.cpu().clone());
+    }
+    if new.pids().is_some() {
+        old.set_pids(*new.pids());
+    }
+    if new.block_io().is_some() {
+        old.set_block_io(new.block_io().clone());
+    }
+    if new.hugepage_limits().is_some() {
+        old.set_hugepage_limits(new.hugepage_limits().clone());
+    }
+    if new.network().is_some() {
+        old.set_network(new.network().clone());
+    }
+    if new.unified().is_some() {
+        old.set_unified(new.unified().clone());
+    }
+    old
+}
+
 /// A created container.
 #[derive(Debug, Clone)]
 pub struct Container {
@@ -506,6 +538,8 @@ impl Container {
     pub fn status(&self) -> Status {
         if !store::same_process_alive(self.st.pid, self.st.pid_start) {
             Status::Stopped
+        } else if cgroups::is_frozen(&self.st.cgroup) {
+            Status::Paused
         } else if !self.st.started && self.dir.fifo().exists() {
             Status::Created
         } else {
@@ -585,6 +619,50 @@ impl Container {
             return Err(e);
         }
         Ok(())
+    }
+
+    /// Freezes every process of a created or running container.
+    pub fn pause(&self) -> Result<()> {
+        let _lock = self.dir.lock()?;
+        match self.status() {
+            Status::Created | Status::Running => cgroups::freeze(&self.st.cgroup, true),
+            Status::Paused => Err(self.bad_state(Status::Paused, "container is already paused")),
+            _ => Err(Error::NotRunning),
+        }
+    }
+
+    /// Thaws a paused container.
+    pub fn resume(&self) -> Result<()> {
+        let _lock = self.dir.lock()?;
+        match self.status() {
+            Status::Paused => cgroups::freeze(&self.st.cgroup, false),
+            s => Err(self.bad_state(s, "container not paused")),
+        }
+    }
+
+    /// The container's resource usage from its cgroups.
+    pub fn stats(&self) -> Result<cgroups::Stats> {
+        match self.status() {
+            Status::Stopped => Err(Error::NotRunning),
+            _ => Ok(cgroups::stats(&self.st.cgroup)),
+        }
+    }
+
+    /// Changes the resources of a live container. The fields given replace
+    /// the stored ones; the rest stay as they are.
+    pub fn update(&mut self, res: &oci_spec::runtime::LinuxResources) -> Result<()> {
+        let _lock = self.dir.lock()?;
+        self.st = self.dir.load()?;
+        if self.status() == Status::Stopped {
+            return Err(Error::NotRunning);
+        }
+        cgroups::check_supported_resources(res)?;
+        cgroups::apply_resources(&self.st.cgroup, Some(res), true)?;
+        let mut linux = self.st.config.linux().clone().unwrap_or_default();
+        let merged = merge_resources(linux.resources().clone().unwrap_or_default(), res);
+        linux.set_resources(Some(merged));
+        self.st.config.set_linux(Some(linux));
+        self.dir.save(&self.st)
     }
 
     /// Sends `sig` to the init, or with `all` to every process of the

@@ -1,6 +1,14 @@
 //! cgroups: detecting the host's layout (v1, hybrid, unified), placing the
-//! container in its cgroup in every hierarchy, the v1 device list, killing
-//! every process of a container, and removing what create made.
+//! container in its cgroup in every hierarchy, applying and updating its
+//! resources (one manager per mode: [`v1`] on legacy and hybrid hosts,
+//! [`v2`] on unified ones), freezing, statistics, killing every process of a
+//! container, and removing what create made.
+
+pub mod stats;
+pub mod v1;
+pub mod v2;
+
+pub use stats::Stats;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -21,6 +29,9 @@ pub struct CgroupState {
     /// Directories corral created, parents before children; only these are
     /// removed at delete.
     pub created: Vec<PathBuf>,
+    /// Whether the host is unified cgroup v2 (resources go to `unified`).
+    #[serde(default)]
+    pub v2: bool,
 }
 
 /// One mounted cgroup hierarchy.
@@ -192,6 +203,7 @@ pub fn create(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupState> {
     let mut st = CgroupState {
         paths,
         created: Vec::new(),
+        v2: mode(&hs) == Mode::Unified,
     };
     match make_dirs(&hs, &mut st) {
         Ok(()) => Ok(st),
@@ -239,56 +251,64 @@ fn inherit_cpuset(parent: &Path, child: &Path) -> Result<()> {
     Ok(())
 }
 
-fn write(path: &Path, value: &str) -> Result<()> {
+pub(crate) fn write(path: &Path, value: &str) -> Result<()> {
     fs::write(path, value).map_err(|e| Error::Other(format!("write {value:?} to {path:?}: {e}")))
 }
 
-/// Which resources this version enforces; anything else is refused.
+/// Checks that this host can honour `res`: every controller it needs is
+/// mounted (v1), or every field has a v2 file. Errors name the field and the
+/// controller.
 pub fn check_supported_resources(res: &LinuxResources) -> Result<()> {
-    let unsupported: [(&str, bool); 9] = [
-        ("linux.resources.memory", res.memory().is_some()),
-        ("linux.resources.cpu", res.cpu().is_some()),
-        ("linux.resources.pids", res.pids().is_some()),
-        ("linux.resources.blockIO", res.block_io().is_some()),
-        (
-            "linux.resources.hugepageLimits",
-            res.hugepage_limits()
-                .as_ref()
-                .is_some_and(|v| !v.is_empty()),
-        ),
-        ("linux.resources.network", res.network().is_some()),
-        (
+    if res.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(Error::unsupported(
             "linux.resources.rdma",
-            res.rdma().as_ref().is_some_and(|m| !m.is_empty()),
-        ),
-        (
+            "the rdma cgroup controller is not supported by this version of corral",
+        ));
+    }
+    check_with(&hierarchies()?, res)
+}
+
+/// [`check_supported_resources`] against given hierarchies.
+pub fn check_with(hs: &[Hierarchy], res: &LinuxResources) -> Result<()> {
+    if mode(hs) == Mode::Unified {
+        return v2::check(res);
+    }
+    if res.unified().as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(Error::unsupported(
             "linux.resources.unified",
-            res.unified().as_ref().is_some_and(|m| !m.is_empty()),
-        ),
-        ("linux.resources.misc", false),
-    ];
-    for (field, present) in unsupported {
-        if present {
+            "this host's controllers are cgroup v1: unified keys need a cgroup v2 host",
+        ));
+    }
+    if let Some(k) = res
+        .memory()
+        .as_ref()
+        .and_then(|m| m.kernel())
+        .filter(|k| *k != 0)
+    {
+        return Err(Error::unsupported(
+            "linux.resources.memory.kernel",
+            format!(
+                "{k}: kernel memory limits are ignored by kernels since 5.16; remove the field"
+            ),
+        ));
+    }
+    for (ctrl, field) in v1::required(res) {
+        if !hs
+            .iter()
+            .any(|h| !h.v2 && h.key.split(',').any(|c| c == ctrl))
+        {
             return Err(Error::unsupported(
                 field,
-                "resource limits are not supported by this version of corral",
+                format!("needs the {ctrl} cgroup controller, which this host has not mounted"),
             ));
         }
-    }
-    let hs = hierarchies()?;
-    let has_devices = res.devices().as_ref().is_some_and(|d| !d.is_empty());
-    if has_devices && !hs.iter().any(|h| h.key.split(',').any(|c| c == "devices")) {
-        return Err(Error::unsupported(
-            "linux.resources.devices",
-            "the host has no v1 devices controller and this version of corral has no eBPF device filter",
-        ));
     }
     Ok(())
 }
 
 /// Devices every container may use, as runc allows them: the OCI default
 /// devices, /dev/pts/*, /dev/ptmx, /dev/console and /dev/tty.
-const DEFAULT_ALLOWED: [&str; 10] = [
+pub(crate) const DEFAULT_ALLOWED: [&str; 10] = [
     "c 1:3 rwm",    // null
     "c 1:5 rwm",    // zero
     "c 1:7 rwm",    // full
@@ -314,39 +334,58 @@ pub fn device_rule(d: &LinuxDeviceCgroup) -> String {
     format!("{t} {}:{} {access}", n(d.major()), n(d.minor()))
 }
 
-/// Applies the config's resources. Called once the init has set up the
-/// rootfs (device nodes are made before the device list applies, as runc
-/// does) and before the user's process runs.
-pub fn apply_resources(st: &CgroupState, res: Option<&LinuxResources>) -> Result<()> {
-    let hs = hierarchies()?;
-    apply_devices(&hs, st, res)
+/// Applies the config's resources. At create this runs once the init has
+/// set up the rootfs (device nodes are made before the device list applies,
+/// as runc does) and before the user's process runs; `update` is a change
+/// to a running container.
+pub fn apply_resources(st: &CgroupState, res: Option<&LinuxResources>, update: bool) -> Result<()> {
+    let Some(res) = res else { return Ok(()) };
+    if st.v2 {
+        let d = st
+            .paths
+            .get("unified")
+            .ok_or_else(|| Error::Other("no unified cgroup for this container".into()))?;
+        let hs = hierarchies()?;
+        let mnt = hs
+            .iter()
+            .find(|h| h.v2)
+            .map(|h| h.mountpoint.clone())
+            .unwrap_or_else(|| PathBuf::from("/sys/fs/cgroup"));
+        v2::enable_controllers(&mnt, d, &v2::needed(res))?;
+        v2::apply(d, res, update)
+    } else {
+        v1::apply(&st.paths, res, update)
+    }
 }
 
-fn apply_devices(hs: &[Hierarchy], st: &CgroupState, res: Option<&LinuxResources>) -> Result<()> {
-    let Some(rules) = res.and_then(|r| r.devices().clone()) else {
-        return Ok(());
-    };
-    if rules.is_empty() {
-        return Ok(());
+/// Freezes (`true`) or thaws every process of the container.
+pub fn freeze(st: &CgroupState, frozen: bool) -> Result<()> {
+    match (st.v2, st.paths.get("unified")) {
+        (true, Some(d)) => v2::freeze(d, frozen),
+        _ => v1::freeze(&st.paths, frozen),
     }
-    let Some(h) = hs.iter().find(|h| h.key.split(',').any(|c| c == "devices")) else {
-        return Ok(());
-    };
-    let dir = &st.paths[&h.key];
-    for r in &rules {
-        let file = if r.allow() {
-            "devices.allow"
-        } else {
-            "devices.deny"
-        };
-        write(&dir.join(file), &device_rule(r))?;
+}
+
+/// Whether the container is frozen.
+pub fn is_frozen(st: &CgroupState) -> bool {
+    match (st.v2, st.paths.get("unified")) {
+        (true, Some(d)) => v2::is_frozen(d),
+        _ => v1::is_frozen(&st.paths),
     }
-    // As runc: the default devices are allowed after the config's rules,
-    // so that no rule can take /dev/null away from the container.
-    for rule in DEFAULT_ALLOWED {
-        write(&dir.join("devices.allow"), rule)?;
+}
+
+/// The container's resource usage.
+pub fn stats(st: &CgroupState) -> Stats {
+    match (st.v2, st.paths.get("unified")) {
+        (true, Some(d)) => stats::read_v2(d),
+        _ => stats::read_v1(&st.paths),
     }
-    Ok(())
+}
+
+pub(crate) fn read_trim(p: &Path) -> Result<String> {
+    fs::read_to_string(p)
+        .map(|s| s.trim().to_string())
+        .map_err(|e| Error::io("read", p, e))
 }
 
 /// Moves `pid` into every cgroup of the container.
@@ -368,14 +407,30 @@ pub fn pids(st: &CgroupState) -> Result<Vec<i32>> {
     Ok(Vec::new())
 }
 
-/// Sends `sig` to every process in the container's cgroup.
+/// Sends `sig` to every process in the container's cgroup (SIGKILL on v2
+/// through `cgroup.kill` where the kernel has it).
 pub fn signal_all(st: &CgroupState, sig: i32) -> Result<()> {
+    if sig == libc::SIGKILL && st.v2 {
+        if let Some(k) = st
+            .paths
+            .get("unified")
+            .map(|d| d.join("cgroup.kill"))
+            .filter(|k| k.exists())
+        {
+            return write(&k, "1");
+        }
+    }
+    // A frozen process gets the signal only once thawed.
+    let frozen = is_frozen(st);
     for pid in pids(st)? {
         // SAFETY-free: nix's kill. A process that exited meanwhile is fine.
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid),
             nix::sys::signal::Signal::try_from(sig).ok(),
         );
+    }
+    if frozen && sig == libc::SIGKILL {
+        freeze(st, false)?;
     }
     Ok(())
 }

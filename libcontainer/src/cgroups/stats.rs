@@ -1,0 +1,321 @@
+//! Resource usage of a container, read from its cgroups (v1 or v2) into one
+//! typed struct, for `events --stats` and the shim's Stats.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::v1;
+
+/// CPU usage.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CpuStats {
+    /// Total CPU time, nanoseconds.
+    pub usage_total: u64,
+    /// User CPU time, nanoseconds.
+    pub usage_user: u64,
+    /// Kernel CPU time, nanoseconds.
+    pub usage_kernel: u64,
+    /// Per-CPU time, nanoseconds (v1 only).
+    pub per_cpu: Vec<u64>,
+    /// Enforcement periods.
+    pub periods: u64,
+    /// Periods in which the cgroup was throttled.
+    pub throttled_periods: u64,
+    /// Time throttled, nanoseconds.
+    pub throttled_time: u64,
+}
+
+/// Memory usage.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemoryStats {
+    /// Current usage, bytes.
+    pub usage: u64,
+    /// Peak usage, bytes (where the kernel keeps it).
+    pub max_usage: u64,
+    /// The limit, bytes (`u64::MAX` for none).
+    pub limit: u64,
+    /// Page cache, bytes.
+    pub cache: u64,
+    /// Anonymous memory, bytes.
+    pub rss: u64,
+    /// Swap usage, bytes (v1: memory+swap).
+    pub swap_usage: u64,
+    /// Swap limit, bytes.
+    pub swap_limit: u64,
+    /// Times the limit was hit (v1 failcnt, v2 `max` events).
+    pub failcnt: u64,
+    /// OOM situations.
+    pub oom_events: u64,
+    /// Processes killed by the OOM killer.
+    pub oom_kills: u64,
+    /// The whole memory.stat, by key.
+    pub raw: BTreeMap<String, u64>,
+}
+
+/// Process counts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PidsStats {
+    /// Processes now.
+    pub current: u64,
+    /// The limit (0 for none).
+    pub limit: u64,
+}
+
+/// One block I/O counter.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BlkioEntry {
+    /// Device major.
+    pub major: u64,
+    /// Device minor.
+    pub minor: u64,
+    /// Read, Write, Sync, Async, Discard, Total (v1) or rbytes, wbytes, rios, wios (v2).
+    pub op: String,
+    /// The counter.
+    pub value: u64,
+}
+
+/// Block I/O.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BlkioStats {
+    /// Bytes per device and op.
+    pub io_service_bytes: Vec<BlkioEntry>,
+    /// Operations per device and op.
+    pub io_serviced: Vec<BlkioEntry>,
+}
+
+/// Huge pages of one size.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HugetlbStats {
+    /// Bytes in use.
+    pub usage: u64,
+    /// Peak bytes (v1).
+    pub max_usage: u64,
+    /// Allocations refused by the limit.
+    pub failcnt: u64,
+}
+
+/// Every statistic corral reads for a container.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// CPU.
+    pub cpu: CpuStats,
+    /// Memory.
+    pub memory: MemoryStats,
+    /// Pids.
+    pub pids: PidsStats,
+    /// Block I/O.
+    pub blkio: BlkioStats,
+    /// Huge pages by page size (`2MB`, `1GB`).
+    pub hugetlb: BTreeMap<String, HugetlbStats>,
+}
+
+fn num(p: &Path) -> u64 {
+    std::fs::read_to_string(p)
+        .ok()
+        .and_then(|s| {
+            let t = s.trim();
+            if t == "max" {
+                Some(u64::MAX)
+            } else {
+                t.parse().ok()
+            }
+        })
+        .unwrap_or(0)
+}
+
+/// `key value` lines (memory.stat, cpu.stat, memory.events).
+pub fn kv(p: &Path) -> BTreeMap<String, u64> {
+    std::fs::read_to_string(p)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            Some((k.to_string(), v.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+fn page_sizes(dir: &Path, suffix: &str) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    n.strip_prefix("hugetlb.")?
+                        .strip_suffix(suffix)
+                        .map(String::from)
+                })
+                .filter(|s| !s.contains('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// Reads v1 statistics from the container's hierarchies.
+pub fn read_v1(paths: &BTreeMap<String, PathBuf>) -> Stats {
+    let mut s = Stats::default();
+    if let Some(d) = v1::dir(paths, "cpuacct") {
+        s.cpu.usage_total = num(&d.join("cpuacct.usage"));
+        s.cpu.per_cpu = std::fs::read_to_string(d.join("cpuacct.usage_percpu"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        // cpuacct.stat is in USER_HZ ticks.
+        let ticks = kv(&d.join("cpuacct.stat"));
+        let hz = 100u64;
+        s.cpu.usage_user = ticks.get("user").copied().unwrap_or(0) * 1_000_000_000 / hz;
+        s.cpu.usage_kernel = ticks.get("system").copied().unwrap_or(0) * 1_000_000_000 / hz;
+    }
+    if let Some(d) = v1::dir(paths, "cpu") {
+        let st = kv(&d.join("cpu.stat"));
+        s.cpu.periods = st.get("nr_periods").copied().unwrap_or(0);
+        s.cpu.throttled_periods = st.get("nr_throttled").copied().unwrap_or(0);
+        s.cpu.throttled_time = st.get("throttled_time").copied().unwrap_or(0);
+    }
+    if let Some(d) = v1::dir(paths, "memory") {
+        let m = &mut s.memory;
+        m.usage = num(&d.join("memory.usage_in_bytes"));
+        m.max_usage = num(&d.join("memory.max_usage_in_bytes"));
+        m.limit = num(&d.join("memory.limit_in_bytes"));
+        m.failcnt = num(&d.join("memory.failcnt"));
+        m.swap_usage = num(&d.join("memory.memsw.usage_in_bytes"));
+        m.swap_limit = num(&d.join("memory.memsw.limit_in_bytes"));
+        m.raw = kv(&d.join("memory.stat"));
+        m.cache = m
+            .raw
+            .get("total_cache")
+            .or(m.raw.get("cache"))
+            .copied()
+            .unwrap_or(0);
+        m.rss = m
+            .raw
+            .get("total_rss")
+            .or(m.raw.get("rss"))
+            .copied()
+            .unwrap_or(0);
+        let oom = kv(&d.join("memory.oom_control"));
+        m.oom_kills = oom.get("oom_kill").copied().unwrap_or(0);
+        // v1 counts no separate OOM events: every kill is one.
+        m.oom_events = m.oom_kills;
+    }
+    if let Some(d) = v1::dir(paths, "pids") {
+        s.pids.current = num(&d.join("pids.current"));
+        s.pids.limit = match num(&d.join("pids.max")) {
+            u64::MAX => 0,
+            n => n,
+        };
+    }
+    if let Some(d) = v1::dir(paths, "blkio") {
+        s.blkio.io_service_bytes = blkio_v1(&d.join("blkio.throttle.io_service_bytes"));
+        s.blkio.io_serviced = blkio_v1(&d.join("blkio.throttle.io_serviced"));
+    }
+    if let Some(d) = v1::dir(paths, "hugetlb") {
+        for size in page_sizes(d, ".usage_in_bytes") {
+            s.hugetlb.insert(
+                size.clone(),
+                HugetlbStats {
+                    usage: num(&d.join(format!("hugetlb.{size}.usage_in_bytes"))),
+                    max_usage: num(&d.join(format!("hugetlb.{size}.max_usage_in_bytes"))),
+                    failcnt: num(&d.join(format!("hugetlb.{size}.failcnt"))),
+                },
+            );
+        }
+    }
+    s
+}
+
+/// Parses v1 `blkio.*io_service*` files: `MAJ:MIN Op value` lines.
+pub fn blkio_v1(p: &Path) -> Vec<BlkioEntry> {
+    std::fs::read_to_string(p)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let (dev, op, v) = (it.next()?, it.next()?, it.next()?);
+            let (maj, min) = dev.split_once(':')?;
+            Some(BlkioEntry {
+                major: maj.parse().ok()?,
+                minor: min.parse().ok()?,
+                op: op.to_string(),
+                value: v.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// Reads v2 statistics from the container's cgroup.
+pub fn read_v2(d: &Path) -> Stats {
+    let mut s = Stats::default();
+    let cpu = kv(&d.join("cpu.stat"));
+    let g = |m: &BTreeMap<String, u64>, k: &str| m.get(k).copied().unwrap_or(0);
+    s.cpu.usage_total = g(&cpu, "usage_usec") * 1000;
+    s.cpu.usage_user = g(&cpu, "user_usec") * 1000;
+    s.cpu.usage_kernel = g(&cpu, "system_usec") * 1000;
+    s.cpu.periods = g(&cpu, "nr_periods");
+    s.cpu.throttled_periods = g(&cpu, "nr_throttled");
+    s.cpu.throttled_time = g(&cpu, "throttled_usec") * 1000;
+    let m = &mut s.memory;
+    m.usage = num(&d.join("memory.current"));
+    m.max_usage = num(&d.join("memory.peak"));
+    m.limit = num(&d.join("memory.max"));
+    m.swap_usage = num(&d.join("memory.swap.current"));
+    m.swap_limit = num(&d.join("memory.swap.max"));
+    m.raw = kv(&d.join("memory.stat"));
+    m.cache = g(&m.raw, "file");
+    m.rss = g(&m.raw, "anon");
+    let ev = kv(&d.join("memory.events"));
+    m.failcnt = g(&ev, "max");
+    m.oom_events = g(&ev, "oom");
+    m.oom_kills = g(&ev, "oom_kill");
+    s.pids.current = num(&d.join("pids.current"));
+    s.pids.limit = match num(&d.join("pids.max")) {
+        u64::MAX => 0,
+        n => n,
+    };
+    for l in std::fs::read_to_string(d.join("io.stat"))
+        .unwrap_or_default()
+        .lines()
+    {
+        let mut it = l.split_whitespace();
+        let Some((maj, min)) = it.next().and_then(|dev| dev.split_once(':')) else {
+            continue;
+        };
+        let (Ok(major), Ok(minor)) = (maj.parse(), min.parse()) else {
+            continue;
+        };
+        for kvp in it {
+            let Some((k, v)) = kvp.split_once('=') else {
+                continue;
+            };
+            let Ok(value) = v.parse() else { continue };
+            let e = BlkioEntry {
+                major,
+                minor,
+                op: k.to_string(),
+                value,
+            };
+            match k {
+                "rbytes" | "wbytes" | "dbytes" => s.blkio.io_service_bytes.push(e),
+                "rios" | "wios" | "dios" => s.blkio.io_serviced.push(e),
+                _ => {}
+            }
+        }
+    }
+    for size in page_sizes(d, ".current") {
+        let events = kv(&d.join(format!("hugetlb.{size}.events")));
+        s.hugetlb.insert(
+            size.clone(),
+            HugetlbStats {
+                usage: num(&d.join(format!("hugetlb.{size}.current"))),
+                max_usage: 0,
+                failcnt: g(&events, "max"),
+            },
+        );
+    }
+    s
+}

@@ -1,0 +1,400 @@
+//! cgroup v1: every OCI resource written to the controller it belongs to.
+//!
+//! All functions take the container's directories by hierarchy key, so unit
+//! tests run them against a temp dir of fake control files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources, LinuxThrottleDevice};
+
+use super::{device_rule, read_trim, write, DEFAULT_ALLOWED};
+use crate::error::{Error, Result};
+
+/// The container's directory for controller `name` (`cpu` finds a
+/// `cpu,cpuacct` hierarchy too).
+pub fn dir<'a>(paths: &'a BTreeMap<String, PathBuf>, name: &str) -> Option<&'a PathBuf> {
+    paths
+        .iter()
+        .find(|(k, _)| k.split(',').any(|c| c == name))
+        .map(|(_, v)| v)
+}
+
+/// The controllers `res` needs, each with the JSON path that needs it.
+pub fn required(res: &LinuxResources) -> Vec<(&'static str, &'static str)> {
+    let mut need = Vec::new();
+    if res.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        need.push(("devices", "linux.resources.devices"));
+    }
+    if res.memory().is_some() {
+        need.push(("memory", "linux.resources.memory"));
+    }
+    if let Some(cpu) = res.cpu() {
+        if cpu.shares().is_some()
+            || cpu.quota().is_some()
+            || cpu.period().is_some()
+            || cpu.burst().is_some()
+            || cpu.realtime_runtime().is_some()
+            || cpu.realtime_period().is_some()
+            || cpu.idle().is_some()
+        {
+            need.push(("cpu", "linux.resources.cpu"));
+        }
+        if cpu.cpus().is_some() || cpu.mems().is_some() {
+            need.push(("cpuset", "linux.resources.cpu.cpus"));
+        }
+    }
+    if res.pids().is_some() {
+        need.push(("pids", "linux.resources.pids"));
+    }
+    if res.block_io().is_some() {
+        need.push(("blkio", "linux.resources.blockIO"));
+    }
+    if res
+        .hugepage_limits()
+        .as_ref()
+        .is_some_and(|h| !h.is_empty())
+    {
+        need.push(("hugetlb", "linux.resources.hugepageLimits"));
+    }
+    if let Some(n) = res.network() {
+        if n.class_id().is_some() {
+            need.push(("net_cls", "linux.resources.network.classID"));
+        }
+        if n.priorities().as_ref().is_some_and(|p| !p.is_empty()) {
+            need.push(("net_prio", "linux.resources.network.priorities"));
+        }
+    }
+    need
+}
+
+fn ctl<'a>(paths: &'a BTreeMap<String, PathBuf>, name: &str, field: &str) -> Result<&'a PathBuf> {
+    dir(paths, name).ok_or_else(|| {
+        Error::unsupported(
+            field,
+            format!("the host has no {name} cgroup controller mounted"),
+        )
+    })
+}
+
+/// Applies every resource of `res`. `update`: this is a change to a
+/// running container (checkBeforeUpdate applies).
+pub fn apply(paths: &BTreeMap<String, PathBuf>, res: &LinuxResources, update: bool) -> Result<()> {
+    if let Some(m) = res.memory() {
+        let d = ctl(paths, "memory", "linux.resources.memory")?;
+        memory(d, m, update)?;
+    }
+    if let Some(c) = res.cpu() {
+        if let Some(d) = dir(paths, "cpu") {
+            cpu(d, c)?;
+        }
+        if c.cpus().is_some() || c.mems().is_some() {
+            let d = ctl(paths, "cpuset", "linux.resources.cpu.cpus")?;
+            if let Some(cpus) = c.cpus() {
+                write(&d.join("cpuset.cpus"), cpus)?;
+            }
+            if let Some(mems) = c.mems() {
+                write(&d.join("cpuset.mems"), mems)?;
+            }
+        }
+    }
+    if let Some(p) = res.pids() {
+        let d = ctl(paths, "pids", "linux.resources.pids")?;
+        let v = if p.limit() > 0 {
+            p.limit().to_string()
+        } else {
+            "max".into()
+        };
+        write(&d.join("pids.max"), &v)?;
+    }
+    if let Some(b) = res.block_io() {
+        let d = ctl(paths, "blkio", "linux.resources.blockIO")?;
+        blkio(d, b)?;
+    }
+    for h in res.hugepage_limits().iter().flatten() {
+        let d = ctl(paths, "hugetlb", "linux.resources.hugepageLimits")?;
+        let size = h.page_size();
+        let limit = d.join(format!("hugetlb.{size}.limit_in_bytes"));
+        if !limit.exists() {
+            return Err(Error::unsupported(
+                "linux.resources.hugepageLimits",
+                format!("page size {size:?} is not one this host has"),
+            ));
+        }
+        write(&limit, &h.limit().to_string())?;
+        let rsvd = d.join(format!("hugetlb.{size}.rsvd.limit_in_bytes"));
+        if rsvd.exists() {
+            write(&rsvd, &h.limit().to_string())?;
+        }
+    }
+    if let Some(n) = res.network() {
+        if let Some(id) = n.class_id() {
+            let d = ctl(paths, "net_cls", "linux.resources.network.classID")?;
+            write(&d.join("net_cls.classid"), &id.to_string())?;
+        }
+        for p in n.priorities().iter().flatten() {
+            let d = ctl(paths, "net_prio", "linux.resources.network.priorities")?;
+            write(
+                &d.join("net_prio.ifpriomap"),
+                &format!("{} {}", p.name(), p.priority()),
+            )?;
+        }
+    }
+    if let Some(rules) = res.devices().as_ref().filter(|r| !r.is_empty()) {
+        let d = ctl(paths, "devices", "linux.resources.devices")?;
+        devices(d, rules)?;
+    }
+    Ok(())
+}
+
+fn memory(d: &Path, m: &oci_spec::runtime::LinuxMemory, update: bool) -> Result<()> {
+    if let Some(k) = m.kernel() {
+        if k != 0 {
+            return Err(Error::unsupported(
+                "linux.resources.memory.kernel",
+                format!(
+                    "{k}: kernel memory limits are ignored by kernels since 5.16; remove the field"
+                ),
+            ));
+        }
+    }
+    if let Some(s) = m.swappiness() {
+        if s > 100 {
+            return Err(Error::spec(
+                "linux.resources.memory.swappiness",
+                format!("{s} is outside 0..100"),
+            ));
+        }
+    }
+    let limit = m.limit();
+    if update && m.check_before_update().unwrap_or(false) {
+        if let Some(l) = limit.filter(|l| *l > 0) {
+            let usage: i64 = read_trim(&d.join("memory.usage_in_bytes"))?
+                .parse()
+                .unwrap_or(0);
+            if l < usage {
+                return Err(Error::spec(
+                    "linux.resources.memory.limit",
+                    format!("{l} is below the current usage {usage} (checkBeforeUpdate)"),
+                ));
+            }
+        }
+    }
+    let swap_file = d.join("memory.memsw.limit_in_bytes");
+    if let Some(sw) = m.swap() {
+        if !swap_file.exists() {
+            return Err(Error::unsupported(
+                "linux.resources.memory.swap",
+                "the host's memory controller has no swap accounting (memory.memsw.*)",
+            ));
+        }
+        // memsw must stay >= limit at every step: raise it first when the
+        // new swap total is above the current one.
+        let cur: i64 = read_trim(&swap_file)?.parse().unwrap_or(i64::MAX);
+        let v = if sw < 0 { i64::MAX } else { sw };
+        if v >= cur {
+            write(&swap_file, &sw.to_string())?;
+            if let Some(l) = limit {
+                write(&d.join("memory.limit_in_bytes"), &l.to_string())?;
+            }
+        } else {
+            if let Some(l) = limit {
+                write(&d.join("memory.limit_in_bytes"), &l.to_string())?;
+            }
+            write(&swap_file, &sw.to_string())?;
+        }
+    } else if let Some(l) = limit {
+        write(&d.join("memory.limit_in_bytes"), &l.to_string())?;
+    }
+    if let Some(r) = m.reservation() {
+        write(&d.join("memory.soft_limit_in_bytes"), &r.to_string())?;
+    }
+    if let Some(t) = m.kernel_tcp() {
+        write(&d.join("memory.kmem.tcp.limit_in_bytes"), &t.to_string())?;
+    }
+    if let Some(s) = m.swappiness() {
+        write(&d.join("memory.swappiness"), &s.to_string())?;
+    }
+    if m.disable_oom_killer() == Some(true) {
+        write(&d.join("memory.oom_control"), "1")?;
+    }
+    if let Some(h) = m.use_hierarchy() {
+        let cur = read_trim(&d.join("memory.use_hierarchy")).unwrap_or_default();
+        let want = if h { "1" } else { "0" };
+        if cur != want {
+            write(&d.join("memory.use_hierarchy"), want)?;
+        }
+    }
+    Ok(())
+}
+
+fn cpu(d: &Path, c: &oci_spec::runtime::LinuxCpu) -> Result<()> {
+    if let Some(s) = c.shares() {
+        write(&d.join("cpu.shares"), &s.to_string())?;
+    }
+    // Period before quota: the kernel checks quota against the period.
+    if let Some(p) = c.period() {
+        write(&d.join("cpu.cfs_period_us"), &p.to_string())?;
+    }
+    if let Some(q) = c.quota() {
+        write(&d.join("cpu.cfs_quota_us"), &q.to_string())?;
+    }
+    if let Some(b) = c.burst() {
+        write_existing(
+            d,
+            "cpu.cfs_burst_us",
+            &b.to_string(),
+            "linux.resources.cpu.burst",
+        )?;
+    }
+    if let Some(p) = c.realtime_period() {
+        write_existing(
+            d,
+            "cpu.rt_period_us",
+            &p.to_string(),
+            "linux.resources.cpu.realtimePeriod",
+        )?;
+    }
+    if let Some(r) = c.realtime_runtime() {
+        write_existing(
+            d,
+            "cpu.rt_runtime_us",
+            &r.to_string(),
+            "linux.resources.cpu.realtimeRuntime",
+        )?;
+    }
+    if let Some(i) = c.idle() {
+        write_existing(d, "cpu.idle", &i.to_string(), "linux.resources.cpu.idle")?;
+    }
+    Ok(())
+}
+
+/// Writes a control file that only some kernels have; its absence is an
+/// error naming the field.
+fn write_existing(d: &Path, file: &str, value: &str, field: &str) -> Result<()> {
+    let p = d.join(file);
+    if !p.exists() {
+        return Err(Error::unsupported(
+            field,
+            format!("this kernel has no {file}"),
+        ));
+    }
+    write(&p, value)
+}
+
+fn throttle(d: &Path, file: &str, list: &Option<Vec<LinuxThrottleDevice>>) -> Result<()> {
+    for t in list.iter().flatten() {
+        write(
+            &d.join(file),
+            &format!("{}:{} {}", t.major(), t.minor(), t.rate()),
+        )?;
+    }
+    Ok(())
+}
+
+fn blkio(d: &Path, b: &oci_spec::runtime::LinuxBlockIo) -> Result<()> {
+    // CFQ had blkio.weight; with BFQ the file is blkio.bfq.weight.
+    let weight_file = ["blkio.weight", "blkio.bfq.weight"]
+        .into_iter()
+        .find(|f| d.join(f).exists());
+    if let Some(w) = b.weight() {
+        let f = weight_file.ok_or_else(|| {
+            Error::unsupported(
+                "linux.resources.blockIO.weight",
+                "this host has no blkio weight file (no CFQ or BFQ I/O scheduler in use)",
+            )
+        })?;
+        write(&d.join(f), &w.to_string())?;
+    }
+    if let Some(w) = b.leaf_weight() {
+        write_existing(
+            d,
+            "blkio.leaf_weight",
+            &w.to_string(),
+            "linux.resources.blockIO.leafWeight",
+        )?;
+    }
+    for wd in b.weight_device().iter().flatten() {
+        if let Some(w) = wd.weight() {
+            // CFQ has a separate per-device file; BFQ's weight file takes both.
+            let f =
+                match weight_file {
+                    Some("blkio.weight") => "blkio.weight_device",
+                    Some(other) => other,
+                    None => return Err(Error::unsupported(
+                        "linux.resources.blockIO.weightDevice",
+                        "this host has no blkio weight file (no CFQ or BFQ I/O scheduler in use)",
+                    )),
+                };
+            write(&d.join(f), &format!("{}:{} {w}", wd.major(), wd.minor()))?;
+        }
+        if let Some(w) = wd.leaf_weight() {
+            write_existing(
+                d,
+                "blkio.leaf_weight_device",
+                &format!("{}:{} {w}", wd.major(), wd.minor()),
+                "linux.resources.blockIO.weightDevice.leafWeight",
+            )?;
+        }
+    }
+    throttle(
+        d,
+        "blkio.throttle.read_bps_device",
+        b.throttle_read_bps_device(),
+    )?;
+    throttle(
+        d,
+        "blkio.throttle.write_bps_device",
+        b.throttle_write_bps_device(),
+    )?;
+    throttle(
+        d,
+        "blkio.throttle.read_iops_device",
+        b.throttle_read_iops_device(),
+    )?;
+    throttle(
+        d,
+        "blkio.throttle.write_iops_device",
+        b.throttle_write_iops_device(),
+    )?;
+    Ok(())
+}
+
+/// The v1 device list: the config's rules in order, then the devices every
+/// container may use (as runc: no rule can take /dev/null away).
+pub fn devices(d: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
+    for r in rules {
+        let file = if r.allow() {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        };
+        write(&d.join(file), &device_rule(r))?;
+    }
+    for rule in DEFAULT_ALLOWED {
+        write(&d.join("devices.allow"), rule)?;
+    }
+    Ok(())
+}
+
+/// Freezes (`true`) or thaws the container, waiting until the kernel says so.
+pub fn freeze(paths: &BTreeMap<String, PathBuf>, frozen: bool) -> Result<()> {
+    let d = dir(paths, "freezer")
+        .ok_or_else(|| Error::Other("the host has no freezer cgroup controller mounted".into()))?;
+    let want = if frozen { "FROZEN" } else { "THAWED" };
+    for _ in 0..1000 {
+        write(&d.join("freezer.state"), want)?;
+        if read_trim(&d.join("freezer.state"))? == want {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    Err(Error::Other(format!("the freezer did not reach {want}")))
+}
+
+/// Whether the container's freezer says FROZEN.
+pub fn is_frozen(paths: &BTreeMap<String, PathBuf>) -> bool {
+    dir(paths, "freezer")
+        .and_then(|d| read_trim(&d.join("freezer.state")).ok())
+        .is_some_and(|s| s == "FROZEN")
+}

@@ -1,0 +1,322 @@
+//! cgroup v2: every OCI resource written to the unified hierarchy's files.
+
+use std::path::Path;
+
+use oci_spec::runtime::{LinuxResources, LinuxThrottleDevice};
+
+use super::{read_trim, write};
+use crate::error::{Error, Result};
+
+/// Fails for what cgroup v2 has no file for, naming the field.
+pub fn check(res: &LinuxResources) -> Result<()> {
+    let no = |field: &str, why: &str| Err(Error::unsupported(field, why.to_string()));
+    if res.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        return no(
+            "linux.resources.devices",
+            "cgroup v2 device rules need an eBPF device program, which this version of corral does not load yet",
+        );
+    }
+    if let Some(n) = res.network() {
+        if n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty()) {
+            return no(
+                "linux.resources.network",
+                "net_cls and net_prio do not exist in cgroup v2",
+            );
+        }
+    }
+    if let Some(c) = res.cpu() {
+        if c.realtime_runtime().is_some() || c.realtime_period().is_some() {
+            return no(
+                "linux.resources.cpu.realtimeRuntime",
+                "cgroup v2 has no realtime cpu limits",
+            );
+        }
+    }
+    if let Some(m) = res.memory() {
+        if m.kernel().is_some_and(|k| k != 0) {
+            return no(
+                "linux.resources.memory.kernel",
+                "kernel memory limits are ignored by kernels since 5.16",
+            );
+        }
+        if m.kernel_tcp().is_some_and(|k| k != 0) {
+            return no(
+                "linux.resources.memory.kernelTCP",
+                "cgroup v2 has no kernel TCP memory limit",
+            );
+        }
+        if m.swappiness().is_some() {
+            return no(
+                "linux.resources.memory.swappiness",
+                "cgroup v2 has no per-cgroup swappiness",
+            );
+        }
+        if m.disable_oom_killer() == Some(true) {
+            return no(
+                "linux.resources.memory.disableOOMKiller",
+                "cgroup v2 cannot disable the OOM killer",
+            );
+        }
+    }
+    if let Some(b) = res.block_io() {
+        if b.leaf_weight().is_some()
+            || b.weight_device()
+                .iter()
+                .flatten()
+                .any(|w| w.leaf_weight().is_some())
+        {
+            return no(
+                "linux.resources.blockIO.leafWeight",
+                "cgroup v2 has no leaf weights",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The v2 controllers `res` needs.
+pub fn needed(res: &LinuxResources) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    if let Some(c) = res.cpu() {
+        if c.shares().is_some()
+            || c.quota().is_some()
+            || c.period().is_some()
+            || c.burst().is_some()
+            || c.idle().is_some()
+        {
+            v.push("cpu");
+        }
+        if c.cpus().is_some() || c.mems().is_some() {
+            v.push("cpuset");
+        }
+    }
+    if res.memory().is_some() {
+        v.push("memory");
+    }
+    if res.pids().is_some() {
+        v.push("pids");
+    }
+    if res.block_io().is_some() {
+        v.push("io");
+    }
+    if res
+        .hugepage_limits()
+        .as_ref()
+        .is_some_and(|h| !h.is_empty())
+    {
+        v.push("hugetlb");
+    }
+    const V2: [&str; 6] = ["cpu", "cpuset", "memory", "pids", "io", "hugetlb"];
+    for k in res.unified().iter().flat_map(|u| u.keys()) {
+        if let Some(c) = V2.into_iter().find(|c| k.starts_with(&format!("{c}."))) {
+            if !v.contains(&c) {
+                v.push(c);
+            }
+        }
+    }
+    v
+}
+
+/// Enables `controllers` in the `cgroup.subtree_control` of every ancestor
+/// of `dir` from the hierarchy's root down, so that `dir` has their files.
+/// A controller the host lacks is an error naming it.
+pub fn enable_controllers(mountpoint: &Path, dir: &Path, controllers: &[&str]) -> Result<()> {
+    if controllers.is_empty() {
+        return Ok(());
+    }
+    let rel = dir.strip_prefix(mountpoint).unwrap_or(Path::new(""));
+    let mut cur = mountpoint.to_path_buf();
+    for comp in rel.components() {
+        let avail = read_trim(&cur.join("cgroup.controllers")).unwrap_or_default();
+        let enabled = read_trim(&cur.join("cgroup.subtree_control")).unwrap_or_default();
+        for c in controllers {
+            if !avail.split_whitespace().any(|a| a == *c) {
+                return Err(Error::unsupported(
+                    "linux.resources",
+                    format!("the {c} controller is not available in {cur:?}"),
+                ));
+            }
+            if !enabled.split_whitespace().any(|a| a == *c) {
+                write(&cur.join("cgroup.subtree_control"), &format!("+{c}"))?;
+            }
+        }
+        cur.push(comp);
+    }
+    Ok(())
+}
+
+/// cgroup v1 cpu.shares to v2 cpu.weight, as runc and crun convert.
+pub fn shares_to_weight(shares: u64) -> u64 {
+    if shares == 0 {
+        return 0;
+    }
+    1 + ((shares.clamp(2, 262_144) - 2) * 9999) / 262_142
+}
+
+fn max_or(v: i64) -> String {
+    if v < 0 {
+        "max".into()
+    } else {
+        v.to_string()
+    }
+}
+
+/// Applies every resource of `res` to the container's cgroup `d`.
+pub fn apply(d: &Path, res: &LinuxResources, update: bool) -> Result<()> {
+    check(res)?;
+    if let Some(c) = res.cpu() {
+        if let Some(s) = c.shares() {
+            write(&d.join("cpu.weight"), &shares_to_weight(s).to_string())?;
+        }
+        if c.quota().is_some() || c.period().is_some() {
+            let period = c.period().unwrap_or(100_000);
+            let quota = match c.quota() {
+                Some(q) if q > 0 => q.to_string(),
+                Some(_) => "max".into(),
+                None => read_trim(&d.join("cpu.max"))?
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("max")
+                    .to_string(),
+            };
+            write(&d.join("cpu.max"), &format!("{quota} {period}"))?;
+        }
+        if let Some(b) = c.burst() {
+            write(&d.join("cpu.max.burst"), &b.to_string())?;
+        }
+        if let Some(i) = c.idle() {
+            write(&d.join("cpu.idle"), &i.to_string())?;
+        }
+        if let Some(cpus) = c.cpus() {
+            write(&d.join("cpuset.cpus"), cpus)?;
+        }
+        if let Some(mems) = c.mems() {
+            write(&d.join("cpuset.mems"), mems)?;
+        }
+    }
+    if let Some(m) = res.memory() {
+        if update && m.check_before_update().unwrap_or(false) {
+            if let Some(l) = m.limit().filter(|l| *l > 0) {
+                let usage: i64 = read_trim(&d.join("memory.current"))?.parse().unwrap_or(0);
+                if l < usage {
+                    return Err(Error::spec(
+                        "linux.resources.memory.limit",
+                        format!("{l} is below the current usage {usage} (checkBeforeUpdate)"),
+                    ));
+                }
+            }
+        }
+        if let Some(sw) = m.swap() {
+            // OCI swap is memory+swap; v2's swap.max is swap alone.
+            let v = match (sw, m.limit()) {
+                (s, _) if s < 0 => "max".to_string(),
+                (s, Some(l)) if l > 0 => (s - l).max(0).to_string(),
+                _ => {
+                    return Err(Error::spec(
+                        "linux.resources.memory.swap",
+                        "a swap limit needs a memory limit on cgroup v2",
+                    ))
+                }
+            };
+            write(&d.join("memory.swap.max"), &v)?;
+        }
+        if let Some(l) = m.limit() {
+            write(&d.join("memory.max"), &max_or(l))?;
+        }
+        if let Some(r) = m.reservation() {
+            write(&d.join("memory.low"), &max_or(r))?;
+        }
+    }
+    if let Some(p) = res.pids() {
+        write(
+            &d.join("pids.max"),
+            &if p.limit() > 0 {
+                p.limit().to_string()
+            } else {
+                "max".into()
+            },
+        )?;
+    }
+    if let Some(b) = res.block_io() {
+        let wfile = if d.join("io.weight").exists() {
+            "io.weight"
+        } else {
+            "io.bfq.weight"
+        };
+        if let Some(w) = b.weight() {
+            write(&d.join(wfile), &format!("default {w}"))?;
+        }
+        for wd in b.weight_device().iter().flatten() {
+            if let Some(w) = wd.weight() {
+                write(
+                    &d.join(wfile),
+                    &format!("{}:{} {w}", wd.major(), wd.minor()),
+                )?;
+            }
+        }
+        let max = |key: &str, list: &Option<Vec<LinuxThrottleDevice>>| -> Result<()> {
+            for t in list.iter().flatten() {
+                write(
+                    &d.join("io.max"),
+                    &format!("{}:{} {key}={}", t.major(), t.minor(), t.rate()),
+                )?;
+            }
+            Ok(())
+        };
+        max("rbps", b.throttle_read_bps_device())?;
+        max("wbps", b.throttle_write_bps_device())?;
+        max("riops", b.throttle_read_iops_device())?;
+        max("wiops", b.throttle_write_iops_device())?;
+    }
+    for h in res.hugepage_limits().iter().flatten() {
+        let size = h.page_size();
+        let f = d.join(format!("hugetlb.{size}.max"));
+        if !f.exists() {
+            return Err(Error::unsupported(
+                "linux.resources.hugepageLimits",
+                format!("page size {size:?} is not one this host has"),
+            ));
+        }
+        write(&f, &h.limit().to_string())?;
+        let rsvd = d.join(format!("hugetlb.{size}.rsvd.max"));
+        if rsvd.exists() {
+            write(&rsvd, &h.limit().to_string())?;
+        }
+    }
+    if let Some(u) = res.unified() {
+        let mut keys: Vec<&String> = u.keys().collect();
+        keys.sort();
+        for k in keys {
+            let f = d.join(k);
+            if k.contains('/') || k.starts_with('.') || !f.is_file() {
+                return Err(Error::spec(
+                    format!("linux.resources.unified.{k}"),
+                    format!("{k:?} is not a control file of this cgroup"),
+                ));
+            }
+            write(&f, &u[k])?;
+        }
+    }
+    Ok(())
+}
+
+/// Freezes or thaws through cgroup.freeze, waiting for cgroup.events.
+pub fn freeze(d: &Path, frozen: bool) -> Result<()> {
+    write(&d.join("cgroup.freeze"), if frozen { "1" } else { "0" })?;
+    let want = if frozen { "frozen 1" } else { "frozen 0" };
+    for _ in 0..5000 {
+        if read_trim(&d.join("cgroup.events"))?
+            .lines()
+            .any(|l| l == want)
+        {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    Err(Error::Other(format!("cgroup.events never said {want:?}")))
+}
+
+/// Whether cgroup.events says frozen.
+pub fn is_frozen(d: &Path) -> bool {
+    read_trim(&d.join("cgroup.events")).is_ok_and(|t| t.lines().any(|l| l == "frozen 1"))
+}
