@@ -319,3 +319,136 @@ pub fn read_v2(d: &Path) -> Stats {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("corral-stats-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).expect("mkdir");
+        d
+    }
+
+    #[test]
+    fn v1_files_parse() {
+        let base = dir("v1");
+        let mut paths = BTreeMap::new();
+        for (c, files) in [
+            (
+                "cpuacct",
+                vec![
+                    ("cpuacct.usage", "5000"),
+                    ("cpuacct.usage_percpu", "2000 3000 "),
+                    ("cpuacct.stat", "user 2\nsystem 1\n"),
+                ],
+            ),
+            (
+                "cpu",
+                vec![(
+                    "cpu.stat",
+                    "nr_periods 10\nnr_throttled 4\nthrottled_time 999\n",
+                )],
+            ),
+            (
+                "memory",
+                vec![
+                    ("memory.usage_in_bytes", "100"),
+                    ("memory.max_usage_in_bytes", "200"),
+                    ("memory.limit_in_bytes", "300"),
+                    ("memory.failcnt", "7"),
+                    (
+                        "memory.stat",
+                        "cache 11\nrss 22\ntotal_cache 33\ntotal_rss 44\n",
+                    ),
+                    (
+                        "memory.oom_control",
+                        "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n",
+                    ),
+                ],
+            ),
+            ("pids", vec![("pids.current", "5"), ("pids.max", "max")]),
+            (
+                "blkio",
+                vec![(
+                    "blkio.throttle.io_service_bytes",
+                    "254:0 Read 4096\n254:0 Write 0\nTotal 4096\n",
+                )],
+            ),
+            (
+                "hugetlb",
+                vec![
+                    ("hugetlb.2MB.usage_in_bytes", "2097152"),
+                    ("hugetlb.2MB.max_usage_in_bytes", "4194304"),
+                    ("hugetlb.2MB.failcnt", "1"),
+                ],
+            ),
+        ] {
+            let d = base.join(c);
+            fs::create_dir_all(&d).expect("mkdir");
+            for (f, v) in files {
+                fs::write(d.join(f), v).expect("write");
+            }
+            paths.insert(c.to_string(), d);
+        }
+        let s = read_v1(&paths);
+        assert_eq!(s.cpu.usage_total, 5000);
+        assert_eq!(s.cpu.per_cpu, [2000, 3000]);
+        assert_eq!(s.cpu.usage_user, 20_000_000);
+        assert_eq!(s.cpu.throttled_periods, 4);
+        assert_eq!(
+            (s.memory.usage, s.memory.max_usage, s.memory.limit),
+            (100, 200, 300)
+        );
+        assert_eq!((s.memory.cache, s.memory.rss), (33, 44));
+        assert_eq!((s.memory.oom_kills, s.memory.failcnt), (3, 7));
+        assert_eq!((s.pids.current, s.pids.limit), (5, 0));
+        assert_eq!(s.blkio.io_service_bytes.len(), 2);
+        assert_eq!(s.blkio.io_service_bytes[0].value, 4096);
+        assert_eq!(
+            s.hugetlb["2MB"],
+            HugetlbStats {
+                usage: 2097152,
+                max_usage: 4194304,
+                failcnt: 1
+            }
+        );
+        fs::remove_dir_all(base).expect("cleanup");
+    }
+
+    #[test]
+    fn v2_files_parse() {
+        let d = dir("v2");
+        for (f, v) in [
+            ("cpu.stat", "usage_usec 10\nuser_usec 6\nsystem_usec 4\nnr_periods 3\nnr_throttled 2\nthrottled_usec 1\n"),
+            ("memory.current", "100"), ("memory.peak", "150"), ("memory.max", "max"),
+            ("memory.stat", "anon 40\nfile 60\n"), ("memory.events", "low 0\nhigh 0\nmax 9\noom 2\noom_kill 1\n"),
+            ("pids.current", "3"), ("pids.max", "10"),
+            ("io.stat", "254:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n"),
+            ("hugetlb.2MB.current", "0"), ("hugetlb.2MB.events", "max 4\n"),
+        ] {
+            fs::write(d.join(f), v).expect("write");
+        }
+        let s = read_v2(&d);
+        assert_eq!(
+            (s.cpu.usage_total, s.cpu.usage_user, s.cpu.throttled_time),
+            (10_000, 6_000, 1_000)
+        );
+        assert_eq!(
+            (s.memory.usage, s.memory.max_usage, s.memory.limit),
+            (100, 150, u64::MAX)
+        );
+        assert_eq!(
+            (s.memory.rss, s.memory.cache, s.memory.failcnt),
+            (40, 60, 9)
+        );
+        assert_eq!((s.memory.oom_events, s.memory.oom_kills), (2, 1));
+        assert_eq!((s.pids.current, s.pids.limit), (3, 10));
+        assert_eq!(s.blkio.io_service_bytes.len(), 3);
+        assert_eq!(s.blkio.io_serviced.len(), 3);
+        assert_eq!(s.hugetlb["2MB"].failcnt, 4);
+        fs::remove_dir_all(d).expect("cleanup");
+    }
+}

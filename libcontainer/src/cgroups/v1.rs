@@ -398,3 +398,207 @@ pub fn is_frozen(paths: &BTreeMap<String, PathBuf>) -> bool {
         .and_then(|d| read_trim(&d.join("freezer.state")).ok())
         .is_some_and(|s| s == "FROZEN")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    /// A fake v1 hierarchy per controller, with empty control files.
+    fn fake(files: &[(&str, &[&str])]) -> (PathBuf, BTreeMap<String, PathBuf>) {
+        let base = std::env::temp_dir().join(format!(
+            "corral-v1-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = fs::remove_dir_all(&base);
+        let mut paths = BTreeMap::new();
+        for (ctrl, names) in files {
+            let d = base.join(ctrl);
+            fs::create_dir_all(&d).expect("mkdir");
+            for n in *names {
+                fs::write(d.join(n), "").expect("touch");
+            }
+            paths.insert(ctrl.to_string(), d);
+        }
+        (base, paths)
+    }
+
+    fn res(json: &str) -> LinuxResources {
+        serde_json::from_str(json).expect("resources json")
+    }
+
+    fn read(p: &BTreeMap<String, PathBuf>, ctrl: &str, f: &str) -> String {
+        fs::read_to_string(p[ctrl].join(f))
+            .expect("read")
+            .trim()
+            .to_string()
+    }
+
+    #[test]
+    fn memory_cpu_cpuset_pids() {
+        let (base, p) = fake(&[
+            (
+                "memory",
+                &[
+                    "memory.limit_in_bytes",
+                    "memory.memsw.limit_in_bytes",
+                    "memory.soft_limit_in_bytes",
+                    "memory.kmem.tcp.limit_in_bytes",
+                    "memory.swappiness",
+                    "memory.oom_control",
+                    "memory.use_hierarchy",
+                    "memory.usage_in_bytes",
+                ],
+            ),
+            (
+                "cpu,cpuacct",
+                &[
+                    "cpu.shares",
+                    "cpu.cfs_period_us",
+                    "cpu.cfs_quota_us",
+                    "cpu.cfs_burst_us",
+                    "cpu.rt_period_us",
+                    "cpu.rt_runtime_us",
+                    "cpu.idle",
+                ],
+            ),
+            ("cpuset", &["cpuset.cpus", "cpuset.mems"]),
+            ("pids", &["pids.max"]),
+        ]);
+        let r = res(r#"{
+            "memory": {"limit": 1000, "reservation": 500, "swap": 2000, "kernelTCP": 300, "swappiness": 10, "disableOOMKiller": true, "useHierarchy": true},
+            "cpu": {"shares": 512, "quota": 20000, "period": 100000, "burst": 1000, "realtimeRuntime": 950, "realtimePeriod": 1000, "idle": 1, "cpus": "0-1", "mems": "0"},
+            "pids": {"limit": -1}
+        }"#);
+        apply(&p, &r, false).expect("apply");
+        assert_eq!(read(&p, "memory", "memory.limit_in_bytes"), "1000");
+        assert_eq!(read(&p, "memory", "memory.memsw.limit_in_bytes"), "2000");
+        assert_eq!(read(&p, "memory", "memory.soft_limit_in_bytes"), "500");
+        assert_eq!(read(&p, "memory", "memory.kmem.tcp.limit_in_bytes"), "300");
+        assert_eq!(read(&p, "memory", "memory.swappiness"), "10");
+        assert_eq!(read(&p, "memory", "memory.oom_control"), "1");
+        assert_eq!(read(&p, "memory", "memory.use_hierarchy"), "1");
+        assert_eq!(read(&p, "cpu,cpuacct", "cpu.shares"), "512");
+        assert_eq!(read(&p, "cpu,cpuacct", "cpu.cfs_quota_us"), "20000");
+        assert_eq!(read(&p, "cpu,cpuacct", "cpu.cfs_period_us"), "100000");
+        assert_eq!(read(&p, "cpu,cpuacct", "cpu.cfs_burst_us"), "1000");
+        assert_eq!(read(&p, "cpu,cpuacct", "cpu.rt_runtime_us"), "950");
+        assert_eq!(read(&p, "cpu,cpuacct", "cpu.rt_period_us"), "1000");
+        assert_eq!(read(&p, "cpu,cpuacct", "cpu.idle"), "1");
+        assert_eq!(read(&p, "cpuset", "cpuset.cpus"), "0-1");
+        assert_eq!(read(&p, "cpuset", "cpuset.mems"), "0");
+        assert_eq!(read(&p, "pids", "pids.max"), "max");
+
+        // checkBeforeUpdate refuses a limit below the usage.
+        fs::write(p["memory"].join("memory.usage_in_bytes"), "5000").expect("usage");
+        let e = apply(
+            &p,
+            &res(r#"{"memory": {"limit": 4000, "checkBeforeUpdate": true}}"#),
+            true,
+        )
+        .expect_err("below usage");
+        assert!(e.to_string().contains("checkBeforeUpdate"), "{e}");
+        apply(
+            &p,
+            &res(r#"{"memory": {"limit": 4000, "checkBeforeUpdate": true}}"#),
+            false,
+        )
+        .expect("not an update");
+        let e = apply(&p, &res(r#"{"memory": {"kernel": 1}}"#), false).expect_err("kernel");
+        assert!(
+            e.to_string().contains("linux.resources.memory.kernel"),
+            "{e}"
+        );
+        let e =
+            apply(&p, &res(r#"{"memory": {"swappiness": 101}}"#), false).expect_err("swappiness");
+        assert!(e.to_string().contains("swappiness"), "{e}");
+        fs::remove_dir_all(base).expect("cleanup");
+    }
+
+    #[test]
+    fn blkio_hugetlb_network_devices() {
+        let (base, p) = fake(&[
+            (
+                "blkio",
+                &[
+                    "blkio.bfq.weight",
+                    "blkio.throttle.read_bps_device",
+                    "blkio.throttle.write_iops_device",
+                ],
+            ),
+            (
+                "hugetlb",
+                &[
+                    "hugetlb.2MB.limit_in_bytes",
+                    "hugetlb.2MB.rsvd.limit_in_bytes",
+                ],
+            ),
+            ("net_cls", &["net_cls.classid"]),
+            ("net_prio", &["net_prio.ifpriomap"]),
+            ("devices", &["devices.allow", "devices.deny"]),
+        ]);
+        let r = res(r#"{
+            "blockIO": {"weight": 300, "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1048576}],
+                        "throttleWriteIOPSDevice": [{"major": 8, "minor": 0, "rate": 100}]},
+            "hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}],
+            "network": {"classID": 1048577, "priorities": [{"name": "eth0", "priority": 5}]},
+            "devices": [{"allow": false, "access": "rwm"}]
+        }"#);
+        apply(&p, &r, false).expect("apply");
+        assert_eq!(read(&p, "blkio", "blkio.bfq.weight"), "300");
+        assert_eq!(
+            read(&p, "blkio", "blkio.throttle.read_bps_device"),
+            "8:0 1048576"
+        );
+        assert_eq!(
+            read(&p, "blkio", "blkio.throttle.write_iops_device"),
+            "8:0 100"
+        );
+        assert_eq!(read(&p, "hugetlb", "hugetlb.2MB.limit_in_bytes"), "4194304");
+        assert_eq!(
+            read(&p, "hugetlb", "hugetlb.2MB.rsvd.limit_in_bytes"),
+            "4194304"
+        );
+        assert_eq!(read(&p, "net_cls", "net_cls.classid"), "1048577");
+        assert_eq!(read(&p, "net_prio", "net_prio.ifpriomap"), "eth0 5");
+        assert_eq!(read(&p, "devices", "devices.deny"), "a *:* rwm");
+        assert_eq!(
+            read(&p, "devices", "devices.allow"),
+            DEFAULT_ALLOWED[DEFAULT_ALLOWED.len() - 1]
+        );
+        let e = apply(&p, &res(r#"{"blockIO": {"leafWeight": 10}}"#), false).expect_err("leaf");
+        assert!(
+            e.to_string().contains("leafWeight") && e.to_string().contains("blkio.leaf_weight"),
+            "{e}"
+        );
+        let e = apply(
+            &p,
+            &res(r#"{"hugepageLimits": [{"pageSize": "1GB", "limit": 1}]}"#),
+            false,
+        )
+        .expect_err("size");
+        assert!(e.to_string().contains("1GB"), "{e}");
+        let e = apply(&p, &res(r#"{"pids": {"limit": 5}}"#), false).expect_err("no pids");
+        assert!(e.to_string().contains("pids cgroup controller"), "{e}");
+        fs::remove_dir_all(base).expect("cleanup");
+    }
+
+    #[test]
+    fn a_missing_controller_is_named() {
+        let hs = super::super::parse_mountinfo(
+            "31 30 0:27 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n",
+        );
+        let e = super::super::check_with(&hs, &res(r#"{"memory": {"limit": 1}}"#))
+            .expect_err("no memory");
+        assert!(
+            e.to_string().contains("linux.resources.memory")
+                && e.to_string().contains("memory cgroup controller"),
+            "{e}"
+        );
+        super::super::check_with(&hs, &res(r#"{"cpu": {"shares": 2}}"#)).expect("cpu is there");
+        let e = super::super::check_with(&hs, &res(r#"{"cpu": {"cpus": "0"}}"#))
+            .expect_err("no cpuset");
+        assert!(e.to_string().contains("cpuset"), "{e}");
+    }
+}

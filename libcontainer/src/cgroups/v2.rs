@@ -320,3 +320,151 @@ pub fn freeze(d: &Path, frozen: bool) -> Result<()> {
 pub fn is_frozen(d: &Path) -> bool {
     read_trim(&d.join("cgroup.events")).is_ok_and(|t| t.lines().any(|l| l == "frozen 1"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn fake(files: &[&str]) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "corral-v2-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).expect("mkdir");
+        for f in files {
+            fs::write(d.join(f), "").expect("touch");
+        }
+        d
+    }
+
+    fn res(json: &str) -> LinuxResources {
+        serde_json::from_str(json).expect("resources json")
+    }
+
+    fn read(d: &Path, f: &str) -> String {
+        fs::read_to_string(d.join(f))
+            .expect("read")
+            .trim()
+            .to_string()
+    }
+
+    #[test]
+    fn every_resource_lands_in_its_file() {
+        let d = fake(&[
+            "cpu.weight",
+            "cpu.max",
+            "cpu.max.burst",
+            "cpu.idle",
+            "cpuset.cpus",
+            "cpuset.mems",
+            "memory.max",
+            "memory.low",
+            "memory.swap.max",
+            "memory.high",
+            "pids.max",
+            "io.weight",
+            "io.max",
+            "hugetlb.2MB.max",
+            "hugetlb.2MB.rsvd.max",
+            "memory.current",
+        ]);
+        let r = res(r#"{
+            "cpu": {"shares": 1024, "quota": 50000, "period": 100000, "burst": 10, "idle": 0, "cpus": "0", "mems": "0"},
+            "memory": {"limit": 1048576, "reservation": 4096, "swap": 2097152},
+            "pids": {"limit": 42},
+            "blockIO": {"weight": 100, "throttleWriteBpsDevice": [{"major": 254, "minor": 0, "rate": 1000}]},
+            "hugepageLimits": [{"pageSize": "2MB", "limit": 2097152}],
+            "unified": {"memory.high": "900000"}
+        }"#);
+        apply(&d, &r, false).expect("apply");
+        assert_eq!(read(&d, "cpu.weight"), "39");
+        assert_eq!(read(&d, "cpu.max"), "50000 100000");
+        assert_eq!(read(&d, "cpu.max.burst"), "10");
+        assert_eq!(read(&d, "cpuset.cpus"), "0");
+        assert_eq!(read(&d, "memory.max"), "1048576");
+        assert_eq!(read(&d, "memory.low"), "4096");
+        assert_eq!(
+            read(&d, "memory.swap.max"),
+            "1048576",
+            "OCI swap is memory+swap"
+        );
+        assert_eq!(read(&d, "pids.max"), "42");
+        assert_eq!(read(&d, "io.weight"), "default 100");
+        assert_eq!(read(&d, "io.max"), "254:0 wbps=1000");
+        assert_eq!(read(&d, "hugetlb.2MB.max"), "2097152");
+        assert_eq!(read(&d, "hugetlb.2MB.rsvd.max"), "2097152");
+        assert_eq!(read(&d, "memory.high"), "900000");
+        apply(
+            &d,
+            &res(r#"{"cpu": {"quota": -1}, "memory": {"limit": -1, "swap": -1}}"#),
+            false,
+        )
+        .expect("unlimited");
+        assert_eq!(read(&d, "cpu.max"), "max 100000");
+        assert_eq!(read(&d, "memory.max"), "max");
+        assert_eq!(read(&d, "memory.swap.max"), "max");
+        let e =
+            apply(&d, &res(r#"{"unified": {"memory.bogus": "1"}}"#), false).expect_err("bogus key");
+        assert!(
+            e.to_string()
+                .contains("linux.resources.unified.memory.bogus"),
+            "{e}"
+        );
+        let e = apply(&d, &res(r#"{"unified": {"../x": "1"}}"#), false).expect_err("path key");
+        assert!(e.to_string().contains("not a control file"), "{e}");
+        fs::remove_dir_all(d).expect("cleanup");
+    }
+
+    #[test]
+    fn what_v2_cannot_do_is_refused() {
+        for (json, field) in [
+            (r#"{"network": {"classID": 1}}"#, "linux.resources.network"),
+            (r#"{"cpu": {"realtimeRuntime": 1}}"#, "realtimeRuntime"),
+            (r#"{"memory": {"swappiness": 1}}"#, "swappiness"),
+            (
+                r#"{"memory": {"disableOOMKiller": true}}"#,
+                "disableOOMKiller",
+            ),
+            (r#"{"blockIO": {"leafWeight": 1}}"#, "leafWeight"),
+            (
+                r#"{"devices": [{"allow": false, "access": "rwm"}]}"#,
+                "linux.resources.devices",
+            ),
+        ] {
+            let e = check(&res(json)).expect_err(json);
+            assert!(e.to_string().contains(field), "{e}");
+        }
+        check(&res(
+            r#"{"memory": {"disableOOMKiller": false}, "cpu": {"shares": 2}}"#,
+        ))
+        .expect("fine");
+    }
+
+    #[test]
+    fn shares_convert_like_runc() {
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(262_144), 10_000);
+        assert_eq!(shares_to_weight(0), 0);
+    }
+
+    #[test]
+    fn controllers_enabled_down_the_path() {
+        let root = fake(&[]);
+        fs::write(root.join("cgroup.controllers"), "cpu memory pids io").expect("w");
+        fs::write(root.join("cgroup.subtree_control"), "").expect("w");
+        fs::create_dir_all(root.join("a/c")).expect("mkdir");
+        fs::write(root.join("a/cgroup.controllers"), "cpu memory pids").expect("w");
+        fs::write(root.join("a/cgroup.subtree_control"), "").expect("w");
+        enable_controllers(&root, &root.join("a/c"), &["memory"]).expect("enable");
+        assert_eq!(read(&root, "cgroup.subtree_control"), "+memory");
+        assert_eq!(read(&root.join("a"), "cgroup.subtree_control"), "+memory");
+        let e = enable_controllers(&root, &root.join("a/c"), &["io"])
+            .expect_err("io missing below the root");
+        assert!(e.to_string().contains("io controller"), "{e}");
+        fs::remove_dir_all(root).expect("cleanup");
+    }
+}
