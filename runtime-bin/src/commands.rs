@@ -59,6 +59,20 @@ pub fn dispatch(cli: &Cli, log: &mut Logger) -> Res {
             Ok(0)
         }
         Cmd::Delete { force, id } => delete(root, id, *force, log),
+        Cmd::Pause { id } => {
+            Container::load(root, id)
+                .map_err(err)?
+                .pause()
+                .map_err(err)?;
+            Ok(0)
+        }
+        Cmd::Resume { id } => {
+            Container::load(root, id)
+                .map_err(err)?
+                .resume()
+                .map_err(err)?;
+            Ok(0)
+        }
         Cmd::Run {
             create,
             detach,

@@ -117,6 +117,16 @@ enum Cmd {
         #[arg(long)]
         keep: bool,
     },
+    /// Suspend all processes inside the container.
+    Pause {
+        /// Container id.
+        id: String,
+    },
+    /// Resume all processes that have been previously paused.
+    Resume {
+        /// Container id.
+        id: String,
+    },
     /// List containers started by corral with the given root.
     List {
         /// Select one of: table or json.

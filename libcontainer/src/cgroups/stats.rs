@@ -92,7 +92,8 @@ pub struct HugetlbStats {
     pub usage: u64,
     /// Peak bytes (v1).
     pub max_usage: u64,
-    /// Allocations refused by the limit.
+    /// Allocations refused by the limit (v1: the limit's and the
+    /// reservation limit's failcnt together; v2: `max` events).
     pub failcnt: u64,
 }
 
@@ -221,7 +222,10 @@ pub fn read_v1(paths: &BTreeMap<String, PathBuf>) -> Stats {
                 HugetlbStats {
                     usage: num(&d.join(format!("hugetlb.{size}.usage_in_bytes"))),
                     max_usage: num(&d.join(format!("hugetlb.{size}.max_usage_in_bytes"))),
-                    failcnt: num(&d.join(format!("hugetlb.{size}.failcnt"))),
+                    // A refusal is counted by the limit or, for a
+                    // reservation (fallocate, mmap), by the rsvd limit.
+                    failcnt: num(&d.join(format!("hugetlb.{size}.failcnt")))
+                        + num(&d.join(format!("hugetlb.{size}.rsvd.failcnt"))),
                 },
             );
         }

@@ -1,0 +1,434 @@
+//! Resource limits on this host's cgroups, shown to be enforced: a memory
+//! hog is OOM-killed and counted, a fork bomb stops at pids.max, cpuset pins,
+//! a denied device cannot be opened, a frozen container makes no progress,
+//! cpu quota throttles, net_cls/net_prio are set, hugetlb stops an
+//! allocation. Where the host cannot show an effect, the test name says it
+//! checks the write only.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use integration::{assert_nothing_left, out, Env};
+use libcontainer::{cgroups, Container};
+use serde_json::json;
+
+/// An env whose container sees the test's scratch dir at /out.
+fn env_with_out(script: &str) -> Env {
+    let mut env = Env::new(&["sh", "-c", script]);
+    let host = env.scratch.to_str().expect("utf8").to_string();
+    env.edit(|c| {
+        c["mounts"].as_array_mut().expect("mounts").push(
+            json!({"destination": "/out", "type": "bind", "source": host, "options": ["bind"]}),
+        );
+    });
+    env
+}
+
+fn wait_file(p: &Path, secs: u64) -> String {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(secs) {
+        if let Ok(s) = std::fs::read_to_string(p) {
+            if !s.is_empty() {
+                return s;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("{p:?} never written");
+}
+
+fn start(env: &mut Env) -> (String, String) {
+    let id = env.create();
+    let o = env.corral(&["start", &id]);
+    assert!(o.status.success(), "{}", out(&o.stderr));
+    let pid = env.state(&id)["pid"].as_i64().expect("pid").to_string();
+    (id, pid)
+}
+
+/// The container's directory in the hierarchy that has `ctrl`.
+fn cg_dir(pid: &str, ctrl: &str) -> PathBuf {
+    let hs = cgroups::hierarchies().expect("hierarchies");
+    let own = cgroups::parse_proc_cgroup(
+        &std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup"),
+    );
+    let h = hs
+        .iter()
+        .find(|h| h.key.split(',').any(|c| c == ctrl))
+        .unwrap_or_else(|| panic!("{ctrl} not mounted"));
+    let p = own
+        .iter()
+        .find(|(k, _)| k.split(',').any(|c| c == ctrl))
+        .expect("in hierarchy")
+        .1;
+    h.mountpoint.join(p.strip_prefix("/").expect("abs"))
+}
+
+fn read(p: PathBuf) -> String {
+    std::fs::read_to_string(&p)
+        .unwrap_or_else(|e| panic!("{p:?}: {e}"))
+        .trim()
+        .to_string()
+}
+
+fn stats(env: &Env, id: &str) -> cgroups::Stats {
+    Container::load(&env.root, id)
+        .expect("load")
+        .stats()
+        .expect("stats")
+}
+
+#[test]
+fn memory_hog_is_oom_killed_at_the_limit_and_counted() {
+    let mut env = env_with_out("tail /dev/zero > /dev/null; echo rc=$? > /out/rc; exec sleep 1000");
+    env.edit(|c| c["linux"]["resources"]["memory"] = json!({"limit": 33554432, "swap": 33554432}));
+    let (id, pid) = start(&mut env);
+    assert_eq!(
+        read(cg_dir(&pid, "memory").join("memory.limit_in_bytes")),
+        "33554432"
+    );
+    let rc = wait_file(&env.scratch.join("rc"), 60);
+    assert_eq!(rc.trim(), "rc=137", "tail must be killed by SIGKILL");
+    let s = stats(&env, &id);
+    assert!(s.memory.oom_kills >= 1, "{:?}", s.memory);
+    assert_eq!(s.memory.limit, 33_554_432);
+    assert!(s.memory.max_usage <= 33_554_432 + 4096, "{:?}", s.memory);
+    assert!(env.corral(&["delete", "-f", &id]).status.success());
+    assert_nothing_left(&env, &id);
+}
+
+#[test]
+fn fork_bomb_stops_at_pids_max() {
+    // ash exits when a fork fails, so the bomb runs in an inner shell; the
+    // outer one (pid 1) then writes "done" and execs, which needs no fork.
+    let mut env = env_with_out(
+        "sh -c 'i=0; while [ $i -lt 30 ]; do sleep 1000 & i=$((i+1)); done' 2>/out/err; echo done > /out/done; exec sleep 1000",
+    );
+    env.edit(|c| c["linux"]["resources"]["pids"] = json!({"limit": 8}));
+    let (id, pid) = start(&mut env);
+    wait_file(&env.scratch.join("done"), 30);
+    let d = cg_dir(&pid, "pids");
+    // At the limit: the outer shell, the inner one and six sleeps; then the
+    // inner shell died of the failed fork.
+    let procs = read(d.join("cgroup.procs"));
+    assert_eq!(procs.lines().count(), 7, "{procs}");
+    assert!(
+        read(d.join("pids.events")).starts_with("max "),
+        "the limit was hit"
+    );
+    assert_ne!(read(d.join("pids.events")), "max 0");
+    let s = stats(&env, &id);
+    assert_eq!((s.pids.current, s.pids.limit), (7, 8));
+    let err = std::fs::read_to_string(env.scratch.join("err")).expect("err");
+    assert!(err.contains("fork"), "{err}");
+    assert!(env.corral(&["delete", "-f", &id]).status.success());
+    assert_nothing_left(&env, &id);
+}
+
+#[test]
+fn cpuset_pins_the_container() {
+    let mut env = Env::new(&[
+        "sh",
+        "-c",
+        "grep Cpus_allowed_list /proc/self/status; nproc",
+    ]);
+    env.edit(|c| c["linux"]["resources"]["cpu"] = json!({"cpus": "0", "mems": "0"}));
+    let o = env.run_ok();
+    assert_eq!(
+        o.lines().collect::<Vec<_>>(),
+        ["Cpus_allowed_list:\t0", "1"],
+        "{o}"
+    );
+    env.edit(|c| c["linux"]["resources"]["cpu"] = json!({"cpus": "1"}));
+    let o = env.run_ok();
+    assert!(o.starts_with("Cpus_allowed_list:\t1\n"), "{o}");
+}
+
+#[test]
+fn cpu_quota_throttles() {
+    let mut env = Env::new(&["sh", "-c", "while :; do :; done"]);
+    env.edit(|c| {
+        c["linux"]["resources"]["cpu"] = json!({"quota": 10000, "period": 100000, "shares": 512})
+    });
+    let (id, pid) = start(&mut env);
+    let d = cg_dir(&pid, "cpu");
+    assert_eq!(read(d.join("cpu.cfs_quota_us")), "10000");
+    assert_eq!(read(d.join("cpu.shares")), "512");
+    let t0 = stats(&env, &id).cpu.usage_total;
+    std::thread::sleep(Duration::from_millis(1500));
+    let s = stats(&env, &id);
+    assert!(s.cpu.throttled_periods > 0, "{:?}", s.cpu);
+    assert!(s.cpu.throttled_time > 0);
+    let used = s.cpu.usage_total - t0;
+    // 10% of one CPU over 1.5 s is 150 ms; allow generous slack.
+    assert!(
+        used < 400_000_000,
+        "used {used} ns of CPU in 1.5 s at a 10% quota"
+    );
+    assert!(used > 0);
+    assert!(env.corral(&["delete", "-f", &id]).status.success());
+    assert_nothing_left(&env, &id);
+}
+
+#[test]
+fn denied_device_cannot_be_opened_allowed_one_can() {
+    for (allow, want_eperm) in [(false, true), (true, false)] {
+        let mut env = Env::new(&["sh", "-c", "head -c 1 /dev/loopx 2>&1 >/dev/null; true"]);
+        env.edit(|c| {
+            c["linux"]["devices"] = json!([{"path": "/dev/loopx", "type": "b", "major": 7, "minor": 0, "fileMode": 432}]);
+            let mut rules = vec![json!({"allow": false, "access": "rwm"})];
+            if allow {
+                rules.push(json!({"allow": true, "type": "b", "major": 7, "minor": 0, "access": "rwm"}));
+            }
+            c["linux"]["resources"]["devices"] = json!(rules);
+        });
+        let o = env.run_ok();
+        assert_eq!(
+            o.contains("Operation not permitted"),
+            want_eperm,
+            "allow={allow}: {o}"
+        );
+    }
+}
+
+#[test]
+fn frozen_container_makes_no_progress() {
+    let mut env = env_with_out(
+        "i=0; while :; do i=$((i+1)); echo $i > /out/n.tmp; mv /out/n.tmp /out/n; done",
+    );
+    let (id, pid) = start(&mut env);
+    wait_file(&env.scratch.join("n"), 10);
+    let o = env.corral(&["pause", &id]);
+    assert!(o.status.success(), "{}", out(&o.stderr));
+    assert_eq!(env.state(&id)["status"], "paused");
+    assert_eq!(
+        read(cg_dir(&pid, "freezer").join("freezer.state")),
+        "FROZEN"
+    );
+    let a = read(env.scratch.join("n"));
+    std::thread::sleep(Duration::from_millis(300));
+    let b = read(env.scratch.join("n"));
+    assert_eq!(a, b, "a frozen container must make no progress");
+    let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let state = st
+        .rsplit(')')
+        .next()
+        .expect("fields")
+        .split_whitespace()
+        .next()
+        .expect("state")
+        .to_string();
+    assert_eq!(state, "D", "frozen tasks sleep uninterruptibly");
+    let o = env.corral(&["pause", &id]);
+    assert!(
+        !o.status.success(),
+        "pausing a paused container is an error"
+    );
+    let o = env.corral(&["resume", &id]);
+    assert!(o.status.success(), "{}", out(&o.stderr));
+    assert_eq!(env.state(&id)["status"], "running");
+    std::thread::sleep(Duration::from_millis(300));
+    let c: u64 = read(env.scratch.join("n")).parse().expect("n");
+    assert!(c > b.parse::<u64>().expect("n"), "no progress after resume");
+    assert!(
+        !env.corral(&["resume", &id]).status.success(),
+        "resuming a running container is an error"
+    );
+    // A paused container can be force-deleted.
+    assert!(env.corral(&["pause", &id]).status.success());
+    assert!(env.corral(&["delete", "-f", &id]).status.success());
+    assert_nothing_left(&env, &id);
+}
+
+#[test]
+fn net_cls_classid_and_net_prio_map() {
+    let mut env = Env::new(&[
+        "sh",
+        "-c",
+        "cat /sys/fs/cgroup/net_cls/net_cls.classid; sleep 1000",
+    ]);
+    env.edit(|c| {
+        c["linux"]["resources"]["network"] =
+            json!({"classID": 1048577, "priorities": [{"name": "lo", "priority": 5}]});
+    });
+    let (id, pid) = start(&mut env);
+    assert_eq!(
+        read(cg_dir(&pid, "net_cls").join("net_cls.classid")),
+        "1048577"
+    );
+    let map = read(cg_dir(&pid, "net_prio").join("net_prio.ifpriomap"));
+    assert!(map.lines().any(|l| l == "lo 5"), "{map}");
+    assert!(env.corral(&["delete", "-f", &id]).status.success());
+    assert_nothing_left(&env, &id);
+}
+
+/// Reserves huge pages for the test and gives the old count back on drop.
+struct HugePages(String);
+
+impl HugePages {
+    fn reserve(n: u32) -> HugePages {
+        let p = "/proc/sys/vm/nr_hugepages";
+        let old = std::fs::read_to_string(p).expect("nr_hugepages");
+        std::fs::write(p, n.to_string()).expect("reserve huge pages");
+        HugePages(old)
+    }
+}
+
+impl Drop for HugePages {
+    fn drop(&mut self) {
+        let _ = std::fs::write("/proc/sys/vm/nr_hugepages", self.0.trim());
+    }
+}
+
+#[test]
+fn hugetlb_limit_stops_an_allocation() {
+    let _pages = HugePages::reserve(4);
+    let mut env = env_with_out(
+        "fallocate -l 2097152 /mnt/huge/a && echo one-ok; fallocate -l 2097152 /mnt/huge/b 2>&1 || echo two-refused; echo end > /out/end; exec sleep 1000",
+    );
+    env.edit(|c| {
+        c["mounts"].as_array_mut().expect("mounts").push(json!(
+            {"destination": "/mnt/huge", "type": "hugetlbfs", "source": "none", "options": ["pagesize=2M"]}
+        ));
+        c["linux"]["resources"]["hugepageLimits"] = json!([{"pageSize": "2MB", "limit": 2097152}]);
+    });
+    let id = env.id();
+    let log = env.scratch.join("stdout");
+    let f = std::fs::File::create(&log).expect("log");
+    assert!(env
+        .corral_cmd(&[
+            "create",
+            "--bundle",
+            env.bundle.to_str().expect("utf8"),
+            &id
+        ])
+        .stdout(f)
+        .status()
+        .expect("create")
+        .success());
+    assert!(env.corral(&["start", &id]).status.success());
+    wait_file(&env.scratch.join("end"), 20);
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(text.contains("one-ok"), "{text}");
+    assert!(text.contains("two-refused"), "{text}");
+    let s = stats(&env, &id);
+    assert_eq!(s.hugetlb["2MB"].usage, 2_097_152, "{:?}", s.hugetlb);
+    assert!(s.hugetlb["2MB"].failcnt >= 1, "{:?}", s.hugetlb);
+    assert!(env.corral(&["delete", "-f", &id]).status.success());
+    assert_nothing_left(&env, &id);
+}
+
+#[test]
+fn blkio_throttle_write_only_check() {
+    // This VM's disk scheduler shows no effect of throttles on a busybox
+    // read; the test checks the control files the kernel accepted.
+    let mut env = Env::new(&["sleep", "1000"]);
+    env.edit(|c| {
+        c["linux"]["resources"]["blockIO"] = json!({
+            "throttleReadBpsDevice": [{"major": 254, "minor": 0, "rate": 1048576}],
+            "throttleWriteIOPSDevice": [{"major": 254, "minor": 0, "rate": 50}]
+        });
+    });
+    let (id, pid) = start(&mut env);
+    let d = cg_dir(&pid, "blkio");
+    assert_eq!(
+        read(d.join("blkio.throttle.read_bps_device")),
+        "254:0 1048576"
+    );
+    assert_eq!(read(d.join("blkio.throttle.write_iops_device")), "254:0 50");
+    assert!(env.corral(&["delete", "-f", &id]).status.success());
+}
+
+#[test]
+fn blkio_weight_write_only_check() {
+    // The disk's scheduler (mq-deadline) does not act on BFQ weights, so no
+    // effect can be shown: the test reads the weight file back.
+    let mut env = Env::new(&["sleep", "1000"]);
+    env.edit(|c| c["linux"]["resources"]["blockIO"] = json!({"weight": 500}));
+    let (id, pid) = start(&mut env);
+    let d = cg_dir(&pid, "blkio");
+    let f = ["blkio.weight", "blkio.bfq.weight"]
+        .into_iter()
+        .find(|f| d.join(f).exists())
+        .expect("a weight file");
+    assert!(read(d.join(f)).contains("500"), "{}", read(d.join(f)));
+    assert!(env.corral(&["delete", "-f", &id]).status.success());
+}
+
+#[test]
+fn blkio_leaf_weight_without_the_file_is_a_clear_error() {
+    let mut env = Env::new(&["true"]);
+    env.edit(|c| c["linux"]["resources"]["blockIO"] = json!({"leafWeight": 500}));
+    let id = env.id();
+    let o = env.corral(&[
+        "create",
+        "--bundle",
+        env.bundle.to_str().expect("utf8"),
+        &id,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = out(&o.stderr);
+    assert!(
+        err.contains("linux.resources.blockIO.leafWeight") && err.contains("blkio.leaf_weight"),
+        "{err}"
+    );
+    assert_nothing_left(&env, &id);
+}
+
+#[test]
+fn perf_event_and_cpuacct_are_joined() {
+    let mut env = Env::new(&["sh", "-c", "while :; do :; done"]);
+    let (id, pid) = start(&mut env);
+    for ctrl in ["perf_event", "cpuacct"] {
+        let d = cg_dir(&pid, ctrl);
+        assert!(d.ends_with(&id), "{ctrl}: {d:?}");
+        assert!(
+            read(d.join("cgroup.procs")).lines().any(|l| l == pid),
+            "{ctrl}"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let s = stats(&env, &id);
+    assert!(
+        s.cpu.usage_total > 0 && !s.cpu.per_cpu.is_empty(),
+        "{:?}",
+        s.cpu
+    );
+    assert!(env.corral(&["delete", "-f", &id]).status.success());
+    assert_nothing_left(&env, &id);
+}
+
+#[test]
+fn update_changes_a_running_container() {
+    let mut env = Env::new(&["sleep", "1000"]);
+    env.edit(|c| c["linux"]["resources"]["memory"] = json!({"limit": 67108864}));
+    let (id, pid) = start(&mut env);
+    let d = cg_dir(&pid, "memory");
+    assert_eq!(read(d.join("memory.limit_in_bytes")), "67108864");
+    let mut c = Container::load(&env.root, &id).expect("load");
+    let res: oci_spec::runtime::LinuxResources =
+        serde_json::from_value(json!({"memory": {"limit": 134217728}, "pids": {"limit": 50}}))
+            .expect("res");
+    c.update(&res).expect("update");
+    assert_eq!(read(d.join("memory.limit_in_bytes")), "134217728");
+    assert_eq!(read(cg_dir(&pid, "pids").join("pids.max")), "50");
+    // The update is remembered with the container.
+    let again = Container::load(&env.root, &id).expect("load");
+    let stored = again
+        .spec()
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .expect("resources");
+    assert_eq!(
+        stored.memory().as_ref().and_then(|m| m.limit()),
+        Some(134217728)
+    );
+    assert!(stored.devices().is_some(), "sections not updated are kept");
+    // checkBeforeUpdate refuses a limit below the usage.
+    let low: oci_spec::runtime::LinuxResources =
+        serde_json::from_value(json!({"memory": {"limit": 4096, "checkBeforeUpdate": true}}))
+            .expect("res");
+    let e = c.update(&low).expect_err("below usage");
+    assert!(e.to_string().contains("checkBeforeUpdate"), "{e}");
+    assert!(env.corral(&["delete", "-f", &id]).status.success());
+}
