@@ -432,3 +432,56 @@ fn update_changes_a_running_container() {
     assert!(e.to_string().contains("checkBeforeUpdate"), "{e}");
     assert!(env.corral(&["delete", "-f", &id]).status.success());
 }
+
+#[test]
+fn ebpf_device_program_denies_and_allows() {
+    // The cgroup v2 device filter, shown on this hybrid host's unified
+    // hierarchy: the same program corral attaches on a v2 host.
+    use libcontainer::cgroups::devices_bpf::{self, Rule};
+    for (rules, want_eperm) in [
+        (vec![(false, "a *:* rwm"), (true, "c 1:3 rwm")], true),
+        (
+            vec![
+                (false, "a *:* rwm"),
+                (true, "c 1:3 rwm"),
+                (true, "b 7:0 rwm"),
+            ],
+            false,
+        ),
+    ] {
+        let mut env = env_with_out(
+            "while [ ! -e /out/go ]; do sleep 0.05; done; head -c 1 /dev/loopx 2>/out/err >/dev/null; echo end > /out/done; exec sleep 1000",
+        );
+        env.edit(|c| {
+            c["linux"]["devices"] = json!([{"path": "/dev/loopx", "type": "b", "major": 7, "minor": 0, "fileMode": 432}]);
+            // The v1 device list allows the device: only the program decides.
+            c["linux"]["resources"]["devices"] = json!([
+                {"allow": false, "access": "rwm"},
+                {"allow": true, "type": "b", "major": 7, "minor": 0, "access": "rwm"},
+            ]);
+        });
+        let (id, pid) = start(&mut env);
+        let own = cgroups::parse_proc_cgroup(
+            &std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup"),
+        );
+        let unified = PathBuf::from("/sys/fs/cgroup/unified")
+            .join(own["unified"].strip_prefix("/").expect("abs"));
+        let list: Vec<Rule> = rules
+            .iter()
+            .map(|(a, r)| Rule::from_v1(*a, r).expect("rule"))
+            .collect();
+        devices_bpf::apply(&unified, &list).expect("attach");
+        // Attaching again (an update) replaces the program.
+        devices_bpf::apply(&unified, &list).expect("replace");
+        std::fs::write(env.scratch.join("go"), "").expect("go");
+        wait_file(&env.scratch.join("done"), 10);
+        let err = std::fs::read_to_string(env.scratch.join("err")).unwrap_or_default();
+        assert_eq!(
+            err.contains("Operation not permitted"),
+            want_eperm,
+            "{rules:?}: {err:?}"
+        );
+        assert!(env.corral(&["delete", "-f", &id]).status.success());
+        assert_nothing_left(&env, &id);
+    }
+}

@@ -4,6 +4,7 @@
 //! [`v2`] on unified ones), freezing, statistics, killing every process of a
 //! container, and removing what create made.
 
+pub mod devices_bpf;
 pub mod stats;
 pub mod v1;
 pub mod v2;

@@ -4,18 +4,13 @@ use std::path::Path;
 
 use oci_spec::runtime::{LinuxResources, LinuxThrottleDevice};
 
-use super::{read_trim, write};
+use super::devices_bpf::{self, Rule};
+use super::{read_trim, write, DEFAULT_ALLOWED};
 use crate::error::{Error, Result};
 
 /// Fails for what cgroup v2 has no file for, naming the field.
 pub fn check(res: &LinuxResources) -> Result<()> {
     let no = |field: &str, why: &str| Err(Error::unsupported(field, why.to_string()));
-    if res.devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        return no(
-            "linux.resources.devices",
-            "cgroup v2 device rules need an eBPF device program, which this version of corral does not load yet",
-        );
-    }
     if let Some(n) = res.network() {
         if n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty()) {
             return no(
@@ -283,6 +278,15 @@ pub fn apply(d: &Path, res: &LinuxResources, update: bool) -> Result<()> {
             write(&rsvd, &h.limit().to_string())?;
         }
     }
+    if let Some(rules) = res.devices().as_ref().filter(|r| !r.is_empty()) {
+        let mut list: Vec<Rule> = rules.iter().filter_map(Rule::from_oci).collect();
+        list.extend(
+            DEFAULT_ALLOWED
+                .iter()
+                .filter_map(|r| Rule::from_v1(true, r)),
+        );
+        devices_bpf::apply(d, &list)?;
+    }
     if let Some(u) = res.unified() {
         let mut keys: Vec<&String> = u.keys().collect();
         keys.sort();
@@ -429,10 +433,6 @@ mod tests {
                 "disableOOMKiller",
             ),
             (r#"{"blockIO": {"leafWeight": 1}}"#, "leafWeight"),
-            (
-                r#"{"devices": [{"allow": false, "access": "rwm"}]}"#,
-                "linux.resources.devices",
-            ),
         ] {
             let e = check(&res(json)).expect_err(json);
             assert!(e.to_string().contains(field), "{e}");
