@@ -16,4 +16,9 @@ echo "== clippy"; cargo clippy --workspace --all-targets -- -D warnings
 echo "== build";  cargo build --workspace --all-targets
 echo "== tests";  cargo test --workspace -- --test-threads=4
 echo "== example"; bash fixtures/demo.sh >/dev/null
+# The cgroup v2 tier (a VM booted with cgroup_no_v1=all). CORRAL_SKIP_VM=1
+# skips it for a quick local loop; CI always runs it.
+if [ "${CORRAL_SKIP_VM:-0}" != 1 ]; then
+  echo "== cgroup v2 VM"; bash scripts/test-v2-vm.sh
+fi
 echo "all tests passed"

@@ -70,7 +70,12 @@ fn absolute_and_relative_paths() {
 fn an_existing_parent_is_kept() {
     let mut env = Env::new(&["sleep", "1000"]);
     let top = integration::unique("corral-keep");
-    let cpu_parent = PathBuf::from("/sys/fs/cgroup/cpu").join(&top);
+    // The first hierarchy of the host: cpu on this hybrid host, the
+    // unified root on a v2 one.
+    let first = cgroups::hierarchies().expect("hierarchies")[0]
+        .mountpoint
+        .clone();
+    let cpu_parent = first.join(&top);
     std::fs::create_dir(&cpu_parent).expect("mkdir parent");
     env.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("/{top}/c")));
     let id = env.create();
@@ -95,8 +100,15 @@ fn delete_force_kills_every_process_in_the_cgroup() {
     std::thread::sleep(std::time::Duration::from_millis(200));
     let pid = env.state(&id)["pid"].as_i64().expect("pid").to_string();
     let cg = container_cgroups(&pid);
-    let procs = PathBuf::from("/sys/fs/cgroup/pids")
-        .join(cg["pids"].strip_prefix("/").expect("abs"))
+    let hs = cgroups::hierarchies().expect("hierarchies");
+    let h = hs
+        .iter()
+        .find(|h| h.key == "pids")
+        .or_else(|| hs.iter().find(|h| h.v2))
+        .expect("a pids or unified hierarchy");
+    let procs = h
+        .mountpoint
+        .join(cg[&h.key].strip_prefix("/").expect("abs"))
         .join("cgroup.procs");
     let n = std::fs::read_to_string(&procs)
         .expect("procs")

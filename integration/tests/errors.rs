@@ -119,10 +119,19 @@ fn semantic_errors_name_the_field() {
 
 #[test]
 fn what_this_version_cannot_honour_is_refused() {
-    expect_error(
-        |c| c["linux"]["resources"]["unified"] = json!({"memory.high": "1000000"}),
-        &["linux.resources.unified", "cgroup v2"],
-    );
+    let hs = libcontainer::cgroups::hierarchies().expect("hierarchies");
+    if libcontainer::cgroups::mode(&hs) == libcontainer::cgroups::Mode::Unified {
+        // On v2 a unified key must be a real control file.
+        expect_error(
+            |c| c["linux"]["resources"]["unified"] = json!({"memory.bogus": "1"}),
+            &["linux.resources.unified.memory.bogus"],
+        );
+    } else {
+        expect_error(
+            |c| c["linux"]["resources"]["unified"] = json!({"memory.high": "1000000"}),
+            &["linux.resources.unified", "cgroup v2"],
+        );
+    }
     expect_error(
         |c| c["linux"]["resources"]["hugepageLimits"] = json!([{"pageSize": "64KB", "limit": 1}]),
         &["linux.resources.hugepageLimits", "64KB"],

@@ -158,6 +158,14 @@ fn the_demo_bundle_prints_hostname_pid_and_mounts_and_its_exit_status_passes_thr
         o.starts_with("hostname: corral\npid: 1\nuid_map: 0 100000 65536\nmounts:\n"),
         "{o}"
     );
+    let unified_host =
+        libcontainer::cgroups::mode(&libcontainer::cgroups::hierarchies().expect("hierarchies"))
+            == libcontainer::cgroups::Mode::Unified;
+    let cgroup_root = if unified_host {
+        "cgroup2 /sys/fs/cgroup cgroup2 ro,"
+    } else {
+        "tmpfs /sys/fs/cgroup tmpfs ro,"
+    };
     for m in [
         " / ",
         "proc /proc proc",
@@ -166,23 +174,24 @@ fn the_demo_bundle_prints_hostname_pid_and_mounts_and_its_exit_status_passes_thr
         "shm /dev/shm tmpfs",
         "mqueue /dev/mqueue mqueue",
         "sysfs /sys sysfs ro,",
-        "tmpfs /sys/fs/cgroup tmpfs ro,",
+        cgroup_root,
     ] {
         assert!(o.contains(m), "{m:?} not mounted:\n{o}");
     }
-    // Every hierarchy of the host is mounted inside, by its own name.
-    let hs = libcontainer::cgroups::hierarchies().expect("hierarchies");
-    for h in hs {
-        let name = h
-            .mountpoint
-            .file_name()
-            .expect("name")
-            .to_string_lossy()
-            .into_owned();
-        assert!(
-            o.contains(&format!(" /sys/fs/cgroup/{name} ")),
-            "{name} missing:\n{o}"
-        );
+    // Every v1 hierarchy of the host is mounted inside, by its own name.
+    if !unified_host {
+        for h in libcontainer::cgroups::hierarchies().expect("hierarchies") {
+            let name = h
+                .mountpoint
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
+            assert!(
+                o.contains(&format!(" /sys/fs/cgroup/{name} ")),
+                "{name} missing:\n{o}"
+            );
+        }
     }
     env.edit(|c| c["process"]["args"] = json!(["sh", "-c", "exit 42"]));
     assert_eq!(env.run().0, 42);

@@ -275,7 +275,9 @@ impl ContainerBuilder {
             move |status: &str, pid: i32| hook_state_json(&st, status, pid)
         };
         let (mut parent, child) = Channel::pair()?;
-        let fast = plan.join.is_empty();
+        // One clone does it all unless namespaces are joined or a time
+        // namespace is made: then an intermediate process forks the init.
+        let fast = plan.join.is_empty() && !plan.creates(NS::Time);
         let clone_flags = if fast {
             (plan.create & !(libc::CLONE_NEWCGROUP | libc::CLONE_NEWTIME)) as u64
         } else {

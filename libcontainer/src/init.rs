@@ -73,7 +73,9 @@ pub fn child_main(mut ch: Channel, a: &InitArgs, fast: bool) -> ! {
 }
 
 /// The slow path: join existing namespaces, unshare new ones, then fork the
-/// init so that a new or joined PID namespace applies to it.
+/// init so that a new or joined PID namespace, and a new time namespace,
+/// apply to it. (A time namespace is entered by the children of the process
+/// that unshares it; only kernels since 6.3 also switch at exec.)
 fn intermediate(ch: &mut Channel, a: &InitArgs) -> Result<()> {
     crate::namespaces::join_all(&a.plan.join)?;
     let flags = a.plan.create & !(libc::CLONE_NEWCGROUP | libc::CLONE_NEWTIME);
@@ -81,6 +83,11 @@ fn intermediate(ch: &mut Channel, a: &InitArgs) -> Result<()> {
     if a.plan.creates(NS::User) {
         ch.send(&Msg::NeedMaps(std::process::id() as i32))?;
         ch.expect(&Msg::MapsDone)?;
+    }
+    if a.plan.creates(NS::Time) {
+        // Offsets must be written before any process is in the namespace.
+        sys::unshare(libc::CLONE_NEWTIME).ctx(|| "unshare time namespace".to_string())?;
+        write_time_offsets(a.spec)?;
     }
     match sys::fork().ctx(|| "fork the container init".to_string())? {
         sys::Forked::Child => {
@@ -127,10 +134,6 @@ fn init(ch: &mut Channel, a: &InitArgs) -> Result<()> {
     }
     if a.plan.creates(NS::Cgroup) {
         sys::unshare(libc::CLONE_NEWCGROUP).ctx(|| "unshare cgroup namespace".to_string())?;
-    }
-    if a.plan.creates(NS::Time) {
-        sys::unshare(libc::CLONE_NEWTIME).ctx(|| "unshare time namespace".to_string())?;
-        with_dumpable(|| write_time_offsets(spec))?;
     }
     if a.plan.creates(NS::Uts) {
         if let Some(h) = spec.hostname().as_ref().filter(|h| !h.is_empty()) {

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The cgroup v2 tier: boots Debian's kernel with cgroup_no_v1=all under qemu
+# (virtme-ng, software emulation) and runs the prebuilt cgroup integration
+# test binaries there. Run after `cargo build --workspace --all-targets` and
+# one host test run (which builds the fixtures).
+#
+#   bash scripts/test-v2-vm.sh            (root; needs qemu-system-x86,
+#                                          linux-image-amd64, virtme-ng)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+kernel=$(ls /boot/vmlinuz-* | sort -V | tail -n 1)
+[ -n "$kernel" ] || { echo "no kernel in /boot: apt-get install linux-image-amd64" >&2; exit 1; }
+newest() { ls -t target/debug/deps/"$1"-* 2>/dev/null | grep -v '\.d$' | head -n 1; }
+bins=""
+for t in resources cgroups lifecycle rootfs namespaces errors; do
+  b=$(newest "$t")
+  [ -n "$b" ] || { echo "no test binary for $t: cargo build --workspace --all-targets" >&2; exit 1; }
+  bins="$bins $PWD/$b"
+done
+for f in target/fixture target/fixture-userns; do
+  [ -e "$f/.built" ] || bash fixtures/build-bundle.sh $([ "$f" = target/fixture-userns ] && echo --demo) "$f" >/dev/null
+  touch "$f/.built"
+done
+
+inner='set -e
+mode=$(stat -fc %T /sys/fs/cgroup)
+[ "$mode" = cgroup2fs ] || { echo "not a cgroup v2 host: $mode"; exit 1; }
+echo "cgroup v2 VM: $(uname -r), controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+for b in '"$bins"'; do
+  echo "== $(basename "$b")"
+  "$b" --test-threads=2 -q
+done
+echo "v2 VM tests passed"'
+
+echo "== cgroup v2 VM ($kernel)"
+vng -r "$kernel" --disable-kvm --force-9p --memory 2G --cpus 2 \
+  --append cgroup_no_v1=all \
+  --rwdir "$PWD/target/fixture" --rwdir "$PWD/target/fixture-userns" \
+  -- bash -c "$inner" 2>&1 | tee /tmp/corral-v2-vm.log
+grep -q "^v2 VM tests passed" /tmp/corral-v2-vm.log
