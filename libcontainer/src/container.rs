@@ -531,6 +531,11 @@ impl Container {
         (self.status() != Status::Stopped).then_some(self.st.pid)
     }
 
+    /// The container's cgroups.
+    pub fn cgroups(&self) -> &cgroups::CgroupState {
+        &self.st.cgroup
+    }
+
     /// The config the container was created from.
     pub fn spec(&self) -> &Spec {
         &self.st.config

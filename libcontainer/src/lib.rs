@@ -17,6 +17,8 @@ pub mod cgroups;
 mod channel;
 pub mod container;
 pub mod error;
+pub mod exec;
+pub mod features;
 pub mod helper;
 pub mod hooks;
 mod init;
@@ -33,6 +35,7 @@ pub mod tty;
 
 pub use container::{Container, ContainerBuilder, DeleteReport, State, Status, OCI_VERSION};
 pub use error::{Error, Result};
+pub use exec::{Exec, ExecOptions};
 
 /// Waits for a child process of the caller (the init after a direct
 /// create) and returns its exit status the way a shell reports it: the exit

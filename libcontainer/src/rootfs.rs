@@ -589,6 +589,22 @@ pub fn open_console(rootfs: &Path) -> Result<(OwnedFd, OwnedFd)> {
     let root: OwnedFd = std::fs::File::open(rootfs)
         .map_err(|e| Error::io("open rootfs", rootfs, e))?
         .into();
+    let (master, slave) = open_pty(&root)?;
+    let console = mkdir_all_in_root(&root, Path::new("/dev/console"), true)?;
+    mount(
+        Some(&fd_path(&slave)),
+        &fd_path(&console),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .ctx(|| "bind pty on /dev/console".to_string())?;
+    Ok((master, slave))
+}
+
+/// Opens a new pty from the container's `/dev/ptmx` (its own devpts
+/// instance) under the root `root`: (master, slave).
+pub fn open_pty(root: &OwnedFd) -> Result<(OwnedFd, OwnedFd)> {
     let master = sys::openat_in_root(
         root.as_raw_fd(),
         Path::new("dev/ptmx"),
@@ -605,15 +621,6 @@ pub fn open_console(rootfs: &Path) -> Result<(OwnedFd, OwnedFd)> {
         0,
     )
     .ctx(|| format!("open /{}", slave_path.display()))?;
-    let console = mkdir_all_in_root(&root, Path::new("/dev/console"), true)?;
-    mount(
-        Some(&fd_path(&slave)),
-        &fd_path(&console),
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .ctx(|| "bind pty on /dev/console".to_string())?;
     Ok((master, slave))
 }
 

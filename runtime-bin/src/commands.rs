@@ -59,6 +59,26 @@ pub fn dispatch(cli: &Cli, log: &mut Logger) -> Res {
             Ok(0)
         }
         Cmd::Delete { force, id } => delete(root, id, *force, log),
+        Cmd::Exec(a) => crate::exec_cmd::exec(root, a),
+        Cmd::Ps {
+            format,
+            id,
+            ps_args,
+        } => crate::inspect_cmds::ps(root, format, id, ps_args),
+        Cmd::Events {
+            stats,
+            interval,
+            id,
+        } => crate::inspect_cmds::events(root, id, *stats, interval),
+        Cmd::Update(a) => crate::update_cmd::update(root, a),
+        Cmd::Features => {
+            let doc = libcontainer::features::features();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?
+            );
+            Ok(0)
+        }
         Cmd::Pause { id } => {
             Container::load(root, id)
                 .map_err(err)?

@@ -1,9 +1,12 @@
 //! `corral`: a runc-compatible OCI container runtime.
 
 mod commands;
+mod exec_cmd;
+mod inspect_cmds;
 mod logging;
 mod signals;
 mod spec_cmd;
+mod update_cmd;
 
 use std::path::PathBuf;
 
@@ -74,6 +77,119 @@ pub struct CreateArgs {
     id: String,
 }
 
+/// Flags of `exec`, as runc's.
+#[derive(Args, Debug, Clone)]
+pub struct ExecArgs {
+    /// Path to an AF_UNIX socket which will receive the pty master.
+    #[arg(long = "console-socket")]
+    console_socket: Option<PathBuf>,
+    /// Current working directory in the container.
+    #[arg(long)]
+    cwd: Option<PathBuf>,
+    /// Set environment variables (KEY=VALUE).
+    #[arg(long, short = 'e')]
+    env: Vec<String>,
+    /// Allocate a pseudo-TTY.
+    #[arg(long, short = 't')]
+    tty: bool,
+    /// UID (format: <uid>[:<gid>]).
+    #[arg(long, short = 'u')]
+    user: Option<String>,
+    /// Additional gids.
+    #[arg(long = "additional-gids", short = 'g')]
+    additional_gids: Vec<u32>,
+    /// Path to the process.json.
+    #[arg(long, short = 'p')]
+    process: Option<PathBuf>,
+    /// Detach from the container's process.
+    #[arg(long, short = 'd')]
+    detach: bool,
+    /// Specify the file to write the process id to.
+    #[arg(long = "pid-file")]
+    pid_file: Option<PathBuf>,
+    /// Set the SELinux label of the process.
+    #[arg(long = "process-label")]
+    process_label: Option<String>,
+    /// Set the AppArmor profile of the process.
+    #[arg(long)]
+    apparmor: Option<String>,
+    /// Set no_new_privs for the process.
+    #[arg(long = "no-new-privs")]
+    no_new_privs: bool,
+    /// Add a capability to the bounding, effective and permitted sets.
+    #[arg(long, short = 'c')]
+    cap: Vec<String>,
+    /// Pass N additional file descriptors to the process.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    preserve_fds: u32,
+    /// Allow exec in a paused container.
+    #[arg(long = "ignore-paused")]
+    ignore_paused: bool,
+    /// Container id.
+    id: String,
+    /// Command and arguments (unless --process is given).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+/// Flags of `update`, as runc's.
+#[derive(Args, Debug, Clone)]
+pub struct UpdateArgs {
+    /// Path to a file with the resources to update (JSON, as linux.resources); "-" reads stdin.
+    #[arg(long, short = 'r')]
+    resources: Option<PathBuf>,
+    /// Specifies per cgroup weight, range is from 10 to 1000.
+    #[arg(long = "blkio-weight")]
+    blkio_weight: Option<u16>,
+    /// CPU CFS period to be used for hardcapping (in usecs).
+    #[arg(long = "cpu-period")]
+    cpu_period: Option<u64>,
+    /// CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period.
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    cpu_quota: Option<i64>,
+    /// CPU shares (relative weight vs. other containers).
+    #[arg(long = "cpu-share")]
+    cpu_share: Option<u64>,
+    /// CPU realtime period to be used for hardcapping (in usecs).
+    #[arg(long = "cpu-rt-period")]
+    cpu_rt_period: Option<u64>,
+    /// CPU realtime hardcap limit (in usecs).
+    #[arg(long = "cpu-rt-runtime")]
+    cpu_rt_runtime: Option<i64>,
+    /// CPU(s) to use.
+    #[arg(long = "cpuset-cpus")]
+    cpuset_cpus: Option<String>,
+    /// Memory node(s) to use.
+    #[arg(long = "cpuset-mems")]
+    cpuset_mems: Option<String>,
+    /// Kernel memory limit (refused: kernels since 5.16 ignore it).
+    #[arg(long = "kernel-memory")]
+    kernel_memory: Option<String>,
+    /// Kernel memory limit for TCP buffers (in bytes).
+    #[arg(long = "kernel-memory-tcp")]
+    kernel_memory_tcp: Option<String>,
+    /// Memory limit (in bytes, or with k, m, g).
+    #[arg(long, allow_hyphen_values = true)]
+    memory: Option<String>,
+    /// Memory reservation or soft_limit (in bytes).
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
+    memory_reservation: Option<String>,
+    /// Total memory usage (memory + swap); -1 for unlimited swap.
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    memory_swap: Option<String>,
+    /// Maximum number of pids allowed in the container.
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pids_limit: Option<i64>,
+    /// The string of Intel RDT/CAT L3 cache schema (refused: no RDT support).
+    #[arg(long = "l3-cache-schema")]
+    l3_cache_schema: Option<String>,
+    /// The string of Intel RDT/MBA memory bandwidth schema (refused: no RDT support).
+    #[arg(long = "mem-bw-schema")]
+    mem_bw_schema: Option<String>,
+    /// Container id.
+    id: String,
+}
+
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Create a container.
@@ -117,6 +233,34 @@ enum Cmd {
         #[arg(long)]
         keep: bool,
     },
+    /// Display the processes running inside a container.
+    Ps {
+        /// Select one of: table or json.
+        #[arg(long, short = 'f', default_value = "table")]
+        format: String,
+        /// Container id.
+        id: String,
+        /// Options passed to ps (table format).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// Display container events such as OOM notifications and resource usage statistics.
+    Events {
+        /// Display the container's stats then exit.
+        #[arg(long)]
+        stats: bool,
+        /// Set the stats collection interval.
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        /// Container id.
+        id: String,
+    },
+    /// Update container resource constraints.
+    Update(UpdateArgs),
+    /// Show the enabled features (the OCI features document).
+    Features,
+    /// Execute new process inside the container.
+    Exec(ExecArgs),
     /// Suspend all processes inside the container.
     Pause {
         /// Container id.
@@ -149,6 +293,7 @@ enum Cmd {
 
 fn main() {
     libcontainer::helper::run_if_helper();
+    libcontainer::run::default_sigpipe();
     let cli = Cli::parse();
     if cli.version {
         println!("{VERSION}");

@@ -1,0 +1,282 @@
+//! `exec`: a new process in a running container — its namespaces, its root,
+//! its cgroups, and the security context of the given process spec.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+
+use oci_spec::runtime::{LinuxNamespaceType as NS, Process};
+
+use crate::channel::{Channel, Msg};
+use crate::container::{write_pid_file, Container, Status};
+use crate::error::{Error, Result, SysContext};
+use crate::{cgroups, helper, init, lsm, namespaces, rootfs, security, sys, tty};
+
+/// How to run a process in a container.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    /// The process: args, env, cwd, user, capabilities, rlimits, terminal…
+    pub process: Process,
+    /// Where the pty master goes when `process.terminal` is set.
+    pub console_socket: Option<PathBuf>,
+    /// With a terminal and no console socket: hand the pty master back.
+    pub console_to_caller: bool,
+    /// Write the new process's host pid here.
+    pub pid_file: Option<PathBuf>,
+    /// Fds 3..3+N stay open in the process.
+    pub preserve_fds: u32,
+    /// Exec even into a paused container.
+    pub ignore_paused: bool,
+}
+
+impl ExecOptions {
+    /// Options for `process`, everything else off.
+    pub fn new(process: Process) -> ExecOptions {
+        ExecOptions {
+            process,
+            console_socket: None,
+            console_to_caller: false,
+            pid_file: None,
+            preserve_fds: 0,
+            ignore_paused: false,
+        }
+    }
+}
+
+/// The started process.
+#[derive(Debug)]
+pub struct Exec {
+    /// Its host pid.
+    pub pid: i32,
+    /// The pty master, when asked for with `console_to_caller`.
+    pub console: Option<OwnedFd>,
+}
+
+const NS_ORDER: [NS; 8] = [
+    NS::User,
+    NS::Ipc,
+    NS::Uts,
+    NS::Network,
+    NS::Pid,
+    NS::Cgroup,
+    NS::Time,
+    NS::Mount,
+];
+
+impl Container {
+    /// Starts `opts.process` in this container and returns once it has
+    /// exec'd (or failed, with the reason). The caller must be
+    /// single-threaded (the `corral` CLI is); it waits for the process
+    /// itself, as its parent or, when a PID namespace needs an extra fork,
+    /// as a subreaper.
+    pub fn exec(&self, opts: ExecOptions) -> Result<Exec> {
+        if helper::is_multithreaded() {
+            return Err(Error::Other("exec needs a single-threaded caller".into()));
+        }
+        match self.status() {
+            Status::Stopped => return Err(Error::NotRunning),
+            Status::Paused if !opts.ignore_paused => {
+                return Err(Error::BadState {
+                    id: self.id().to_string(),
+                    status: "paused".into(),
+                    msg: "cannot exec in a paused container (use --ignore-paused)".into(),
+                })
+            }
+            _ => {}
+        }
+        let p = &opts.process;
+        if p.args().as_ref().is_none_or(|a| a.is_empty()) {
+            return Err(Error::spec("process.args", "empty: nothing to execute"));
+        }
+        let terminal = p.terminal().unwrap_or(false);
+        if terminal && opts.console_socket.is_none() && !opts.console_to_caller {
+            return Err(Error::spec(
+                "process.terminal",
+                "true, but no console socket was given",
+            ));
+        }
+        let init_pid = self.pid().ok_or(Error::NotRunning)?;
+        // Every namespace of the container, by the init's /proc links,
+        // opened now: the pid may not be reused while we hold them.
+        let spec = self.spec();
+        let kinds: Vec<NS> = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|n| n.typ())
+            .collect();
+        let mut join: Vec<(NS, PathBuf)> = Vec::new();
+        for t in NS_ORDER {
+            if kinds.contains(&t) {
+                join.push((
+                    t,
+                    PathBuf::from(format!("/proc/{init_pid}/ns/{}", namespaces::name(t))),
+                ));
+            }
+        }
+        let root = std::fs::File::open(format!("/proc/{init_pid}/root"))
+            .map_err(|e| Error::Other(format!("open the container's root: {e}")))?;
+        let (console, to_caller) = match &opts.console_socket {
+            Some(path) if terminal => (Some(tty::connect(path)?), None),
+            None if terminal => {
+                let (ours, theirs) =
+                    UnixStream::pair().map_err(|e| Error::Other(format!("socketpair: {e}")))?;
+                (Some(theirs), Some(ours))
+            }
+            _ => (None, None),
+        };
+        let (mut parent, child) = Channel::pair()?;
+        let pidns_join = kinds.contains(&NS::Pid);
+        let first = match sys::fork().ctx(|| "fork the exec process".to_string())? {
+            sys::Forked::Child => {
+                drop(parent);
+                let mut ch = child;
+                let r = exec_child(
+                    &mut ch,
+                    &opts,
+                    &join,
+                    &root,
+                    console.as_ref().map(|c| c.as_raw_fd()),
+                    pidns_join,
+                );
+                if let Err(e) = r {
+                    let _ = ch.send(&Msg::Error(e.to_string()));
+                    sys::exit_now(1);
+                }
+                sys::exit_now(0)
+            }
+            sys::Forked::Parent(pid) => pid,
+        };
+        drop(child);
+        drop(console);
+        let result = (|| -> Result<i32> {
+            let pid = if pidns_join {
+                match parent.recv()? {
+                    Some(Msg::Pid(p)) => {
+                        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(first), None);
+                        p
+                    }
+                    Some(Msg::Error(e)) => return Err(Error::Init(e)),
+                    other => return Err(Error::Init(format!("unexpected {other:?} from exec"))),
+                }
+            } else {
+                first
+            };
+            cgroups::join(self.cgroups(), pid)?;
+            parent.send(&Msg::Go)?;
+            // The process's end of the channel is close-on-exec: EOF means
+            // it exec'd; an error comes as a message.
+            match parent.recv()? {
+                None => Ok(pid),
+                Some(Msg::Error(e)) => Err(Error::Init(e)),
+                Some(m) => Err(Error::Init(format!("unexpected {m:?} from exec"))),
+            }
+        })();
+        let pid = match result {
+            Ok(pid) => pid,
+            Err(e) => {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(first),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(first), None);
+                return Err(e);
+            }
+        };
+        let console = match to_caller {
+            Some(sock) => Some(tty::recv_fd(sock.as_raw_fd())?.0),
+            None => None,
+        };
+        if let Some(pf) = &opts.pid_file {
+            write_pid_file(pf, pid)?;
+        }
+        Ok(Exec { pid, console })
+    }
+}
+
+/// In the forked child: enter the container, then (after a second fork when
+/// the PID namespace is joined) set up and exec the process.
+fn exec_child(
+    ch: &mut Channel,
+    opts: &ExecOptions,
+    join: &[(NS, PathBuf)],
+    root: &std::fs::File,
+    console: Option<i32>,
+    pidns_join: bool,
+) -> Result<()> {
+    sys::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0).ctx(|| "set non-dumpable".to_string())?;
+    namespaces::join_all(join)?;
+    // The root the init sees, whether it pivoted or chrooted (--no-pivot).
+    nix::unistd::fchdir(root).ctx(|| "enter the container's root".to_string())?;
+    nix::unistd::chroot(".").ctx(|| "chroot into the container's root".to_string())?;
+    if pidns_join {
+        match sys::fork().ctx(|| "fork into the PID namespace".to_string())? {
+            sys::Forked::Child => {}
+            sys::Forked::Parent(pid) => {
+                ch.send(&Msg::Pid(pid))?;
+                sys::exit_now(0);
+            }
+        }
+    }
+    ch.expect(&Msg::Go)?;
+    nix::sys::signal::SigSet::empty()
+        .thread_set_mask()
+        .ctx(|| "reset the signal mask".to_string())?;
+    let p = &opts.process;
+    if p.terminal().unwrap_or(false) {
+        nix::unistd::setsid().ctx(|| "setsid".to_string())?;
+        let slash: OwnedFd = std::fs::File::open("/")
+            .map_err(|e| Error::io("open", "/", e))?
+            .into();
+        let (master, slave) = rootfs::open_pty(&slash)?;
+        if let Some(cs) = p.console_size() {
+            sys::set_winsize(master.as_raw_fd(), cs.height() as u16, cs.width() as u16)
+                .ctx(|| "process.consoleSize: set window size".to_string())?;
+        }
+        let sock =
+            console.ok_or_else(|| Error::Other("terminal without a console socket".into()))?;
+        tty::send_fd(sock, "/dev/ptmx", master.as_raw_fd())?;
+        tty::become_terminal(&slave)?;
+    }
+    if let Some(rl) = p.rlimits() {
+        security::set_rlimits(rl)?;
+    }
+    if let Some(adj) = p.oom_score_adj() {
+        security::set_oom_score_adj(adj)?;
+    }
+    if let Some(prof) = p.apparmor_profile().as_ref().filter(|x| !x.is_empty()) {
+        lsm::apply_apparmor(prof)?;
+    }
+    if let Some(l) = p.selinux_label().as_ref().filter(|x| !x.is_empty()) {
+        lsm::apply_selinux(l)?;
+    }
+    if p.no_new_privileges().unwrap_or(false) {
+        security::set_no_new_privs()?;
+    }
+    security::set_user_and_caps(p)?;
+    nix::unistd::chdir(p.cwd()).ctx(|| format!("process.cwd: chdir to {:?}", p.cwd()))?;
+    let env: Vec<String> = p.env().clone().unwrap_or_default();
+    let args: Vec<String> = p.args().clone().unwrap_or_default();
+    let exe = init::find_executable(&args[0], &env)?;
+    let to_c = |v: &[String]| -> Result<Vec<CString>> {
+        v.iter()
+            .map(|s| {
+                CString::new(s.as_bytes()).map_err(|_| Error::Other(format!("NUL byte in {s:?}")))
+            })
+            .collect()
+    };
+    let exe_c =
+        CString::new(exe.as_os_str().as_bytes()).map_err(|_| Error::Other("NUL in path".into()))?;
+    let (argv, envp) = (to_c(&args)?, to_c(&env)?);
+    security::set_umask(p);
+    sys::cloexec_from(3 + opts.preserve_fds).ctx(|| "mark fds close-on-exec".to_string())?;
+    for fd in 3..3 + opts.preserve_fds {
+        let _ = sys::clear_cloexec(fd as i32);
+    }
+    let e = sys::execve(&exe_c, &argv, &envp);
+    Err(Error::sys(format!("exec {:?}", args[0]), e))
+}
