@@ -319,7 +319,8 @@ fn run_relays_the_terminal_without_a_console_socket() {
     let o = child.wait_with_output().expect("wait");
     let text = out(&o.stdout);
     assert!(o.status.success(), "{text}");
-    assert!(text.starts_with("/dev/pts/"), "{text:?}");
+    // The pty echoes what was typed, possibly before the program runs.
+    assert!(text.contains("/dev/pts/"), "{text:?}");
     assert!(text.contains("got hello"), "{text:?}");
     assert!(text.contains("20 70"), "{text:?}");
     assert_nothing_left(&env, &id);

@@ -213,13 +213,3 @@ fn reap(pid: i32) -> Result<Option<i32>> {
         }
     }
 }
-
-/// Restores the default SIGPIPE action (Rust ignores it): a CLI whose
-/// output pipe closes ends quietly, as a C program would.
-pub fn default_sigpipe() {
-    // SAFETY: installing SIG_DFL runs no handler code and touches no Rust
-    // state; it is done first thing in main, before any thread exists.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-}

@@ -44,7 +44,7 @@ pub fn dispatch(cli: &Cli, log: &mut Logger) -> Res {
             let mut st = Container::load(root, id).map_err(err)?.state();
             // runc's `state` leaves owner empty; only `list` fills it in.
             st.owner = String::new();
-            println!(
+            crate::output::line!(
                 "{}",
                 serde_json::to_string_pretty(&st).map_err(|e| e.to_string())?
             );
@@ -73,7 +73,7 @@ pub fn dispatch(cli: &Cli, log: &mut Logger) -> Res {
         Cmd::Update(a) => crate::update_cmd::update(root, a),
         Cmd::Features => {
             let doc = libcontainer::features::features();
-            println!(
+            crate::output::line!(
                 "{}",
                 serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?
             );
@@ -180,7 +180,7 @@ fn list(root: &Path, format: &str, quiet: bool) -> Res {
         .collect();
     if quiet {
         for s in &states {
-            println!("{}", s.id);
+            crate::output::line!("{}", s.id);
         }
         return Ok(0);
     }
@@ -192,7 +192,7 @@ fn list(root: &Path, format: &str, quiet: bool) -> Res {
             } else {
                 serde_json::to_value(&states).map_err(|e| e.to_string())?
             };
-            println!("{v}");
+            crate::output::line!("{v}");
         }
         "table" => {
             let mut rows =

@@ -14,7 +14,7 @@ pub fn ps(root: &Path, format: &str, id: &str, ps_args: &[String]) -> Result<i32
     let pids = libcontainer::cgroups::pids(c.cgroups()).map_err(|e| e.to_string())?;
     match format {
         "json" => {
-            println!(
+            crate::output::line!(
                 "{}",
                 serde_json::to_string(&pids).map_err(|e| e.to_string())?
             );
@@ -44,11 +44,11 @@ pub fn ps(root: &Path, format: &str, id: &str, ps_args: &[String]) -> Result<i32
                 .split_whitespace()
                 .position(|h| h == "PID")
                 .ok_or_else(|| "couldn't find PID field in ps output".to_string())?;
-            println!("{header}");
+            crate::output::line!("{header}");
             for l in lines {
                 let pid: Option<i32> = l.split_whitespace().nth(col).and_then(|p| p.parse().ok());
                 if pid.is_some_and(|p| pids.contains(&p)) {
-                    println!("{l}");
+                    crate::output::line!("{l}");
                 }
             }
             Ok(0)
@@ -131,12 +131,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 pub fn events(root: &Path, id: &str, stats_once: bool, interval: &str) -> Result<i32, String> {
     let every = parse_duration(interval)?;
     let c = Container::load(root, id).map_err(|e| e.to_string())?;
-    let emit = |kind: &str, data: Value| {
+    // false once nobody reads our output any more.
+    let emit = |kind: &str, data: Value| -> bool {
+        use std::io::Write;
         let mut ev = json!({"type": kind, "id": id});
         if !data.is_null() {
             ev["data"] = data;
         }
-        println!("{ev}");
+        let mut out = std::io::stdout();
+        writeln!(out, "{ev}").and_then(|_| out.flush()).is_ok()
     };
     let s = c.stats().map_err(|e| e.to_string())?;
     if stats_once {
@@ -151,9 +154,13 @@ pub fn events(root: &Path, id: &str, stats_once: bool, interval: &str) -> Result
         let Ok(s) = c.stats() else { return Ok(0) };
         if s.memory.oom_kills > ooms {
             ooms = s.memory.oom_kills;
-            emit("oom", Value::Null);
+            if !emit("oom", Value::Null) {
+                return Ok(0);
+            }
         }
-        emit("stats", runc_stats(&s));
+        if !emit("stats", runc_stats(&s)) {
+            return Ok(0);
+        }
         std::thread::sleep(every);
     }
 }

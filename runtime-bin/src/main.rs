@@ -4,6 +4,7 @@ mod commands;
 mod exec_cmd;
 mod inspect_cmds;
 mod logging;
+mod output;
 mod signals;
 mod spec_cmd;
 mod update_cmd;
@@ -293,7 +294,6 @@ enum Cmd {
 
 fn main() {
     libcontainer::helper::run_if_helper();
-    libcontainer::run::default_sigpipe();
     let cli = Cli::parse();
     if cli.version {
         println!("{VERSION}");
