@@ -271,6 +271,7 @@ pub fn check_supported_resources(res: &LinuxResources) -> Result<()> {
 
 /// [`check_supported_resources`] against given hierarchies.
 pub fn check_with(hs: &[Hierarchy], res: &LinuxResources) -> Result<()> {
+    let res = &unset_zeros(res);
     if mode(hs) == Mode::Unified {
         return v2::check(res);
     }
@@ -341,6 +342,7 @@ pub fn device_rule(d: &LinuxDeviceCgroup) -> String {
 /// to a running container.
 pub fn apply_resources(st: &CgroupState, res: Option<&LinuxResources>, update: bool) -> Result<()> {
     let Some(res) = res else { return Ok(()) };
+    let res = &unset_zeros(res);
     if st.v2 {
         let d = st
             .paths
@@ -357,6 +359,42 @@ pub fn apply_resources(st: &CgroupState, res: Option<&LinuxResources>, update: b
     } else {
         v1::apply(&st.paths, res, update)
     }
+}
+
+/// `res` with the zero values that mean "not set" removed, as runc reads
+/// them (dockerd writes `"weight": 0`, `"shares": 0`, `"limit": 0` for
+/// what the user did not ask for).
+pub fn unset_zeros(res: &LinuxResources) -> LinuxResources {
+    let mut r = res.clone();
+    let nz_i = |v: Option<i64>| v.filter(|x| *x != 0);
+    let nz_u = |v: Option<u64>| v.filter(|x| *x != 0);
+    if let Some(mut m) = *r.memory() {
+        m.set_limit(nz_i(m.limit()));
+        m.set_reservation(nz_i(m.reservation()));
+        m.set_swap(nz_i(m.swap()));
+        m.set_kernel(nz_i(m.kernel()));
+        m.set_kernel_tcp(nz_i(m.kernel_tcp()));
+        r.set_memory(Some(m));
+    }
+    if let Some(mut c) = r.cpu().clone() {
+        c.set_shares(nz_u(c.shares()));
+        c.set_quota(nz_i(c.quota()));
+        c.set_period(nz_u(c.period()));
+        c.set_realtime_runtime(nz_i(c.realtime_runtime()));
+        c.set_realtime_period(nz_u(c.realtime_period()));
+        c.set_cpus(c.cpus().clone().filter(|s| !s.is_empty()));
+        c.set_mems(c.mems().clone().filter(|s| !s.is_empty()));
+        r.set_cpu(Some(c));
+    }
+    if let Some(mut b) = r.block_io().clone() {
+        b.set_weight(b.weight().filter(|w| *w != 0));
+        b.set_leaf_weight(b.leaf_weight().filter(|w| *w != 0));
+        r.set_block_io(Some(b));
+    }
+    if r.pids().is_some_and(|p| p.limit() == 0) {
+        r.set_pids(None);
+    }
+    r
 }
 
 /// Freezes (`true`) or thaws every process of the container.
@@ -506,5 +544,36 @@ mod tests {
         assert_eq!(device_rule(&d), "c 1:* rw");
         let all: LinuxDeviceCgroup = serde_json::from_str(r#"{"allow":false}"#).expect("json");
         assert_eq!(device_rule(&all), "a *:* rwm");
+    }
+}
+
+#[cfg(test)]
+mod zero_tests {
+    use super::*;
+
+    #[test]
+    fn dockers_zeros_mean_unset() {
+        let r: LinuxResources = serde_json::from_str(
+            r#"{"memory": {"limit": 0, "reservation": 0, "swap": 0, "kernelTCP": 0},
+                "cpu": {"shares": 0, "quota": 0, "period": 0, "realtimeRuntime": 0, "realtimePeriod": 0, "cpus": "", "mems": ""},
+                "blockIO": {"weight": 0}, "pids": {"limit": 0}}"#,
+        )
+        .expect("json");
+        let n = unset_zeros(&r);
+        let req: Vec<&str> = v1::required(&n).into_iter().map(|(c, _)| c).collect();
+        assert!(
+            !req.contains(&"cpu") && !req.contains(&"cpuset") && !req.contains(&"pids"),
+            "{req:?}"
+        );
+        let b = n.block_io().as_ref().expect("blockIO");
+        assert_eq!(b.weight(), None);
+        let m = n.memory().expect("memory");
+        assert_eq!((m.limit(), m.swap()), (None, None));
+        assert!(n.pids().is_none());
+        let keep: LinuxResources =
+            serde_json::from_str(r#"{"pids": {"limit": -1}, "cpu": {"shares": 2}}"#).expect("json");
+        let k = unset_zeros(&keep);
+        assert_eq!(k.pids().expect("pids").limit(), -1);
+        assert_eq!(k.cpu().as_ref().and_then(|c| c.shares()), Some(2));
     }
 }
