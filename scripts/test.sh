@@ -16,6 +16,7 @@ echo "== clippy"; cargo clippy --workspace --all-targets -- -D warnings
 echo "== build";  cargo build --workspace --all-targets
 echo "== tests";  cargo test --workspace -- --test-threads=4
 echo "== example"; bash fixtures/demo.sh >/dev/null
+echo "== end to end"; bash scripts/test-e2e.sh
 # The cgroup v2 tier (a VM booted with cgroup_no_v1=all). CORRAL_SKIP_VM=1
 # skips it for a quick local loop; CI always runs it.
 if [ "${CORRAL_SKIP_VM:-0}" != 1 ]; then
