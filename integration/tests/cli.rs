@@ -303,3 +303,25 @@ fn help_lists_runc_subcommands() {
         assert!(out(&o.stdout).contains(flag), "{sub} --help lacks {flag}");
     }
 }
+
+#[test]
+fn run_no_subreaper_rootless_and_criu_flags() {
+    let mut env = Env::new(&["sh", "-c", "exit 9"]);
+    let id = env.id();
+    let o = env.corral(&[
+        "run",
+        "--no-subreaper",
+        "--bundle",
+        env.bundle.to_str().expect("utf8"),
+        &id,
+    ]);
+    assert_eq!(o.status.code(), Some(9), "{}", out(&o.stderr));
+    let o = env.corral(&["--rootless", "auto", "list"]);
+    assert!(o.status.success(), "auto as root is not rootless");
+    let o = env.corral(&["--rootless", "true", "list"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out(&o.stderr).contains("rootless"));
+    let o = env.corral(&["--criu", "/usr/sbin/criu", "list"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out(&o.stderr).contains("checkpoint"));
+}

@@ -16,6 +16,20 @@ fn err(e: Error) -> String {
 
 /// Runs the command of `cli`; returns the exit code.
 pub fn dispatch(cli: &Cli, log: &mut Logger) -> Res {
+    match cli.rootless.as_deref() {
+        None | Some("false") | Some("auto") if nix::unistd::geteuid().is_root() => {}
+        None | Some("false") => {}
+        Some(v) => {
+            return Err(format!(
+                "--rootless {v}: rootless containers are not supported by this version of corral"
+            ))
+        }
+    }
+    if cli.criu.is_some() {
+        return Err(
+            "--criu: checkpoint and restore are not supported by this version of corral".into(),
+        );
+    }
     if cli.systemd_cgroup {
         return Err("--systemd-cgroup: the systemd cgroup driver is not supported by this version of corral".into());
     }
@@ -97,7 +111,8 @@ pub fn dispatch(cli: &Cli, log: &mut Logger) -> Res {
             create,
             detach,
             keep,
-        } => run(root, create, *detach, *keep, log),
+            no_subreaper,
+        } => run(root, create, *detach, *keep, *no_subreaper, log),
         Cmd::List { format, quiet } => list(root, format, *quiet),
         Cmd::Spec { bundle, rootless } => {
             let dir = bundle.clone().unwrap_or_else(|| ".".into());
@@ -136,7 +151,14 @@ fn delete(root: &Path, id: &str, force: bool, log: &mut Logger) -> Res {
     Ok(0)
 }
 
-fn run(root: &Path, a: &CreateArgs, detach: bool, keep: bool, log: &mut Logger) -> Res {
+fn run(
+    root: &Path,
+    a: &CreateArgs,
+    detach: bool,
+    keep: bool,
+    no_subreaper: bool,
+    log: &mut Logger,
+) -> Res {
     if detach {
         let mut c = builder(root, a).create().map_err(err)?;
         if let Err(e) = c.start() {
@@ -145,7 +167,11 @@ fn run(root: &Path, a: &CreateArgs, detach: bool, keep: bool, log: &mut Logger) 
         }
         return Ok(0);
     }
-    libcontainer::run::become_subreaper().map_err(err)?;
+    // As subreaper, corral can wait for an init forked by an intermediate
+    // process (a joined PID namespace); --no-subreaper opts out, as in runc.
+    if !no_subreaper {
+        libcontainer::run::become_subreaper().map_err(err)?;
+    }
     // With a terminal and no console socket, the pty comes to us and we
     // relay it to our own stdio, as runc does.
     let (mut c, console) = builder(root, a).create_with_console().map_err(err)?;

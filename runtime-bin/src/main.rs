@@ -49,6 +49,12 @@ pub struct Cli {
     /// Enable systemd cgroup support (not supported yet: an error).
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto (corral runs as root; true is an error until rootless lands).
+    #[arg(long, global = true)]
+    rootless: Option<String>,
+    /// Path to the criu binary used for checkpoint and restore (not supported yet: an error).
+    #[arg(long, global = true)]
+    criu: Option<PathBuf>,
     #[command(subcommand)]
     cmd: Option<Cmd>,
 }
@@ -233,6 +239,9 @@ enum Cmd {
         /// Do not delete the container after it exits.
         #[arg(long)]
         keep: bool,
+        /// Do not make corral the subreaper of the container's processes.
+        #[arg(long = "no-subreaper")]
+        no_subreaper: bool,
     },
     /// Display the processes running inside a container.
     Ps {
