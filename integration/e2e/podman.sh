@@ -7,8 +7,7 @@
 # events_logger = "file"; without CAP_SYS_RESOURCE its default rlimits
 # (nofile/nproc raised above the hard limits) fail with runc and crun as
 # well, so default_ulimits is emptied. Under these settings runc passes, and
-# corral runs under the same. Until corral has seccomp (issue 5), both run
-# with --security-opt seccomp=unconfined.
+# corral runs under the same, with podman's default seccomp profile.
 set -euo pipefail
 runtime_path=${1:?usage: podman.sh RUNTIME_PATH [NAME]}
 name=${2:-$(basename "$runtime_path")}
@@ -56,7 +55,7 @@ check_rc() {
 
 tar -C "$fixture" -c . | pm import - corral-e2e:latest >/dev/null
 img=localhost/corral-e2e:latest
-opts=(--runtime "$runtime_path" --security-opt seccomp=unconfined)
+opts=(--runtime "$runtime_path" )
 check "run" "hello" -- pm run --rm "${opts[@]}" "$img" echo hello
 check_rc "run exit status" 3 -- pm run --rm "${opts[@]}" "$img" sh -c 'exit 3'
 check "run -e -w -u --hostname" "bar /tmp 1000 pbox" -- \

@@ -273,9 +273,13 @@ fn features_document_has_the_oci_shape() {
         .expect("caps")
         .iter()
         .any(|c| c == "CAP_SYS_ADMIN"));
+    assert_eq!(doc["linux"]["seccomp"]["enabled"], true);
     assert_eq!(
-        doc["linux"]["seccomp"]["enabled"], false,
-        "honest until seccomp lands"
+        doc["linux"]["seccomp"]["operators"]
+            .as_array()
+            .expect("operators")
+            .len(),
+        7
     );
 }
 

@@ -141,8 +141,14 @@ fn what_this_version_cannot_honour_is_refused() {
         &["linux.resources.memory.kernel", "5.16"],
     );
     expect_error(
-        |c| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"}),
-        &["linux.seccomp", "not supported"],
+        |c| {
+            c["linux"]["seccomp"] =
+                json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_PPC64LE"]})
+        },
+        &[
+            "linux.seccomp.architectures[0]",
+            "cannot run on this x86_64 host",
+        ],
     );
     expect_error(
         |c| c["mounts"][1]["options"] = json!(["rro"]),

@@ -274,6 +274,10 @@ impl ContainerBuilder {
             let st = st.clone();
             move |status: &str, pid: i32| hook_state_json(&st, status, pid)
         };
+        let seccomp = match linux.seccomp() {
+            Some(sc) => Some(crate::seccomp::Prepared::new(sc)?),
+            None => None,
+        };
         let (mut parent, child) = Channel::pair()?;
         // One clone does it all unless namespaces are joined or a time
         // namespace is made: then an intermediate process forks the init.
@@ -296,6 +300,7 @@ impl ContainerBuilder {
             preserve_fds: self.preserve_fds,
             stdio: self.stdio,
             state_json: &state_for_hooks,
+            seccomp: seccomp.as_ref(),
         };
         let first =
             match sys::clone3(clone_flags, None).ctx(|| "clone the container init".to_string())? {
@@ -341,6 +346,7 @@ impl ContainerBuilder {
         st.pid_start = start;
         cgroups::join(&cg, pid)?;
         parent.send(&Msg::Go)?;
+        parent.send(&Msg::Pid(pid))?;
         loop {
             match parent.recv()? {
                 Some(Msg::RunHooks) => {

@@ -129,6 +129,11 @@ impl Container {
             }
             _ => (None, None),
         };
+        // The container's seccomp profile applies to exec'd processes too.
+        let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+            Some(sc) => Some(crate::seccomp::Prepared::new(sc)?),
+            None => None,
+        };
         let (mut parent, child) = Channel::pair()?;
         let pidns_join = kinds.contains(&NS::Pid);
         let first = match sys::fork().ctx(|| "fork the exec process".to_string())? {
@@ -142,6 +147,7 @@ impl Container {
                     &root,
                     console.as_ref().map(|c| c.as_raw_fd()),
                     pidns_join,
+                    seccomp.as_ref(),
                 );
                 if let Err(e) = r {
                     let _ = ch.send(&Msg::Error(e.to_string()));
@@ -168,6 +174,7 @@ impl Container {
             };
             cgroups::join(self.cgroups(), pid)?;
             parent.send(&Msg::Go)?;
+            parent.send(&Msg::Pid(pid))?;
             // The process's end of the channel is close-on-exec: EOF means
             // it exec'd; an error comes as a message.
             match parent.recv()? {
@@ -207,6 +214,7 @@ fn exec_child(
     root: &std::fs::File,
     console: Option<i32>,
     pidns_join: bool,
+    seccomp: Option<&crate::seccomp::Prepared>,
 ) -> Result<()> {
     sys::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0).ctx(|| "set non-dumpable".to_string())?;
     namespaces::join_all(join)?;
@@ -223,6 +231,14 @@ fn exec_child(
         }
     }
     ch.expect(&Msg::Go)?;
+    let host_pid = match ch.recv()? {
+        Some(Msg::Pid(p)) => p,
+        other => {
+            return Err(Error::Other(format!(
+                "expected our host pid, got {other:?}"
+            )))
+        }
+    };
     nix::sys::signal::SigSet::empty()
         .thread_set_mask()
         .ctx(|| "reset the signal mask".to_string())?;
@@ -257,7 +273,20 @@ fn exec_child(
     if p.no_new_privileges().unwrap_or(false) {
         security::set_no_new_privs()?;
     }
+    let nnp = p.no_new_privileges().unwrap_or(false);
+    let load_seccomp = || -> Result<()> {
+        match seccomp {
+            Some(sc) => sc.load(host_pid, "null"),
+            None => Ok(()),
+        }
+    };
+    if !nnp {
+        load_seccomp()?;
+    }
     security::set_user_and_caps(p)?;
+    if nnp {
+        load_seccomp()?;
+    }
     nix::unistd::chdir(p.cwd()).ctx(|| format!("process.cwd: chdir to {:?}", p.cwd()))?;
     let env: Vec<String> = p.env().clone().unwrap_or_default();
     let args: Vec<String> = p.args().clone().unwrap_or_default();

@@ -46,6 +46,8 @@ pub struct InitArgs<'a> {
     /// The state as JSON, for createContainer and startContainer hooks
     /// (status filled in by the init).
     pub state_json: &'a dyn Fn(&str, i32) -> String,
+    /// The seccomp filter to load, compiled by the parent.
+    pub seccomp: Option<&'a crate::seccomp::Prepared>,
 }
 
 /// Runs in the cloned child and never returns: on error the reason goes to
@@ -108,6 +110,15 @@ fn init(ch: &mut Channel, a: &InitArgs) -> Result<()> {
     // Nobody may ptrace or read our memory before exec (CVE-2016-9962).
     sys::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0).ctx(|| "set non-dumpable".to_string())?;
     ch.expect(&Msg::Go)?;
+    // Our pid as the host sees it (for the seccomp listener's state).
+    let host_pid = match ch.recv()? {
+        Some(Msg::Pid(p)) => p,
+        other => {
+            return Err(Error::Other(format!(
+                "expected our host pid, got {other:?}"
+            )))
+        }
+    };
     // Whatever the caller had blocked must not reach the container.
     nix::sys::signal::SigSet::empty()
         .thread_set_mask()
@@ -206,7 +217,22 @@ fn init(ch: &mut Channel, a: &InitArgs) -> Result<()> {
     if process.no_new_privileges().unwrap_or(false) {
         security::set_no_new_privs()?;
     }
+    // seccomp as runc loads it: with no_new_privs after the capabilities are
+    // dropped; without, before, while CAP_SYS_ADMIN still permits it.
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    let load_seccomp = || -> Result<()> {
+        match a.seccomp {
+            Some(sc) => sc.load(host_pid, &(a.state_json)("creating", host_pid)),
+            None => Ok(()),
+        }
+    };
+    if !nnp {
+        load_seccomp()?;
+    }
     security::set_user_and_caps(process)?;
+    if nnp {
+        load_seccomp()?;
+    }
     let cwd = process.cwd();
     nix::unistd::chdir(cwd).ctx(|| format!("process.cwd: chdir to {cwd:?}"))?;
     let env: Vec<String> = process.env().clone().unwrap_or_default();

@@ -27,6 +27,7 @@ pub mod namespaces;
 mod procfile;
 pub mod rootfs;
 pub mod run;
+pub mod seccomp;
 pub mod security;
 pub mod spec;
 pub mod store;

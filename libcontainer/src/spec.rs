@@ -360,8 +360,10 @@ fn validate_linux(spec: &Spec, owned: &HashSet<LinuxNamespaceType>) -> Result<()
     if let Some(res) = linux.resources() {
         crate::cgroups::check_supported_resources(res)?;
     }
-    let unsupported: [(&str, bool); 6] = [
-        ("linux.seccomp", linux.seccomp().is_some()),
+    if let Some(sc) = linux.seccomp() {
+        crate::seccomp::compile(sc)?;
+    }
+    let unsupported: [(&str, bool); 5] = [
         ("linux.intelRdt", linux.intel_rdt().is_some()),
         (
             "linux.netDevices",

@@ -1,0 +1,195 @@
+//! The compiler checked by running its programs in [`evaluate`].
+
+use super::*;
+
+fn profile(json: &str) -> LinuxSeccomp {
+    serde_json::from_str(json).expect("seccomp json")
+}
+
+fn nr(name: &str) -> u32 {
+    Abi::X86_64.number(name).expect(name)
+}
+
+fn run(f: &Filter, name: &str, args: [u64; 6]) -> u32 {
+    evaluate(&f.prog, AUDIT_ARCH_X86_64, nr(name), args)
+}
+
+#[test]
+fn actions_and_default() {
+    let f = compile(&profile(
+        r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38, "syscalls": [
+            {"names": ["getpid"], "action": "SCMP_ACT_ALLOW"},
+            {"names": ["getppid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+            {"names": ["getuid"], "action": "SCMP_ACT_ERRNO"},
+            {"names": ["kill"], "action": "SCMP_ACT_KILL"},
+            {"names": ["tkill"], "action": "SCMP_ACT_KILL_PROCESS"},
+            {"names": ["tgkill"], "action": "SCMP_ACT_KILL_THREAD"},
+            {"names": ["getgid"], "action": "SCMP_ACT_TRAP"},
+            {"names": ["getegid"], "action": "SCMP_ACT_TRACE", "errnoRet": 7},
+            {"names": ["geteuid"], "action": "SCMP_ACT_LOG"},
+            {"names": ["gettid"], "action": "SCMP_ACT_NOTIFY"},
+            {"names": ["no_such_syscall", "chown32"], "action": "SCMP_ACT_ALLOW"}
+        ]}"#,
+    ))
+    .expect("compile");
+    let z = [0; 6];
+    assert_eq!(run(&f, "getpid", z), ret::ALLOW);
+    assert_eq!(run(&f, "getppid", z), ret::ERRNO | 13);
+    assert_eq!(
+        run(&f, "getuid", z),
+        ret::ERRNO | 1,
+        "EPERM when errnoRet is absent"
+    );
+    assert_eq!(run(&f, "kill", z), ret::KILL_THREAD);
+    assert_eq!(run(&f, "tkill", z), ret::KILL_PROCESS);
+    assert_eq!(run(&f, "tgkill", z), ret::KILL_THREAD);
+    assert_eq!(run(&f, "getgid", z), ret::TRAP);
+    assert_eq!(run(&f, "getegid", z), ret::TRACE | 7);
+    assert_eq!(run(&f, "geteuid", z), ret::LOG);
+    assert_eq!(run(&f, "gettid", z), ret::USER_NOTIF);
+    assert!(f.notify);
+    assert_eq!(run(&f, "read", z), ret::ERRNO | 38, "defaultErrnoRet");
+    // A syscall newer than any the profile names gets ENOSYS.
+    assert_eq!(
+        evaluate(&f.prog, AUDIT_ARCH_X86_64, 1000, z),
+        ret::ERRNO | ENOSYS
+    );
+    // An architecture the profile does not list is killed.
+    assert_eq!(evaluate(&f.prog, AUDIT_ARCH_I386, 20, z), ret::KILL_PROCESS);
+    // An x32 syscall through the x86_64 entry is killed without SCMP_ARCH_X32.
+    assert_eq!(
+        evaluate(&f.prog, AUDIT_ARCH_X86_64, X32_BIT | 39, z),
+        ret::KILL_PROCESS
+    );
+}
+
+#[test]
+fn every_operator() {
+    let big = 0x1_0000_0005u64;
+    let f = compile(&profile(&format!(
+        r#"{{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {{"names": ["read"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1, "args": [{{"index": 0, "value": {big}, "op": "SCMP_CMP_EQ"}}]}},
+            {{"names": ["write"], "action": "SCMP_ACT_ERRNO", "errnoRet": 2, "args": [{{"index": 1, "value": {big}, "op": "SCMP_CMP_NE"}}]}},
+            {{"names": ["open"], "action": "SCMP_ACT_ERRNO", "errnoRet": 3, "args": [{{"index": 2, "value": {big}, "op": "SCMP_CMP_LT"}}]}},
+            {{"names": ["close"], "action": "SCMP_ACT_ERRNO", "errnoRet": 4, "args": [{{"index": 3, "value": {big}, "op": "SCMP_CMP_LE"}}]}},
+            {{"names": ["stat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 5, "args": [{{"index": 4, "value": {big}, "op": "SCMP_CMP_GT"}}]}},
+            {{"names": ["fstat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 6, "args": [{{"index": 5, "value": {big}, "op": "SCMP_CMP_GE"}}]}},
+            {{"names": ["lstat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 7, "args": [{{"index": 0, "value": 240, "valueTwo": 16, "op": "SCMP_CMP_MASKED_EQ"}}]}},
+            {{"names": ["poll"], "action": "SCMP_ACT_ERRNO", "errnoRet": 8, "args": [{{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}}, {{"index": 1, "value": 2, "op": "SCMP_CMP_EQ"}}]}},
+            {{"names": ["poll"], "action": "SCMP_ACT_ERRNO", "errnoRet": 9, "args": [{{"index": 0, "value": 3, "op": "SCMP_CMP_EQ"}}]}}
+        ]}}"#
+    )))
+    .expect("compile");
+    let at = |i: usize, v: u64| {
+        let mut a = [0u64; 6];
+        a[i] = v;
+        a
+    };
+    let e = |n: u32| ret::ERRNO | n;
+    let cases: &[(&str, [u64; 6], u32)] = &[
+        ("read", at(0, big), e(1)),
+        ("read", at(0, 5), ret::ALLOW),
+        ("read", at(0, 0x2_0000_0005), ret::ALLOW),
+        ("write", at(1, big), ret::ALLOW),
+        ("write", at(1, 5), e(2)),
+        ("write", at(1, big + (1 << 32)), e(2)),
+        ("open", at(2, big - 1), e(3)),
+        ("open", at(2, 0xffff_ffff), e(3)),
+        ("open", at(2, big), ret::ALLOW),
+        ("open", at(2, 0x2_0000_0000), ret::ALLOW),
+        ("close", at(3, big), e(4)),
+        ("close", at(3, 1), e(4)),
+        ("close", at(3, big + 1), ret::ALLOW),
+        ("stat", at(4, big + 1), e(5)),
+        ("stat", at(4, 0x2_0000_0000), e(5)),
+        ("stat", at(4, big), ret::ALLOW),
+        ("stat", at(4, 0xffff_ffff), ret::ALLOW),
+        ("fstat", at(5, big), e(6)),
+        ("fstat", at(5, big - 1), ret::ALLOW),
+        ("lstat", at(0, 0x1f), e(7)),
+        ("lstat", at(0, 0x2f), ret::ALLOW),
+        ("poll", [1, 2, 0, 0, 0, 0], e(8)),
+        ("poll", [1, 3, 0, 0, 0, 0], ret::ALLOW),
+        ("poll", [3, 0, 0, 0, 0, 0], e(9)),
+    ];
+    for (name, args, want) in cases {
+        assert_eq!(run(&f, name, *args), *want, "{name} {args:?}");
+    }
+}
+
+#[test]
+fn docker_default_profile() {
+    let text = include_str!("../../../fixtures/docker-default-seccomp.json");
+    let f = compile(&profile(text)).expect("compile docker's profile");
+    assert!(f.prog.len() < 4096);
+    let z = [0; 6];
+    assert_eq!(run(&f, "read", z), ret::ALLOW);
+    for denied in [
+        "keyctl",
+        "add_key",
+        "bpf",
+        "kexec_load",
+        "open_by_handle_at",
+        "unshare",
+        "mount",
+    ] {
+        assert_eq!(run(&f, denied, z), ret::ERRNO | EPERM, "{denied}");
+    }
+    assert_eq!(
+        run(&f, "clone3", z),
+        ret::ERRNO | ENOSYS,
+        "clone3 → ENOSYS so glibc falls back to clone"
+    );
+    // personality: only the listed values pass.
+    for ok in [0u64, 8, 0x20000, 0x20008, 0xffff_ffff] {
+        assert_eq!(
+            run(&f, "personality", [ok, 0, 0, 0, 0, 0]),
+            ret::ALLOW,
+            "{ok:#x}"
+        );
+    }
+    assert_eq!(
+        run(&f, "personality", [0x0040_0000, 0, 0, 0, 0, 0]),
+        ret::ERRNO | EPERM
+    );
+    // clone without namespace flags passes; with CLONE_NEWUSER it does not.
+    assert_eq!(run(&f, "clone", [0x0001_1200, 0, 0, 0, 0, 0]), ret::ALLOW);
+    assert_eq!(
+        run(&f, "clone", [0x1000_0000, 0, 0, 0, 0, 0]),
+        ret::ERRNO | EPERM
+    );
+    // The i386 and x32 tables are in too.
+    let i386_getpid = Abi::X86.number("getpid").expect("i386 getpid");
+    assert_eq!(
+        evaluate(&f.prog, AUDIT_ARCH_I386, i386_getpid, z),
+        ret::ALLOW
+    );
+    let x32_read = Abi::X32.number("read").expect("x32 read");
+    assert_eq!(
+        evaluate(&f.prog, AUDIT_ARCH_X86_64, x32_read, z),
+        ret::ALLOW
+    );
+}
+
+#[test]
+fn flags_and_bad_input() {
+    let f = compile(&profile(
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"]}"#,
+    ))
+    .expect("compile");
+    assert_eq!(f.flags, 7);
+    assert!(!f.notify);
+    let e = compile(&profile(
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_AARCH64"]}"#,
+    ))
+    .expect_err("aarch64 on x86_64");
+    assert!(
+        e.to_string().contains("linux.seccomp.architectures[0]"),
+        "{e}"
+    );
+    let e = compile(&profile(
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]}]}"#,
+    ))
+    .expect_err("index 6");
+    assert!(e.to_string().contains("args[0].index"), "{e}");
+}
