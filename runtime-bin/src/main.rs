@@ -50,7 +50,8 @@ pub struct Cli {
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
     /// Rootless mode: true, false or auto (corral runs as root; true is an error until rootless lands).
-    #[arg(long, global = true)]
+    /// Given before the command, as runc's (`spec --rootless` is spec's own flag).
+    #[arg(long = "rootless", id = "global_rootless")]
     rootless: Option<String>,
     /// Path to the criu binary used for checkpoint and restore (not supported yet: an error).
     #[arg(long, global = true)]
