@@ -287,10 +287,11 @@ fn exec_child(
     if nnp {
         load_seccomp()?;
     }
-    nix::unistd::chdir(p.cwd()).ctx(|| format!("process.cwd: chdir to {:?}", p.cwd()))?;
+    init::chdir_inside(p.cwd())?;
     let env: Vec<String> = p.env().clone().unwrap_or_default();
     let args: Vec<String> = p.args().clone().unwrap_or_default();
     let exe = init::find_executable(&args[0], &env)?;
+    init::refuse_runtime_binary(&exe)?;
     let to_c = |v: &[String]| -> Result<Vec<CString>> {
         v.iter()
             .map(|s| {

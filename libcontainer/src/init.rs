@@ -55,6 +55,12 @@ pub struct InitArgs<'a> {
 /// by the clone itself; otherwise this child joins and unshares, then forks
 /// the real init.
 pub fn child_main(mut ch: Channel, a: &InitArgs, fast: bool) -> ! {
+    // Non-dumpable from the first instruction (CVE-2016-9962,
+    // CVE-2019-5736): while this process runs corral's binary, nobody —
+    // a process of a joined PID namespace included — may ptrace it or open
+    // its /proc/PID/exe or fds. fork keeps the flag; the exec of the
+    // user's program resets it.
+    let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
     // The helper's request channel is the helper's, not the container's.
     let hfd = crate::helper::HELPER_FD.load(std::sync::atomic::Ordering::SeqCst);
     if hfd > 2 {
@@ -234,10 +240,11 @@ fn init(ch: &mut Channel, a: &InitArgs) -> Result<()> {
         load_seccomp()?;
     }
     let cwd = process.cwd();
-    nix::unistd::chdir(cwd).ctx(|| format!("process.cwd: chdir to {cwd:?}"))?;
+    chdir_inside(cwd)?;
     let env: Vec<String> = process.env().clone().unwrap_or_default();
     let args: Vec<String> = process.args().clone().unwrap_or_default();
     let exe = find_executable(&args[0], &env)?;
+    refuse_runtime_binary(&exe)?;
     let to_c = |v: &[String]| -> Result<Vec<CString>> {
         v.iter()
             .map(|s| {
@@ -314,6 +321,63 @@ fn write_time_offsets(spec: &Spec) -> Result<()> {
         text.as_bytes(),
     )
     .map_err(|e| Error::Other(format!("linux.timeOffsets: write {text:?}: {e}")))
+}
+
+/// Refuses to exec the runtime's own binary (CVE-2019-5736): an
+/// entrypoint of `/proc/self/exe`, a link to it, or a script whose
+/// interpreter is it, would run the host's corral inside the container,
+/// where a container process could reopen it for writing once it exits.
+/// The check compares device and inode with our own executable — one
+/// stat each, no copy of the binary.
+pub(crate) fn refuse_runtime_binary(exe: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let me =
+        std::fs::metadata("/proc/self/exe").map_err(|e| Error::io("stat", "/proc/self/exe", e))?;
+    let same =
+        |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.dev() == me.dev() && m.ino() == me.ino());
+    if same(exe) {
+        return Err(Error::Other(format!(
+            "refusing to execute {exe:?}: it is the container runtime's own binary"
+        )));
+    }
+    // One level of `#!` interpreter.
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(exe)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    if n > 2 && head.starts_with(b"#!") {
+        let line = String::from_utf8_lossy(&head[2..n]);
+        if let Some(interp) = line
+            .lines()
+            .next()
+            .and_then(|l| l.split_whitespace().next())
+        {
+            if same(Path::new(interp)) {
+                return Err(Error::Other(format!(
+                    "refusing to execute {exe:?}: its interpreter {interp:?} is the container runtime's own binary"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// chdir to `cwd` and check that it is inside the container: a cwd that
+/// resolves through a leaked fd to a host directory (CVE-2024-21626,
+/// `/proc/self/fd/N`) is refused.
+pub(crate) fn chdir_inside(cwd: &Path) -> Result<()> {
+    nix::unistd::chdir(cwd).ctx(|| format!("process.cwd: chdir to {cwd:?}"))?;
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() && !p.starts_with("(unreachable)") => Ok(()),
+        Ok(p) => Err(Error::spec(
+            "process.cwd",
+            format!("{cwd:?} resolves to {p:?}, outside the container"),
+        )),
+        Err(e) => Err(Error::spec(
+            "process.cwd",
+            format!("{cwd:?} is outside the container ({e})"),
+        )),
+    }
 }
 
 /// Finds `name` as `execve` would after a `PATH` search in the container's

@@ -11,6 +11,8 @@ use std::ffi::OsStr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
+use std::os::unix::fs::OpenOptionsExt;
+
 use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount, Spec};
@@ -675,8 +677,12 @@ pub fn finish(spec: &Spec) -> Result<()> {
     for p in linux.readonly_paths().iter().flatten() {
         readonly_path(Path::new(p))?;
     }
-    for p in linux.masked_paths().iter().flatten() {
-        mask_path(Path::new(p))?;
+    let masks: Vec<&String> = linux.masked_paths().iter().flatten().collect();
+    if !masks.is_empty() {
+        let devnull = verified_dev_null()?;
+        for p in masks {
+            mask_path(Path::new(p), &devnull)?;
+        }
     }
     if let Some(p) = linux.rootfs_propagation() {
         let flag =
@@ -747,7 +753,28 @@ fn readonly_path(p: &Path) -> Result<()> {
     }
 }
 
-fn mask_path(p: &Path) -> Result<()> {
+/// Opens the container's `/dev/null` (after pivot_root), checked to be the
+/// real character device 1:3 and not a symlink: masks bind this fd, never a
+/// `/dev/null` the image made a symlink or a file (CVE-2025-31133).
+pub fn verified_dev_null() -> Result<OwnedFd> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_NOFOLLOW)
+        .open("/dev/null")
+        .map_err(|e| Error::Other(format!("masked paths need /dev/null: {e}")))?;
+    let md = f
+        .metadata()
+        .map_err(|e| Error::io("stat", "/dev/null", e))?;
+    if !md.file_type().is_char_device() || md.rdev() != libc::makedev(1, 3) {
+        return Err(Error::Other(
+            "refusing to mask paths with the container's /dev/null: it is not the null device (1:3)".into(),
+        ));
+    }
+    Ok(f.into())
+}
+
+fn mask_path(p: &Path, devnull: &OwnedFd) -> Result<()> {
     let md = match std::fs::symlink_metadata(p) {
         Ok(md) => md,
         Err(_) => return Ok(()),
@@ -762,7 +789,7 @@ fn mask_path(p: &Path) -> Result<()> {
         )
     } else {
         mount(
-            Some("/dev/null"),
+            Some(&fd_path(devnull)),
             p,
             None::<&str>,
             MsFlags::MS_BIND,
@@ -770,8 +797,13 @@ fn mask_path(p: &Path) -> Result<()> {
         )
     };
     match r {
-        Ok(()) | Err(Errno::ENOENT) => Ok(()),
-        Err(e) => Err(Error::sys(format!("mask {p:?}"), e)),
+        Ok(()) => Ok(()),
+        // Gone meanwhile: nothing to mask.
+        Err(Errno::ENOENT) if std::fs::symlink_metadata(p).is_err() => Ok(()),
+        Err(e) => Err(Error::sys(
+            format!("mask {p:?} (masks need /proc in the container)"),
+            e,
+        )),
     }
 }
 

@@ -1,0 +1,225 @@
+//! Escape classes that hit runc, each attacked from inside a container or
+//! with a crafted bundle: corral must resist.
+
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+
+use integration::{assert_nothing_left, corral_bin, out, Env};
+use serde_json::json;
+
+fn sha(path: &std::path::Path) -> Vec<u8> {
+    std::fs::read(path).expect("read binary")
+}
+
+/// CVE-2019-5736: an entrypoint of /proc/self/exe (or a script whose
+/// interpreter it is) would run the host's corral binary in the container.
+#[test]
+fn runtime_binary_is_never_executed_in_the_container() {
+    let before = sha(&corral_bin());
+    for args in [vec!["/proc/self/exe"], vec!["/proc/self/exe", "--version"]] {
+        let mut env = Env::new(&[]);
+        env.edit(|c| c["process"]["args"] = json!(args));
+        let (code, o, e) = env.run();
+        assert_eq!(code, 1, "{o} {e}");
+        assert!(e.contains("runtime's own binary"), "{e}");
+    }
+    // The same through exec, and through a #! script.
+    let mut env = Env::new(&["sleep", "1000"]);
+    let id = env.create();
+    assert!(env.corral(&["start", &id]).status.success());
+    let o = env.corral(&["exec", &id, "/proc/self/exe", "--version"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        out(&o.stderr).contains("runtime's own binary"),
+        "{}",
+        out(&o.stderr)
+    );
+    let o = env.corral(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "printf '#!/proc/self/exe\\n' > /dev/shm/s; chmod +x /dev/shm/s",
+    ]);
+    assert!(o.status.success(), "{}", out(&o.stderr));
+    let o = env.corral(&["exec", &id, "/dev/shm/s"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out(&o.stderr).contains("interpreter"), "{}", out(&o.stderr));
+    assert!(env.corral(&["delete", "-f", &id]).status.success());
+    assert_eq!(before, sha(&corral_bin()), "the runtime binary changed");
+}
+
+/// CVE-2019-5736 / CVE-2016-9962: while `corral exec` runs inside the
+/// container's namespaces, container processes cannot open its
+/// /proc/PID/exe (non-dumpable).
+#[test]
+fn exec_process_is_not_reachable_through_proc() {
+    let mut env = Env::new(&[
+        "sh",
+        "-c",
+        "end=$(( $(date +%s) + 4 )); while [ $(date +%s) -lt $end ]; do \
+           for p in /proc/[0-9]*; do \
+             case $(readlink $p/exe 2>/dev/null) in *corral*) echo reached $p; (: >> $p/exe) 2>/dev/null && echo WROTE;; esac; \
+           done; \
+         done; echo done",
+    ]);
+    let id = env.id();
+    let log = env.scratch.join("log");
+    let f = std::fs::File::create(&log).expect("log");
+    assert!(env
+        .corral_cmd(&[
+            "create",
+            "--bundle",
+            env.bundle.to_str().expect("utf8"),
+            &id
+        ])
+        .stdout(f)
+        .status()
+        .expect("create")
+        .success());
+    assert!(env.corral(&["start", &id]).status.success());
+    let before = sha(&corral_bin());
+    for _ in 0..40 {
+        let _ = env.corral(&["exec", &id, "true"]);
+    }
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        !text.contains("reached"),
+        "a container process resolved corral's /proc/PID/exe: {text}"
+    );
+    assert!(!text.contains("WROTE"), "{text}");
+    assert_eq!(before, sha(&corral_bin()));
+    let _ = env.corral(&["delete", "-f", &id]);
+}
+
+/// CVE-2024-21626: fds leaked into the runtime do not reach the container,
+/// and a cwd of /proc/self/fd/N (a host directory) is refused.
+#[test]
+fn leaked_fds_and_proc_self_fd_cwd() {
+    let host_dir = std::fs::File::open("/tmp").expect("open /tmp");
+    let raw = host_dir.as_raw_fd();
+    let leak = move |cmd: &mut std::process::Command| {
+        // SAFETY: dup2 and fcntl are async-signal-safe; fd 7 is ours to set.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::dup2(raw, 7) < 0 || libc::fcntl(7, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    };
+    // Inside: only 0-2 (and the fd ls itself opens).
+    let mut env = Env::new(&["ls", "/proc/self/fd"]);
+    let id = env.id();
+    let mut cmd = env.corral_cmd(&["run", "--bundle", env.bundle.to_str().expect("utf8"), &id]);
+    leak(&mut cmd);
+    let o = cmd.output().expect("run");
+    assert_eq!(
+        out(&o.stdout).lines().collect::<Vec<_>>(),
+        ["0", "1", "2", "3"],
+        "{}",
+        out(&o.stderr)
+    );
+    // A cwd through the leaked fd.
+    let mut env = Env::new(&["pwd"]);
+    env.edit(|c| c["process"]["cwd"] = json!("/proc/self/fd/7"));
+    let id = env.id();
+    let mut cmd = env.corral_cmd(&["run", "--bundle", env.bundle.to_str().expect("utf8"), &id]);
+    leak(&mut cmd);
+    let o = cmd.output().expect("run");
+    assert_eq!(o.status.code(), Some(1), "stdout {}", out(&o.stdout));
+    assert!(out(&o.stderr).contains("process.cwd"), "{}", out(&o.stderr));
+    assert_nothing_left(&env, &id);
+    // And through exec --cwd.
+    let mut env = Env::new(&["sleep", "1000"]);
+    let id = env.create();
+    assert!(env.corral(&["start", &id]).status.success());
+    let mut cmd = env.corral_cmd(&["exec", "--cwd", "/proc/self/fd/7", &id, "pwd"]);
+    leak(&mut cmd);
+    let o = cmd.output().expect("exec");
+    assert_eq!(o.status.code(), Some(1), "stdout {}", out(&o.stdout));
+    assert!(out(&o.stderr).contains("process.cwd"), "{}", out(&o.stderr));
+    let _ = env.corral(&["delete", "-f", &id]);
+    drop(host_dir);
+}
+
+/// CVE-2022-29162: inheritable and ambient capabilities are empty unless
+/// the config asks for them.
+#[test]
+fn inheritable_and_ambient_are_empty_unless_configured() {
+    let mut env = Env::new(&["grep", "-E", "^Cap(Inh|Amb)", "/proc/self/status"]);
+    let o = env.run_ok();
+    assert_eq!(o, "CapInh:\t0000000000000000\nCapAmb:\t0000000000000000\n");
+    env.edit(|c| c["process"]["user"] = json!({"uid": 1000, "gid": 1000}));
+    let o = env.run_ok();
+    assert_eq!(o, "CapInh:\t0000000000000000\nCapAmb:\t0000000000000000\n");
+}
+
+/// CVE-2016-9962: the init is non-dumpable until it execs the user's
+/// program: in a user namespace its /proc files belong to the host's root,
+/// not to the container's.
+#[test]
+fn init_is_non_dumpable_until_exec() {
+    use std::os::unix::fs::MetadataExt;
+    let mut env = Env::userns(&["sleep", "1000"]);
+    let id = env.create();
+    let pid = env.state(&id)["pid"].as_i64().expect("pid");
+    let owner = std::fs::metadata(format!("/proc/{pid}/environ"))
+        .expect("stat")
+        .uid();
+    assert_eq!(
+        owner, 0,
+        "a created init's /proc files must not belong to the container's root"
+    );
+    assert!(env.corral(&["start", &id]).status.success());
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let owner = std::fs::metadata(format!("/proc/{pid}/environ"))
+        .expect("stat")
+        .uid();
+    assert_eq!(owner, 100_000, "after exec the process is the container's");
+    let _ = env.corral(&["delete", "-f", &id]);
+}
+
+/// A read-only rootfs stays read-only, and /sys/fs/cgroup is read-only
+/// inside.
+#[test]
+fn readonly_root_and_cgroupfs() {
+    let mut env = Env::new(&["sh", "-c", "touch /x 2>&1; mkdir /sys/fs/cgroup/pids/escape 2>&1; awk '$2 == \"/\" {print $4}' /proc/self/mounts"]);
+    let o = env.run_ok();
+    assert!(o.contains("touch: /x: Read-only file system"), "{o}");
+    assert!(
+        o.contains("Read-only file system")
+            && o.lines().filter(|l| l.contains("Read-only")).count() == 2,
+        "{o}"
+    );
+    assert!(o.lines().last().is_some_and(|l| l.starts_with("ro")), "{o}");
+}
+
+/// CVE-2025-31133: an image whose /dev/null is a symlink cannot redirect a
+/// mask: corral checks /dev/null is the null device and refuses otherwise.
+#[test]
+fn masks_hold_when_the_image_plays_with_dev_null() {
+    let mut env = Env::new(&["sh", "-c", "cat /proc/timer_list | wc -c"]);
+    // A fresh /dev (tmpfs) hides the image's /dev; here the image's /dev
+    // is used instead (no /dev mount) and holds a symlink.
+    let rootfs = std::path::PathBuf::from(env.config["root"]["path"].as_str().expect("path"));
+    let dev = rootfs.join("dev");
+    let _ = std::fs::remove_file(dev.join("null"));
+    std::os::unix::fs::symlink("/etc/hostname", dev.join("null")).expect("symlink");
+    env.edit(|c| {
+        let m = c["mounts"].as_array_mut().expect("mounts");
+        m.retain(|m| {
+            m["destination"] != "/dev"
+                && !m["destination"].as_str().unwrap_or("").starts_with("/dev/")
+        });
+    });
+    let (code, o, e) = env.run();
+    let _ = std::fs::remove_file(dev.join("null"));
+    // Refused: the mask would not hold with that /dev/null.
+    assert_eq!(code, 1, "{o} {e}");
+    assert!(e.contains("not the null device"), "{e}");
+    let host = std::fs::read_to_string("/etc/hostname").expect("host hostname");
+    assert!(!host.is_empty(), "the host file is untouched");
+}
