@@ -223,3 +223,39 @@ fn masks_hold_when_the_image_plays_with_dev_null() {
     let host = std::fs::read_to_string("/etc/hostname").expect("host hostname");
     assert!(!host.is_empty(), "the host file is untouched");
 }
+
+/// CVE-2019-16884, CVE-2019-19921: a bundle whose /proc is a symlink is
+/// refused, and nothing is left behind.
+#[test]
+fn symlinked_proc_is_refused() {
+    let base = std::path::PathBuf::from("/tmp/corral-it").join(integration::unique("procsym"));
+    let rootfs = base.join("rootfs");
+    std::fs::create_dir_all(&base).expect("mkdir");
+    let fixture = integration::base_bundle().join("rootfs");
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&fixture)
+        .arg(&rootfs)
+        .status()
+        .expect("cp");
+    assert!(st.success());
+    std::fs::remove_dir(rootfs.join("proc")).expect("rmdir proc");
+    std::os::unix::fs::symlink("/tmp", rootfs.join("proc")).expect("symlink");
+    let mut env = Env::new(&["true"]);
+    env.edit(|c| c["root"]["path"] = json!(rootfs));
+    let id = env.id();
+    let o = env.corral(&[
+        "create",
+        "--bundle",
+        env.bundle.to_str().expect("utf8"),
+        &id,
+    ]);
+    let _ = std::fs::remove_dir_all(&base);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        out(&o.stderr).contains("is a symlink"),
+        "{}",
+        out(&o.stderr)
+    );
+    assert_nothing_left(&env, &id);
+}

@@ -321,6 +321,9 @@ fn mount_one(m: &Mount, root: &OwnedFd, ctx: &Context) -> Result<()> {
     if typ == "cgroup" || typ == "cgroup2" {
         return mount_cgroup(m, &opts, root, ctx);
     }
+    if typ == "proc" || typ == "sysfs" {
+        refuse_symlinked_target(ctx.rootfs, m.destination())?;
+    }
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(&typ));
     // A bind of a file needs a file to mount on.
     let is_file = is_bind
@@ -368,6 +371,25 @@ fn mount_one(m: &Mount, root: &OwnedFd, ctx: &Context) -> Result<()> {
         }
     }
     apply_propagation(root, m.destination(), &opts.propagation)
+}
+
+/// procfs and sysfs only go on real directories of the image: a symlinked
+/// `/proc` could send later writes to /proc elsewhere (CVE-2019-16884,
+/// CVE-2019-19921).
+fn refuse_symlinked_target(rootfs: &Path, dest: &Path) -> Result<()> {
+    let mut cur = rootfs.to_path_buf();
+    for comp in dest
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+    {
+        cur.push(comp);
+        if std::fs::symlink_metadata(&cur).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(Error::Other(format!(
+                "refusing to mount on {dest:?}: {cur:?} in the image is a symlink"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn apply_propagation(root: &OwnedFd, dest: &Path, props: &[MsFlags]) -> Result<()> {
