@@ -34,8 +34,8 @@ dockerd --config-file "$work/daemon.json" --containerd "$sock_c" -H "unix://$soc
 for _ in $(seq 150); do docker version >/dev/null 2>&1 && break; sleep 0.2; done
 [ -d target/fixture/rootfs ] || bash fixtures/build-bundle.sh target/fixture >/dev/null
 tar -C target/fixture/rootfs -c . | docker import - corral-bench:latest >/dev/null
-# seccomp is unconfined for all three until corral loads seccomp filters.
-run() { echo "docker run --rm --runtime $1 --security-opt seccomp=unconfined --net none corral-bench:latest true"; }
+# Docker's default seccomp profile applies to all three.
+run() { echo "docker run --rm --runtime $1 --net none corral-bench:latest true"; }
 hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/h.json" \
   -n corral "$(run corral)" -n runc "$(run runc)" -n crun "$(run crun)" >&2
 python3 - "$work/h.json" <<'PY'
