@@ -1,9 +1,7 @@
 //! `exec`: a new process in a running container — its namespaces, its root,
 //! its cgroups, and the security context of the given process spec.
 
-use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
@@ -12,7 +10,7 @@ use oci_spec::runtime::{LinuxNamespaceType as NS, Process};
 use crate::channel::{Channel, Msg};
 use crate::container::{write_pid_file, Container, Status};
 use crate::error::{Error, Result, SysContext};
-use crate::{cgroups, helper, init, lsm, namespaces, rootfs, security, sys, tty};
+use crate::{cgroups, helper, init, namespaces, rootfs, security, sys, tty};
 
 /// How to run a process in a container.
 #[derive(Debug, Clone)]
@@ -230,15 +228,7 @@ fn exec_child(
             }
         }
     }
-    ch.expect(&Msg::Go)?;
-    let host_pid = match ch.recv()? {
-        Some(Msg::Pid(p)) => p,
-        other => {
-            return Err(Error::Other(format!(
-                "expected our host pid, got {other:?}"
-            )))
-        }
-    };
+    let host_pid = init::recv_go(ch)?;
     nix::sys::signal::SigSet::empty()
         .thread_set_mask()
         .ctx(|| "reset the signal mask".to_string())?;
@@ -258,55 +248,14 @@ fn exec_child(
         tty::send_fd(sock, "/dev/ptmx", master.as_raw_fd())?;
         tty::become_terminal(&slave)?;
     }
-    if let Some(rl) = p.rlimits() {
-        security::set_rlimits(rl)?;
-    }
-    if let Some(adj) = p.oom_score_adj() {
-        security::set_oom_score_adj(adj)?;
-    }
-    if let Some(prof) = p.apparmor_profile().as_ref().filter(|x| !x.is_empty()) {
-        lsm::apply_apparmor(prof)?;
-    }
-    if let Some(l) = p.selinux_label().as_ref().filter(|x| !x.is_empty()) {
-        lsm::apply_selinux(l)?;
-    }
-    if p.no_new_privileges().unwrap_or(false) {
-        security::set_no_new_privs()?;
-    }
-    let nnp = p.no_new_privileges().unwrap_or(false);
-    let load_seccomp = || -> Result<()> {
-        match seccomp {
-            Some(sc) => sc.load(host_pid, "null"),
-            None => Ok(()),
-        }
-    };
-    if !nnp {
-        load_seccomp()?;
-    }
-    security::set_user_and_caps(p)?;
-    if nnp {
-        load_seccomp()?;
-    }
+    init::enter_process_context(p, seccomp, host_pid, "null")?;
     init::chdir_inside(p.cwd())?;
-    let env: Vec<String> = p.env().clone().unwrap_or_default();
-    let args: Vec<String> = p.args().clone().unwrap_or_default();
-    let exe = init::find_executable(&args[0], &env)?;
-    init::refuse_runtime_binary(&exe)?;
-    let to_c = |v: &[String]| -> Result<Vec<CString>> {
-        v.iter()
-            .map(|s| {
-                CString::new(s.as_bytes()).map_err(|_| Error::Other(format!("NUL byte in {s:?}")))
-            })
-            .collect()
-    };
-    let exe_c =
-        CString::new(exe.as_os_str().as_bytes()).map_err(|_| Error::Other("NUL in path".into()))?;
-    let (argv, envp) = (to_c(&args)?, to_c(&env)?);
+    let (exe_c, argv, envp) = init::exec_args(p)?;
     security::set_umask(p);
     sys::cloexec_from(3 + opts.preserve_fds).ctx(|| "mark fds close-on-exec".to_string())?;
     for fd in 3..3 + opts.preserve_fds {
         let _ = sys::clear_cloexec(fd as i32);
     }
     let e = sys::execve(&exe_c, &argv, &envp);
-    Err(Error::sys(format!("exec {:?}", args[0]), e))
+    Err(Error::sys(format!("exec {exe_c:?}"), e))
 }

@@ -115,16 +115,7 @@ fn intermediate(ch: &mut Channel, a: &InitArgs) -> Result<()> {
 fn init(ch: &mut Channel, a: &InitArgs) -> Result<()> {
     // Nobody may ptrace or read our memory before exec (CVE-2016-9962).
     sys::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0).ctx(|| "set non-dumpable".to_string())?;
-    ch.expect(&Msg::Go)?;
-    // Our pid as the host sees it (for the seccomp listener's state).
-    let host_pid = match ch.recv()? {
-        Some(Msg::Pid(p)) => p,
-        other => {
-            return Err(Error::Other(format!(
-                "expected our host pid, got {other:?}"
-            )))
-        }
-    };
+    let host_pid = recv_go(ch)?;
     // Whatever the caller had blocked must not reach the container.
     nix::sys::signal::SigSet::empty()
         .thread_set_mask()
@@ -204,59 +195,14 @@ fn init(ch: &mut Channel, a: &InitArgs) -> Result<()> {
         tty::become_terminal(s)?;
     }
     drop(slave);
-    if let Some(rl) = process.rlimits() {
-        security::set_rlimits(rl)?;
-    }
-    if let Some(adj) = process.oom_score_adj() {
-        with_dumpable(|| security::set_oom_score_adj(adj))?;
-    }
-    if let Some(p) = process
-        .apparmor_profile()
-        .as_ref()
-        .filter(|p| !p.is_empty())
-    {
-        lsm::apply_apparmor(p)?;
-    }
-    if let Some(l) = process.selinux_label().as_ref().filter(|l| !l.is_empty()) {
-        lsm::apply_selinux(l)?;
-    }
-    if process.no_new_privileges().unwrap_or(false) {
-        security::set_no_new_privs()?;
-    }
-    // seccomp as runc loads it: with no_new_privs after the capabilities are
-    // dropped; without, before, while CAP_SYS_ADMIN still permits it.
-    let nnp = process.no_new_privileges().unwrap_or(false);
-    let load_seccomp = || -> Result<()> {
-        match a.seccomp {
-            Some(sc) => sc.load(host_pid, &(a.state_json)("creating", host_pid)),
-            None => Ok(()),
-        }
-    };
-    if !nnp {
-        load_seccomp()?;
-    }
-    security::set_user_and_caps(process)?;
-    if nnp {
-        load_seccomp()?;
-    }
-    let cwd = process.cwd();
-    chdir_inside(cwd)?;
-    let env: Vec<String> = process.env().clone().unwrap_or_default();
-    let args: Vec<String> = process.args().clone().unwrap_or_default();
-    let exe = find_executable(&args[0], &env)?;
-    refuse_runtime_binary(&exe)?;
-    let to_c = |v: &[String]| -> Result<Vec<CString>> {
-        v.iter()
-            .map(|s| {
-                CString::new(s.as_bytes()).map_err(|_| Error::Other(format!("NUL byte in {s:?}")))
-            })
-            .collect()
-    };
-    let argv = to_c(&args)?;
-    let envp = to_c(&env)?;
-    let exe_c =
-        CString::new(exe.as_os_str().as_bytes()).map_err(|_| Error::Other("NUL in path".into()))?;
-
+    enter_process_context(
+        process,
+        a.seccomp,
+        host_pid,
+        &(a.state_json)("creating", host_pid),
+    )?;
+    chdir_inside(process.cwd())?;
+    let (exe_c, argv, envp) = exec_args(process)?;
     ch.send(&Msg::Ready)?;
     // Wait for `start`: opening the fifo for writing blocks until it opens
     // it for reading.
@@ -286,7 +232,7 @@ fn init(ch: &mut Channel, a: &InitArgs) -> Result<()> {
             let _ = sys::clear_cloexec(fd as i32);
         }
         let e = sys::execve(&exe_c, &argv, &envp);
-        Err(Error::sys(format!("exec {:?}", args[0]), e))
+        Err(Error::sys(format!("exec {exe_c:?}"), e))
     })();
     if let Err(e) = &r {
         let _ = fifo.write_all(format!("E{e}").as_bytes());
@@ -321,6 +267,80 @@ fn write_time_offsets(spec: &Spec) -> Result<()> {
         text.as_bytes(),
     )
     .map_err(|e| Error::Other(format!("linux.timeOffsets: write {text:?}: {e}")))
+}
+
+/// Waits for the parent's go-ahead, then receives our pid as the host sees
+/// it (for the seccomp listener's state).
+pub(crate) fn recv_go(ch: &mut Channel) -> Result<i32> {
+    ch.expect(&Msg::Go)?;
+    match ch.recv()? {
+        Some(Msg::Pid(p)) => Ok(p),
+        other => Err(Error::Other(format!(
+            "expected our host pid, got {other:?}"
+        ))),
+    }
+}
+
+/// The process's security context, in runc's order: rlimits,
+/// oom_score_adj, LSM labels, no_new_privs, then seccomp and the switch to
+/// the process's user and capabilities — seccomp after the switch with
+/// no_new_privs, before it without (loading then still needs
+/// CAP_SYS_ADMIN).
+pub(crate) fn enter_process_context(
+    p: &oci_spec::runtime::Process,
+    seccomp: Option<&crate::seccomp::Prepared>,
+    host_pid: i32,
+    state: &str,
+) -> Result<()> {
+    if let Some(rl) = p.rlimits() {
+        security::set_rlimits(rl)?;
+    }
+    if let Some(adj) = p.oom_score_adj() {
+        with_dumpable(|| security::set_oom_score_adj(adj))?;
+    }
+    if let Some(prof) = p.apparmor_profile().as_ref().filter(|x| !x.is_empty()) {
+        lsm::apply_apparmor(prof)?;
+    }
+    if let Some(l) = p.selinux_label().as_ref().filter(|x| !x.is_empty()) {
+        lsm::apply_selinux(l)?;
+    }
+    let nnp = p.no_new_privileges().unwrap_or(false);
+    if nnp {
+        security::set_no_new_privs()?;
+    }
+    let load_seccomp = || seccomp.map_or(Ok(()), |sc| sc.load(host_pid, state));
+    if !nnp {
+        load_seccomp()?;
+    }
+    security::set_user_and_caps(p)?;
+    if nnp {
+        load_seccomp()?;
+    }
+    Ok(())
+}
+
+/// The program to exec (found in the process's PATH, never the runtime's
+/// own binary) and its argv and envp as C strings.
+pub(crate) fn exec_args(
+    p: &oci_spec::runtime::Process,
+) -> Result<(CString, Vec<CString>, Vec<CString>)> {
+    let env: Vec<String> = p.env().clone().unwrap_or_default();
+    let args: Vec<String> = p.args().clone().unwrap_or_default();
+    let first = args
+        .first()
+        .ok_or_else(|| Error::spec("process.args", "empty: nothing to execute"))?;
+    let exe = find_executable(first, &env)?;
+    refuse_runtime_binary(&exe)?;
+    let to_c = |v: &[String]| -> Result<Vec<CString>> {
+        v.iter()
+            .map(|s| {
+                CString::new(s.as_bytes()).map_err(|_| Error::Other(format!("NUL byte in {s:?}")))
+            })
+            .collect()
+    };
+    let exe_c =
+        CString::new(exe.as_os_str().as_bytes()).map_err(|_| Error::Other("NUL in path".into()))?;
+    Ok((exe_c, to_c(&args)?, to_c(&env)?))
 }
 
 /// Refuses to exec the runtime's own binary (CVE-2019-5736): an
