@@ -29,6 +29,8 @@ cleanup() {
   sleep 1
   for m in $(awk '{print $5}' /proc/self/mountinfo | grep -E "^($root|$state)" | sort -r); do umount -l "$m"; done
   rm -rf "$root" "$state" "$sock" "$work"
+  # ctr puts containers under /<namespace>/<id>; the parent stays behind.
+  find /sys/fs/cgroup -depth -type d -name corral-e2e -exec rmdir {} \; 2>/dev/null
 }
 trap cleanup EXIT
 fail() { echo "FAIL ($name): $*" >&2; tail -n 20 "$work/containerd.log" >&2; exit 1; }

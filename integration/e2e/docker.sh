@@ -31,6 +31,8 @@ cleanup() {
   sleep 1
   for m in $(awk '{print $5}' /proc/self/mountinfo | grep -E "^(/var/lib|/run)/corral-e2e-$name" | sort -r); do umount -l "$m"; done
   rm -rf "/var/lib/corral-e2e-$name-docker" "/var/lib/corral-e2e-$name-containerd" "/run/corral-e2e-$name-"* "$work"
+  # The cgroup parent this dockerd used (runtimes leave parents behind).
+  find /sys/fs/cgroup -depth -type d -name "corral-e2e-$name-docker" -exec rmdir {} \; 2>/dev/null
 }
 trap cleanup EXIT
 
@@ -48,7 +50,8 @@ containerd --address "$sock_c" --root "/var/lib/corral-e2e-$name-containerd" \
 echo $! >"$work/containerd.pid"
 for _ in $(seq 100); do [ -S "$sock_c" ] && break; sleep 0.1; done
 cat >"$work/daemon.json" <<JSON
-{"runtimes": {"e2e": {"path": "$runtime_path"}}, "default-runtime": "e2e", "storage-driver": "vfs"}
+{"runtimes": {"e2e": {"path": "$runtime_path"}}, "default-runtime": "e2e", "storage-driver": "vfs",
+ "cgroup-parent": "corral-e2e-$name-docker"}
 JSON
 dockerd --config-file "$work/daemon.json" --containerd "$sock_c" -H "unix://$sock_d" \
   --data-root "/var/lib/corral-e2e-$name-docker" --exec-root "/run/corral-e2e-$name-docker" \

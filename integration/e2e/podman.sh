@@ -34,6 +34,9 @@ cleanup() {
   pm system reset -f >/dev/null 2>&1
   for m in $(awk '{print $5}' /proc/self/mountinfo | grep -E "^($root|$runroot)" | sort -r); do umount -l "$m"; done
   rm -rf "$root" "$runroot" "$work"
+  # podman's cgroupfs parent (libpod_parent/conmon), left behind by the
+  # runtimes; rmdir removes only cgroups that are empty.
+  for d in $(find /sys/fs/cgroup -maxdepth 4 -type d -path '*libpod_parent*' | sort -r); do rmdir "$d" 2>/dev/null; done
 }
 trap cleanup EXIT
 fail() { echo "FAIL ($name): $*" >&2; exit 1; }
@@ -53,7 +56,7 @@ check_rc() {
   pass=$((pass + 1)); echo "ok   $what"
 }
 
-tar -C "$fixture" -c . | pm import - corral-e2e:latest >/dev/null
+tar -C "$fixture" -c . | pm import - corral-e2e:latest >/dev/null 2>&1
 img=localhost/corral-e2e:latest
 opts=(--runtime "$runtime_path" )
 check "run" "hello" -- pm run --rm "${opts[@]}" "$img" echo hello

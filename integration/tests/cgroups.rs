@@ -119,3 +119,30 @@ fn delete_force_kills_every_process_in_the_cgroup() {
     assert!(env.corral(&["delete", "--force", &id]).status.success());
     assert_nothing_left(&env, &id);
 }
+
+#[test]
+fn a_shared_parent_stays_while_another_container_uses_it() {
+    let top = integration::unique("corral-pod");
+    let mut a = Env::new(&["sleep", "1000"]);
+    a.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("/{top}/a")));
+    let ida = a.create();
+    let mut b = Env::new(&["sleep", "1000"]);
+    b.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("/{top}/b")));
+    let idb = b.create();
+    let o = a.corral(&["delete", "-f", &ida]);
+    assert!(o.status.success(), "{}", integration::out(&o.stderr));
+    let pidb = b.state(&idb)["pid"].as_i64().expect("pid").to_string();
+    for (k, p) in container_cgroups(&pidb) {
+        assert_eq!(
+            p,
+            Path::new("/").join(&top).join("b"),
+            "hierarchy {k}: b untouched"
+        );
+    }
+    assert!(b.corral(&["delete", "-f", &idb]).status.success());
+    // What is left is the parent that a created; remove it for the host.
+    for d in cgroup_dirs_named(&top) {
+        let _ = std::fs::remove_dir(d);
+    }
+    assert!(cgroup_dirs_named(&top).is_empty());
+}

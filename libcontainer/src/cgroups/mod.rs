@@ -477,7 +477,13 @@ pub fn signal_all(st: &CgroupState, sig: i32) -> Result<()> {
 /// Removes the directories create made, children first, retrying while the
 /// last processes finish exiting.
 pub fn remove(st: &CgroupState) -> Result<()> {
+    let mut first_err = None;
     for dir in st.created.iter().rev() {
+        // A parent corral made may now hold another container's cgroup
+        // (two containers under /pod/a and /pod/b): it stays, as with runc.
+        if has_child_cgroups(dir) {
+            continue;
+        }
         let mut tries = 0;
         loop {
             match fs::remove_dir(dir) {
@@ -487,11 +493,24 @@ pub fn remove(st: &CgroupState) -> Result<()> {
                     tries += 1;
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }
-                Err(e) => return Err(Error::io("remove cgroup", dir, e)),
+                Err(e) => {
+                    // Keep going: the other hierarchies are removed anyway.
+                    first_err.get_or_insert(Error::io("remove cgroup", dir, e));
+                    break;
+                }
             }
         }
     }
-    Ok(())
+    first_err.map_or(Ok(()), Err)
+}
+
+fn has_child_cgroups(dir: &Path) -> bool {
+    fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .any(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        })
+        .unwrap_or(false)
 }
 
 #[cfg(test)]
