@@ -259,3 +259,43 @@ fn symlinked_proc_is_refused() {
     );
     assert_nothing_left(&env, &id);
 }
+
+/// `corral spec` has runc's hardened defaults: capabilities, masked and
+/// readonly paths, noNewPrivileges, the device list.
+#[test]
+fn spec_defaults_match_runcs_hardened_ones() {
+    let env = Env::new(&["true"]);
+    let ours_dir = env.scratch.join("ours");
+    let runc_dir = env.scratch.join("runc");
+    std::fs::create_dir_all(&ours_dir).expect("mkdir");
+    std::fs::create_dir_all(&runc_dir).expect("mkdir");
+    assert!(env
+        .corral(&["spec", "--bundle", ours_dir.to_str().expect("utf8")])
+        .status
+        .success());
+    let st = std::process::Command::new("runc")
+        .args(["spec", "--bundle", runc_dir.to_str().expect("utf8")])
+        .status()
+        .expect("runc spec");
+    assert!(st.success());
+    let read = |d: &std::path::Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(d.join("config.json")).expect("read")).expect("json")
+    };
+    let (ours, theirs) = (read(&ours_dir), read(&runc_dir));
+    for ptr in [
+        "/process/capabilities",
+        "/process/noNewPrivileges",
+        "/process/rlimits",
+        "/linux/maskedPaths",
+        "/linux/readonlyPaths",
+        "/linux/resources/devices",
+        "/root/readonly",
+        "/mounts",
+    ] {
+        assert_eq!(
+            ours.pointer(ptr),
+            theirs.pointer(ptr),
+            "{ptr} differs from runc's"
+        );
+    }
+}
