@@ -314,3 +314,35 @@ pub fn ns_link(pid: &str, ns: &str) -> String {
         .map(|p| p.display().to_string())
         .unwrap_or_else(|e| panic!("/proc/{pid}/ns/{ns}: {e}"))
 }
+
+impl Env {
+    /// `corral create` of a fresh id that must fail with exit status 1, an
+    /// error naming every string of `want`, and nothing left behind.
+    pub fn create_fails(&mut self, want: &[&str]) {
+        let id = self.id();
+        let b = self.bundle.clone();
+        let o = self.corral(&["create", "--bundle", b.to_str().expect("utf8"), &id]);
+        let err = out(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        for w in want {
+            assert!(err.contains(w), "{w:?} missing in {err:?}");
+        }
+        assert_nothing_left(self, &id);
+    }
+
+    /// `corral create` of a fresh id with the container's stdout (and
+    /// stderr) going to a file; returns the id and the file's path.
+    pub fn create_logged(&mut self) -> (String, PathBuf) {
+        let id = self.id();
+        let log = self.scratch.join(format!("{id}.log"));
+        let f = std::fs::File::create(&log).expect("log file");
+        let b = self.bundle.clone();
+        let st = self
+            .corral_cmd(&["create", "--bundle", b.to_str().expect("utf8"), &id])
+            .stdout(f)
+            .status()
+            .expect("create");
+        assert!(st.success(), "create failed");
+        (id, log)
+    }
+}

@@ -63,20 +63,7 @@ fn exec_process_is_not_reachable_through_proc() {
            done; \
          done; echo done",
     ]);
-    let id = env.id();
-    let log = env.scratch.join("log");
-    let f = std::fs::File::create(&log).expect("log");
-    assert!(env
-        .corral_cmd(&[
-            "create",
-            "--bundle",
-            env.bundle.to_str().expect("utf8"),
-            &id
-        ])
-        .stdout(f)
-        .status()
-        .expect("create")
-        .success());
+    let (id, log) = env.create_logged();
     assert!(env.corral(&["start", &id]).status.success());
     let before = sha(&corral_bin());
     for _ in 0..40 {

@@ -246,20 +246,7 @@ fn terminal_through_console_socket() {
 fn terminal_without_console_socket_is_an_error() {
     let mut env = Env::new(&["true"]);
     env.edit(|c| c["process"]["terminal"] = json!(true));
-    let id = env.id();
-    let o = env.corral(&[
-        "create",
-        "--bundle",
-        env.bundle.to_str().expect("utf8"),
-        &id,
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        out(&o.stderr).contains("process.terminal"),
-        "{}",
-        out(&o.stderr)
-    );
-    assert_nothing_left(&env, &id);
+    env.create_fails(&["process.terminal"]);
 }
 
 #[test]
