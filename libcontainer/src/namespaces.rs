@@ -89,12 +89,6 @@ impl Plan {
     pub fn owns(&self, t: LinuxNamespaceType) -> bool {
         self.creates(t) || self.join.iter().any(|(j, _)| *j == t)
     }
-
-    /// Whether a new or joined PID namespace needs an extra fork: joining
-    /// one only affects children of the caller.
-    pub fn joins(&self, t: LinuxNamespaceType) -> bool {
-        self.join.iter().any(|(j, _)| *j == t)
-    }
 }
 
 /// Joins every namespace of `join`: the files are opened first (a joined
