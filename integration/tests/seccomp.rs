@@ -180,24 +180,50 @@ fn every_action_matches_runc() {
 fn every_operator() {
     // linux32 calls personality(8), linux64 personality(0): each operator
     // on argument 0 decides which of them fails with EDQUOT (122).
-    let cases: &[(&str, u64, Option<u64>, bool, bool)] = &[
-        // (op, value, valueTwo, linux32 denied, linux64 denied)
-        ("SCMP_CMP_EQ", 8, None, true, false),
-        ("SCMP_CMP_NE", 8, None, false, true),
-        ("SCMP_CMP_LT", 8, None, false, true),
-        ("SCMP_CMP_LE", 8, None, true, true),
-        ("SCMP_CMP_GT", 0, None, true, false),
-        ("SCMP_CMP_GE", 8, None, true, false),
-        ("SCMP_CMP_MASKED_EQ", 0xc, Some(8), true, false),
-    ];
-    let mut rows = Vec::new();
-    for (op, v, v2, d32, d64) in cases {
+    let one = |op: &str, v: u64, v2: Option<u64>| {
         let mut arg = json!({"index": 0, "value": v, "op": op});
         if let Some(v2) = v2 {
             arg["valueTwo"] = json!(v2);
         }
+        json!([arg])
+    };
+    let cases: Vec<(&str, serde_json::Value, bool, bool)> = vec![
+        // (case, args, linux32 denied, linux64 denied)
+        ("SCMP_CMP_EQ", one("SCMP_CMP_EQ", 8, None), true, false),
+        ("SCMP_CMP_NE", one("SCMP_CMP_NE", 8, None), false, true),
+        ("SCMP_CMP_LT", one("SCMP_CMP_LT", 8, None), false, true),
+        ("SCMP_CMP_LE", one("SCMP_CMP_LE", 8, None), true, true),
+        ("SCMP_CMP_GT", one("SCMP_CMP_GT", 0, None), true, false),
+        ("SCMP_CMP_GE", one("SCMP_CMP_GE", 8, None), true, false),
+        (
+            "SCMP_CMP_MASKED_EQ",
+            one("SCMP_CMP_MASKED_EQ", 0xc, Some(8)),
+            true,
+            false,
+        ),
+        (
+            "MASKED_EQ, valueTwo has bits outside the mask",
+            one("SCMP_CMP_MASKED_EQ", 0xc, Some(0x18)),
+            true,
+            false,
+        ),
+        (
+            "EQ 0 and EQ 8 on one argument (two rules)",
+            json!([{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}, {"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]),
+            true,
+            true,
+        ),
+        (
+            "EQ 8 on arg 0 and an arg 1 never passed (one rule)",
+            json!([{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}, {"index": 1, "value": 0xdead_0000_0000u64, "op": "SCMP_CMP_EQ"}]),
+            false,
+            false,
+        ),
+    ];
+    let mut rows = Vec::new();
+    for (op, args, d32, d64) in &cases {
         let profile = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
-            {"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 122, "args": [arg]}
+            {"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 122, "args": args}
         ]});
         let (ours, theirs) =
             both("linux32 true && echo linux32=ok || echo linux32=denied; linux64 true && echo linux64=ok || echo linux64=denied", profile, |_| {});

@@ -1,10 +1,17 @@
 //! seccomp: the OCI `linux.seccomp` section compiled to a classic BPF
-//! program and loaded with `seccomp(2)`.
+//! program and loaded with `seccomp(2)`. No libseccomp.
 //!
-//! The compiler is corral's own: the OCI section needs several actions in
-//! one filter, the x86 and x32 compat tables beside x86_64, NOTIFY and
-//! ENOSYS stubs, none of which the `seccompiler` crate's model (one match
-//! action per filter, native tables only, no notify) expresses. No libseccomp.
+//! Two compilers share the work. The `seccompiler` crate compiles what its
+//! model expresses: for one action, a set of syscalls each with rules of
+//! argument conditions (all seven operators, 64-bit compares). Its model has
+//! one match action per filter, native tables only and no NOTIFY, so corral
+//! generates the rest itself, here: the dispatch on architecture (x86_64
+//! with the x86 and x32 compat tables of `tables.rs`), the syscalls matched
+//! by number alone (one compare and a return each — seccompiler's five
+//! instructions per syscall would put Docker's profile over the kernel's
+//! 4096 for three ABIs), several actions in one filter (seccompiler runs
+//! spliced one after another, see [`seccompiler_run`]), NOTIFY and any other
+//! action, and the ENOSYS stub for syscalls newer than the profile.
 //!
 //! Program layout, per architecture in `architectures` (native x86_64 when
 //! none is given):
@@ -14,17 +21,19 @@
 //!   ret KILL_PROCESS                     (an architecture the profile does not allow)
 //! block: ld nr
 //!   [x86_64 with x32 listed: nr ≥ 0x40000000 → x32 block; not listed: ret KILL_PROCESS]
-//!   for each syscall without arguments: jeq nr; ret action
-//!   for each syscall with arguments:    jeq nr; ja → its argument chain
-//!   nr > highest nr the profile names:  ret ERRNO(ENOSYS)   (when the default is not allow/log)
+//!   for each syscall whose first rule has no arguments: jeq nr; ret action
+//!   seccompiler runs for syscalls with argument rules, one action each:
+//!     a match returns the action; no match falls through to the next run
+//!   ld nr; nr > highest nr the profile names: ret ERRNO(ENOSYS)
+//!                                          (when the default is not allow/log/trace)
 //!   ret default
-//! argument chains: each rule's conditions in turn (64-bit compares on two
-//!   32-bit words), first full match returns its action; else ret default
 //! ```
 //!
-//! Syscall names unknown to an architecture's table are skipped for that
-//! architecture, as runc and crun do (profiles name syscalls of every
-//! architecture); a name unknown to every table is skipped too.
+//! Rules of one syscall are tried in profile order, the first that matches
+//! wins. Conditions that name one argument twice become one rule each, as
+//! runc does. Syscall names unknown to an architecture's table are skipped
+//! for that architecture, as runc and crun do (profiles name syscalls of
+//! every architecture); a name unknown to every table is skipped too.
 
 pub mod tables;
 
@@ -90,9 +99,6 @@ const EPERM: u32 = 1;
 // seccomp_data offsets.
 const OFF_NR: u32 = 0;
 const OFF_ARCH: u32 = 4;
-const fn off_arg_lo(i: usize) -> u32 {
-    16 + 8 * i as u32
-}
 
 /// A compiled filter and how to load it.
 #[derive(Debug, Clone)]
@@ -152,10 +158,13 @@ impl Abi {
     }
 }
 
+/// One argument condition: index, operator, value, valueTwo.
+type Cond = (usize, Op, u64, u64);
+
 /// One rule: the conditions (all must hold) and the action.
 #[derive(Debug, Clone)]
 struct Rule {
-    conds: Vec<(usize, Op, u64, u64)>,
+    conds: Vec<Cond>,
     ret: u32,
 }
 
@@ -215,18 +224,24 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
         if r == default && conds.is_empty() {
             continue;
         }
+        // As runc: conditions that name one argument twice are not ANDed
+        // but each made a rule of its own.
+        let repeated = (0..6).any(|i| conds.iter().filter(|c| c.0 == i).count() > 1);
+        let entries: Vec<Vec<Cond>> = if repeated {
+            conds.iter().map(|c| vec![*c]).collect()
+        } else {
+            vec![conds]
+        };
         for name in sc.names() {
             for &abi in &abis {
                 if let Some(nr) = abi.number(name) {
-                    rules
-                        .entry(abi)
-                        .or_default()
-                        .entry(nr)
-                        .or_default()
-                        .push(Rule {
+                    let list = rules.entry(abi).or_default().entry(nr).or_default();
+                    for conds in &entries {
+                        list.push(Rule {
                             conds: conds.clone(),
                             ret: r,
                         });
+                    }
                 }
             }
         }
@@ -236,7 +251,7 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
         s.default_action(),
         Act::ScmpActAllow | Act::ScmpActLog | Act::ScmpActTrace
     );
-    let prog = build(&abis, &rules, default, enosys_stub);
+    let prog = build(&abis, &rules, default, enosys_stub)?;
     if prog.len() > 4096 {
         return Err(Error::unsupported(
             "linux.seccomp",
@@ -257,143 +272,184 @@ fn ins(code: u16, k: u32, jt: u8, jf: u8) -> SockFilter {
     SockFilter { code, jt, jf, k }
 }
 
-/// Code for one ABI's syscalls (relative jumps only; the argument chains
-/// sit after the block's default return).
+/// Code for one ABI's syscalls, with `x32_gate` for the x86_64 block
+/// (`Some(true)`: x32 listed, a `ja` the caller points at the x32 block,
+/// returned as its position; `Some(false)`: x32 syscalls are killed).
 fn abi_block(
     rules: &BTreeMap<u32, Vec<Rule>>,
     default: u32,
     enosys_stub: bool,
-    x32_gate: Option<Option<usize>>,
-) -> (Vec<SockFilter>, Vec<(usize, usize)>) {
-    // Returns the code and, for x32 gating, the positions of `ja` whose
-    // target is filled in by the caller.
+    x32_gate: Option<bool>,
+) -> Result<(Vec<SockFilter>, Option<usize>)> {
     let mut code = vec![ins(LD_W_ABS, OFF_NR, 0, 0)];
-    let mut fixups = Vec::new();
-    if let Some(gate) = x32_gate {
+    let mut x32_jump = None;
+    if let Some(listed) = x32_gate {
         // nr >= X32 bit: x32 syscalls through the x86_64 entry point.
         code.push(ins(JGE_K, X32_BIT, 0, 1));
-        match gate {
-            Some(_) => {
-                fixups.push((code.len(), 0));
-                code.push(ins(JA, 0, 0, 0));
-            }
-            None => code.push(ins(RET_K, ret::KILL_PROCESS, 0, 0)),
+        if listed {
+            x32_jump = Some(code.len());
+            code.push(ins(JA, 0, 0, 0));
+        } else {
+            code.push(ins(RET_K, ret::KILL_PROCESS, 0, 0));
         }
     }
-    let mut chains: Vec<(usize, &Vec<Rule>)> = Vec::new();
+    // A syscall whose first rule has no conditions: one compare and return.
+    // The others go to seccompiler, one run per action (see `runs`).
+    let mut conditional: BTreeMap<u32, &[Rule]> = BTreeMap::new();
     for (nr, list) in rules {
-        if list.len() == 1 && list[0].conds.is_empty() {
-            code.push(ins(JEQ_K, *nr, 0, 1));
-            code.push(ins(RET_K, list[0].ret, 0, 0));
-        } else {
-            code.push(ins(JEQ_K, *nr, 0, 1));
-            chains.push((code.len(), list));
-            code.push(ins(JA, 0, 0, 0));
+        match list.first() {
+            Some(first) if first.conds.is_empty() => {
+                code.push(ins(JEQ_K, *nr, 0, 1));
+                code.push(ins(RET_K, first.ret, 0, 0));
+            }
+            Some(_) => {
+                conditional.insert(*nr, list);
+            }
+            None => {}
         }
+    }
+    for (ret, chains) in runs(&conditional) {
+        code.extend(seccompiler_run(ret, chains)?);
     }
     if enosys_stub {
         if let Some(max) = rules.keys().max() {
+            code.push(ins(LD_W_ABS, OFF_NR, 0, 0));
             code.push(ins(JGT_K, *max, 0, 1));
             code.push(ins(RET_K, ret::ERRNO | ENOSYS, 0, 0));
         }
     }
     code.push(ins(RET_K, default, 0, 0));
-    for (at, list) in chains {
-        let start = code.len();
-        code[at].k = (start - at - 1) as u32;
-        for r in list {
-            let body = cond_code(r);
-            code.extend(body);
-        }
-        code.push(ins(RET_K, default, 0, 0));
-    }
-    (code, fixups)
+    Ok((code, x32_jump))
 }
 
-/// One rule: its conditions, each jumping past the rule's return when it
-/// fails, then `ret action`.
-fn cond_code(r: &Rule) -> Vec<SockFilter> {
-    // Build each condition as a block whose "fail" exits jump to the end of
-    // the rule; offsets are fixed up once the rule's length is known.
-    let mut code: Vec<SockFilter> = Vec::new();
-    let mut fails: Vec<(usize, bool)> = Vec::new(); // (index, jt-is-fail)
-    for &(i, op, a, b) in &r.conds {
-        let (hi_off, lo_off) = (off_arg_lo(i) + 4, off_arg_lo(i));
-        let (a_hi, a_lo) = ((a >> 32) as u32, a as u32);
-        let (b_hi, b_lo) = ((b >> 32) as u32, b as u32);
-        match op {
-            Op::ScmpCmpEq | Op::ScmpCmpNe => {
-                // EQ: hi == a_hi && lo == a_lo.
-                code.push(ins(LD_W_ABS, hi_off, 0, 0));
-                if op == Op::ScmpCmpEq {
-                    fails.push((code.len(), false));
-                    code.push(ins(JEQ_K, a_hi, 0, 0));
-                    code.push(ins(LD_W_ABS, lo_off, 0, 0));
-                    fails.push((code.len(), false));
-                    code.push(ins(JEQ_K, a_lo, 0, 0));
-                } else {
-                    // NE: hi != a_hi || lo != a_lo.
-                    code.push(ins(JEQ_K, a_hi, 0, 2));
-                    code.push(ins(LD_W_ABS, lo_off, 0, 0));
-                    fails.push((code.len(), true));
-                    code.push(ins(JEQ_K, a_lo, 0, 0));
-                }
+/// The rules of syscalls with argument conditions, as runs of one action:
+/// each syscall's rules are cut into segments of consecutive rules with the
+/// same action; the k-th segments of all syscalls form the k-th group of
+/// runs, one run per action. Running the runs in order tries every
+/// syscall's rules in profile order, first match wins, as one chain would.
+/// Rules after one without conditions can never match and are dropped.
+#[allow(clippy::type_complexity)]
+fn runs(rules: &BTreeMap<u32, &[Rule]>) -> Vec<(u32, BTreeMap<u32, Vec<Vec<Cond>>>)> {
+    // segments[nr] = [(action, [conditions of each rule; empty = always])]
+    let mut segments: BTreeMap<u32, Vec<(u32, Vec<Vec<Cond>>)>> = BTreeMap::new();
+    for (nr, list) in rules {
+        let segs = segments.entry(*nr).or_default();
+        for r in list.iter() {
+            match segs.last_mut() {
+                Some((ret, chains)) if *ret == r.ret => chains.push(r.conds.clone()),
+                _ => segs.push((r.ret, vec![r.conds.clone()])),
             }
-            Op::ScmpCmpMaskedEq => {
-                // (arg & a) == b, per word.
-                code.push(ins(LD_W_ABS, hi_off, 0, 0));
-                code.push(ins(AND_K, a_hi, 0, 0));
-                fails.push((code.len(), false));
-                code.push(ins(JEQ_K, b_hi, 0, 0));
-                code.push(ins(LD_W_ABS, lo_off, 0, 0));
-                code.push(ins(AND_K, a_lo, 0, 0));
-                fails.push((code.len(), false));
-                code.push(ins(JEQ_K, b_lo, 0, 0));
-            }
-            Op::ScmpCmpGt | Op::ScmpCmpGe | Op::ScmpCmpLt | Op::ScmpCmpLe => {
-                // Compare the high words; equal high words decide on the low.
-                // GT/GE pass when hi > a_hi; LT/LE pass when hi < a_hi.
-                let greater = matches!(op, Op::ScmpCmpGt | Op::ScmpCmpGe);
-                code.push(ins(LD_W_ABS, hi_off, 0, 0));
-                if greater {
-                    // hi > a_hi → pass (skip the rest of this condition).
-                    code.push(ins(JGT_K, a_hi, 4, 0));
-                    // hi != a_hi (so hi < a_hi) → fail.
-                    fails.push((code.len(), false));
-                    code.push(ins(JEQ_K, a_hi, 0, 0));
-                    code.push(ins(LD_W_ABS, lo_off, 0, 0));
-                    let jop = if op == Op::ScmpCmpGt { JGT_K } else { JGE_K };
-                    fails.push((code.len(), false));
-                    code.push(ins(jop, a_lo, 0, 0));
-                    // Landing pad for the early pass.
-                    code.push(ins(JA, 0, 0, 0));
-                } else {
-                    // hi >= a_hi and hi != a_hi (hi > a_hi) → fail; hi < a_hi → pass.
-                    code.push(ins(JGE_K, a_hi, 0, 4));
-                    fails.push((code.len(), false));
-                    code.push(ins(JEQ_K, a_hi, 0, 0));
-                    code.push(ins(LD_W_ABS, lo_off, 0, 0));
-                    // LT: lo < a_lo ⇔ !(lo >= a_lo); LE: !(lo > a_lo).
-                    let jop = if op == Op::ScmpCmpLt { JGE_K } else { JGT_K };
-                    fails.push((code.len(), true));
-                    code.push(ins(jop, a_lo, 0, 0));
-                    code.push(ins(JA, 0, 0, 0));
-                }
+            if r.conds.is_empty() {
+                break;
             }
         }
     }
-    let ret_at = code.len();
-    code.push(ins(RET_K, r.ret, 0, 0));
-    // A failed condition jumps just past this rule's return.
-    for (at, jt_fails) in fails {
-        let off = (ret_at + 1 - at - 1) as u8;
-        if jt_fails {
-            code[at].jt = off;
-        } else {
-            code[at].jf = off;
+    let depth = segments.values().map(Vec::len).max().unwrap_or(0);
+    let mut out: Vec<(u32, BTreeMap<u32, Vec<Vec<Cond>>>)> = Vec::new();
+    for k in 0..depth {
+        let mut by_action: BTreeMap<u32, BTreeMap<u32, Vec<Vec<Cond>>>> = BTreeMap::new();
+        for (nr, segs) in &segments {
+            if let Some((ret, chains)) = segs.get(k) {
+                by_action
+                    .entry(*ret)
+                    .or_default()
+                    .insert(*nr, chains.clone());
+            }
         }
+        out.extend(by_action);
     }
-    code
+    out
+}
+
+/// Marks seccompiler's two returns so they can be told apart and replaced.
+const MATCH_MARK: u32 = 0x0c0d;
+const MISMATCH_MARK: u32 = 0x0c0e;
+
+/// One run compiled by seccompiler: its match returns `ret`, its mismatch
+/// falls through to the code after the run. seccompiler builds a whole
+/// filter for one action and the native architecture; corral strips its
+/// architecture check (the dispatch is corral's), sets the real action
+/// (any, NOTIFY included) in place of a marker and turns the mismatch
+/// returns into jumps past the run.
+fn seccompiler_run(ret: u32, chains: BTreeMap<u32, Vec<Vec<Cond>>>) -> Result<Vec<SockFilter>> {
+    use seccompiler::{
+        BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCondition, SeccompFilter, SeccompRule,
+        TargetArch,
+    };
+    let bug = |what: String| Error::unsupported("linux.seccomp", format!("seccompiler: {what}"));
+    let mut map = BTreeMap::new();
+    for (nr, rules) in chains {
+        let mut list = Vec::new();
+        for conds in rules {
+            if conds.is_empty() {
+                // Matches whatever the arguments: seccompiler's empty chain.
+                list.clear();
+                break;
+            }
+            let mut c = Vec::new();
+            for (i, op, a, b) in conds {
+                let (op, value) = match op {
+                    Op::ScmpCmpEq => (seccompiler::SeccompCmpOp::Eq, a),
+                    Op::ScmpCmpNe => (seccompiler::SeccompCmpOp::Ne, a),
+                    Op::ScmpCmpLt => (seccompiler::SeccompCmpOp::Lt, a),
+                    Op::ScmpCmpLe => (seccompiler::SeccompCmpOp::Le, a),
+                    Op::ScmpCmpGt => (seccompiler::SeccompCmpOp::Gt, a),
+                    Op::ScmpCmpGe => (seccompiler::SeccompCmpOp::Ge, a),
+                    Op::ScmpCmpMaskedEq => (seccompiler::SeccompCmpOp::MaskedEq(a), b),
+                };
+                let cond = SeccompCondition::new(i as u8, SeccompCmpArgLen::Qword, op, value)
+                    .map_err(|e| bug(e.to_string()))?;
+                c.push(cond);
+            }
+            list.push(SeccompRule::new(c).map_err(|e| bug(e.to_string()))?);
+        }
+        map.insert(i64::from(nr), list);
+    }
+    let filter = SeccompFilter::new(
+        map,
+        SeccompAction::Trace(MISMATCH_MARK),
+        SeccompAction::Trace(MATCH_MARK),
+        TargetArch::x86_64,
+    )
+    .map_err(|e| bug(e.to_string()))?;
+    let prog = BpfProgram::try_from(filter).map_err(|e| bug(e.to_string()))?;
+    // seccompiler's program: its 3-instruction architecture check, then the
+    // body. Anything else means its output changed shape: refuse.
+    let expect_head = [
+        (LD_W_ABS, OFF_ARCH),
+        (JEQ_K, AUDIT_ARCH_X86_64),
+        (RET_K, ret::KILL_PROCESS),
+    ];
+    let head_ok = prog.len() > 3
+        && prog
+            .iter()
+            .zip(expect_head)
+            .all(|(i, (code, k))| i.code == code && i.k == k);
+    if !head_ok {
+        return Err(bug("unexpected program head".into()));
+    }
+    let body = &prog[3..];
+    let len = body.len();
+    let mut out = Vec::with_capacity(len);
+    for (at, i) in body.iter().enumerate() {
+        let mut i = SockFilter {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        };
+        if i.code == RET_K {
+            if i.k == ret::TRACE | MATCH_MARK {
+                i.k = ret;
+            } else if i.k == ret::TRACE | MISMATCH_MARK {
+                i = ins(JA, (len - at - 1) as u32, 0, 0);
+            } else {
+                return Err(bug(format!("unexpected return {:#x}", i.k)));
+            }
+        }
+        out.push(i);
+    }
+    Ok(out)
 }
 
 fn build(
@@ -401,7 +457,7 @@ fn build(
     rules: &BTreeMap<Abi, BTreeMap<u32, Vec<Rule>>>,
     default: u32,
     enosys_stub: bool,
-) -> Vec<SockFilter> {
+) -> Result<Vec<SockFilter>> {
     let empty = BTreeMap::new();
     let has_x32 = abis.contains(&Abi::X32);
     let native: Vec<Abi> = abis.iter().copied().filter(|a| *a != Abi::X32).collect();
@@ -419,32 +475,29 @@ fn build(
         code.push(ins(JA, 0, 0, 0));
     }
     code.push(ins(RET_K, ret::KILL_PROCESS, 0, 0));
-    let mut x32_fixups: Vec<usize> = Vec::new();
+    let mut x32_jump = None;
     for (abi, at) in native.iter().zip(dispatch) {
         let start = code.len();
         code[at].k = (start - at - 1) as u32;
-        let gate = (*abi == Abi::X86_64).then_some(if has_x32 { Some(0) } else { None });
-        let (block, fixups) =
-            abi_block(rules.get(abi).unwrap_or(&empty), default, enosys_stub, gate);
-        for (pos, _) in fixups {
-            x32_fixups.push(start + pos);
+        let gate = (*abi == Abi::X86_64).then_some(has_x32);
+        let (block, jump) =
+            abi_block(rules.get(abi).unwrap_or(&empty), default, enosys_stub, gate)?;
+        if let Some(pos) = jump {
+            x32_jump = Some(start + pos);
         }
         code.extend(block);
     }
-    if has_x32 {
-        let start = code.len();
-        for at in x32_fixups {
-            code[at].k = (start - at - 1) as u32;
-        }
+    if let Some(at) = x32_jump {
+        code[at].k = (code.len() - at - 1) as u32;
         let (block, _) = abi_block(
             rules.get(&Abi::X32).unwrap_or(&empty),
             default,
             enosys_stub,
             None,
-        );
+        )?;
         code.extend(block);
     }
-    code
+    Ok(code)
 }
 
 /// Loads `f` into the calling thread (all threads with TSYNC); returns the

@@ -10,6 +10,19 @@ fn nr(name: &str) -> u32 {
     Abi::X86_64.number(name).expect(name)
 }
 
+/// Every jump of `prog` lands inside it (the kernel's checker refuses
+/// anything else).
+fn assert_jumps_inside(prog: &[SockFilter]) {
+    for (at, i) in prog.iter().enumerate() {
+        let far = match i.code {
+            JA => i.k as usize,
+            JEQ_K | JGT_K | JGE_K | JSET_K => usize::from(i.jt.max(i.jf)),
+            _ => continue,
+        };
+        assert!(at + 1 + far < prog.len(), "jump at {at} leaves the program");
+    }
+}
+
 fn run(f: &Filter, name: &str, args: [u64; 6]) -> u32 {
     evaluate(&f.prog, AUDIT_ARCH_X86_64, nr(name), args)
 }
@@ -121,7 +134,8 @@ fn every_operator() {
 fn docker_default_profile() {
     let text = include_str!("../../../fixtures/docker-default-seccomp.json");
     let f = compile(&profile(text)).expect("compile docker's profile");
-    assert!(f.prog.len() < 4096);
+    assert!(f.prog.len() < 4096, "{} instructions", f.prog.len());
+    assert_jumps_inside(&f.prog);
     let z = [0; 6];
     assert_eq!(run(&f, "read", z), ret::ALLOW);
     for denied in [
@@ -192,4 +206,89 @@ fn flags_and_bad_input() {
     ))
     .expect_err("index 6");
     assert!(e.to_string().contains("args[0].index"), "{e}");
+}
+
+#[test]
+fn rules_of_one_syscall_in_profile_order_across_actions() {
+    // personality: EQ 1 → errno 11, then EQ 2 → errno 12, then EQ 1 →
+    // allow (never reached: the first rule wins), then anything → errno 13.
+    // Four segments: four seccompiler runs spliced one after another.
+    let f = compile(&profile(
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"], "syscalls": [
+            {"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 11, "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["personality", "getpid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 12, "args": [{"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["personality"], "action": "SCMP_ACT_NOTIFY", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+            {"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 14, "args": [{"index": 0, "value": 4, "op": "SCMP_CMP_EQ"}]}
+        ]}"#,
+    ))
+    .expect("compile");
+    let e = |n: u32| ret::ERRNO | n;
+    for abi in [Abi::X86_64, Abi::X86] {
+        let arch = if abi == Abi::X86_64 {
+            AUDIT_ARCH_X86_64
+        } else {
+            AUDIT_ARCH_I386
+        };
+        let p = abi.number("personality").expect("personality");
+        let g = abi.number("getpid").expect("getpid");
+        let ev = |nr: u32, a0: u64| evaluate(&f.prog, arch, nr, [a0, 0, 0, 0, 0, 0]);
+        assert_eq!(ev(p, 1), e(11), "{abi:?}");
+        assert_eq!(ev(p, 2), e(12), "{abi:?}");
+        assert_eq!(ev(p, 3), e(13), "{abi:?}: the rule without arguments");
+        assert_eq!(ev(p, 4), e(13), "{abi:?}: rules after it never match");
+        assert_eq!(ev(g, 2), e(12), "{abi:?}");
+        assert_eq!(ev(g, 3), ret::ALLOW, "{abi:?}: falls through every run");
+    }
+    assert!(f.notify);
+}
+
+#[test]
+fn one_argument_named_twice_is_two_rules_as_runc() {
+    // runc turns conditions that repeat an argument index into separate
+    // rules (OR); conditions on different arguments stay one rule (AND).
+    let f = compile(&profile(
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 5, "args": [
+                {"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}, {"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["kill"], "action": "SCMP_ACT_ERRNO", "errnoRet": 6, "args": [
+                {"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}, {"index": 1, "value": 2, "op": "SCMP_CMP_EQ"}]}
+        ]}"#,
+    ))
+    .expect("compile");
+    let z = |a: u64, b: u64| [a, b, 0, 0, 0, 0];
+    assert_eq!(run(&f, "personality", z(1, 0)), ret::ERRNO | 5);
+    assert_eq!(run(&f, "personality", z(2, 0)), ret::ERRNO | 5);
+    assert_eq!(run(&f, "personality", z(3, 0)), ret::ALLOW);
+    assert_eq!(run(&f, "kill", z(1, 2)), ret::ERRNO | 6);
+    assert_eq!(run(&f, "kill", z(1, 3)), ret::ALLOW);
+    assert_eq!(run(&f, "kill", z(2, 2)), ret::ALLOW);
+}
+
+#[test]
+fn seccompiler_runs_are_spliced_without_their_arch_checks() {
+    let f = compile(&profile(
+        r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+            {"names": ["personality"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]}
+        ]}"#,
+    ))
+    .expect("compile");
+    // One architecture load (corral's dispatch), none left from seccompiler,
+    // and no seccompiler marker left in a return.
+    let arch_loads = f
+        .prog
+        .iter()
+        .filter(|i| i.code == LD_W_ABS && i.k == OFF_ARCH)
+        .count();
+    assert_eq!(arch_loads, 1);
+    assert!(f
+        .prog
+        .iter()
+        .all(|i| i.code != RET_K || i.k & 0xffff_0000 != ret::TRACE));
+    assert_jumps_inside(&f.prog);
+    assert_eq!(run(&f, "personality", [8, 0, 0, 0, 0, 0]), ret::ALLOW);
+    assert_eq!(
+        run(&f, "personality", [9, 0, 0, 0, 0, 0]),
+        ret::ERRNO | EPERM
+    );
 }
