@@ -11,12 +11,16 @@ for c in hugetlb net_cls net_prio perf_event; do
   fi
 done
 
-echo "== fmt";    cargo fmt --all -- --check
+echo "== fmt";    cargo fmt --all -- --check && (cd fuzz && cargo fmt -- --check)
 echo "== clippy"; cargo clippy --workspace --all-targets -- -D warnings
+(cd fuzz && cargo clippy --all-targets -- -D warnings)
 echo "== build";  cargo build --workspace --all-targets
 echo "== tests";  cargo test --workspace -- --test-threads=4
 echo "== example"; bash fixtures/demo.sh >/dev/null
 echo "== end to end"; bash scripts/test-e2e.sh
+# cargo-fuzz targets (config.json, seccomp compiler, init channel): 60 s
+# each here; `bash scripts/fuzz.sh 300` is the documented long run.
+echo "== fuzz"; bash scripts/fuzz.sh "${CORRAL_FUZZ_SECONDS:-60}"
 # The cgroup v2 tier (a VM booted with cgroup_no_v1=all). CORRAL_SKIP_VM=1
 # skips it for a quick local loop; CI always runs it.
 if [ "${CORRAL_SKIP_VM:-0}" != 1 ]; then

@@ -1,5 +1,5 @@
-//! The parent ↔ init channel: a `SOCK_SEQPACKET` socketpair carrying
-//! length-checked JSON messages.
+//! The parent ↔ init channel: a stream socketpair carrying
+//! length-prefixed, length-checked JSON messages.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -37,6 +37,12 @@ pub enum Msg {
 #[derive(Debug)]
 pub struct Channel {
     sock: UnixStream,
+}
+
+impl From<UnixStream> for Channel {
+    fn from(sock: UnixStream) -> Channel {
+        Channel { sock }
+    }
 }
 
 impl Channel {

@@ -14,6 +14,10 @@
 //! single-threaded helper process (see [`helper`]).
 
 pub mod cgroups;
+#[cfg(feature = "fuzz")]
+#[doc(hidden)]
+pub mod channel;
+#[cfg(not(feature = "fuzz"))]
 mod channel;
 pub mod container;
 pub mod error;
