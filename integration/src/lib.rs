@@ -316,6 +316,21 @@ pub fn ns_link(pid: &str, ns: &str) -> String {
 }
 
 impl Env {
+    /// A private copy of the fixture rootfs in the scratch dir, made the
+    /// config's root: for tests that change the image.
+    pub fn private_rootfs(&mut self) -> PathBuf {
+        let rootfs = self.scratch.join("rootfs");
+        let st = Command::new("cp")
+            .arg("-a")
+            .arg(base_bundle().join("rootfs"))
+            .arg(&rootfs)
+            .status()
+            .expect("cp");
+        assert!(st.success(), "copy the fixture rootfs");
+        self.edit(|c| c["root"]["path"] = json!(rootfs));
+        rootfs
+    }
+
     /// `corral create` of a fresh id that must fail with exit status 1, an
     /// error naming every string of `want`, and nothing left behind.
     pub fn create_fails(&mut self, want: &[&str]) {

@@ -184,31 +184,56 @@ fn readonly_root_and_cgroupfs() {
     assert!(o.lines().last().is_some_and(|l| l.starts_with("ro")), "{o}");
 }
 
-/// CVE-2025-31133: an image whose /dev/null is a symlink cannot redirect a
-/// mask: corral checks /dev/null is the null device and refuses otherwise.
+/// CVE-2025-31133: a /dev/null that is a symlink (or a regular file) could
+/// redirect a mask onto a host file. corral checks that what it binds over
+/// a masked path is the null device and refuses otherwise; with the image's
+/// own /dev it puts a real null device there first, as runc does.
 #[test]
 fn masks_hold_when_the_image_plays_with_dev_null() {
+    let host = std::fs::read_to_string("/etc/hostname").expect("host hostname");
+    // A /dev bind-mounted from a directory whose null is a symlink to a host
+    // file, then a regular file: refused.
+    for what in ["symlink", "regular file"] {
+        let mut env = Env::new(&["sh", "-c", "cat /proc/timer_list | wc -c"]);
+        let dev = env.scratch.join("dev");
+        std::fs::create_dir(&dev).expect("dev");
+        if what == "symlink" {
+            std::os::unix::fs::symlink("/etc/hostname", dev.join("null")).expect(what);
+        } else {
+            std::fs::write(dev.join("null"), "x").expect(what);
+        }
+        env.edit(|c| {
+            let m = c["mounts"].as_array_mut().expect("mounts");
+            m.retain(|m| {
+                m["destination"] != "/dev"
+                    && !m["destination"].as_str().unwrap_or("").starts_with("/dev/")
+            });
+            m.push(
+                json!({"destination": "/dev", "type": "bind", "source": dev, "options": ["rbind"]}),
+            );
+        });
+        let (code, o, e) = env.run();
+        assert_eq!(code, 1, "{what}: {o} {e}");
+        assert!(e.contains("not the null device"), "{what}: {e}");
+    }
+    // The image's own /dev (no /dev mount) with a symlinked null: replaced
+    // by the null device, and the mask holds.
     let mut env = Env::new(&["sh", "-c", "cat /proc/timer_list | wc -c"]);
-    // A fresh /dev (tmpfs) hides the image's /dev; here the image's /dev
-    // is used instead (no /dev mount) and holds a symlink.
-    let rootfs = std::path::PathBuf::from(env.config["root"]["path"].as_str().expect("path"));
-    let dev = rootfs.join("dev");
-    let _ = std::fs::remove_file(dev.join("null"));
-    std::os::unix::fs::symlink("/etc/hostname", dev.join("null")).expect("symlink");
+    let rootfs = env.private_rootfs();
+    let null = rootfs.join("dev/null");
+    let _ = std::fs::remove_file(&null);
+    std::os::unix::fs::symlink("/etc/hostname", &null).expect("symlink");
     env.edit(|c| {
         let m = c["mounts"].as_array_mut().expect("mounts");
-        m.retain(|m| {
-            m["destination"] != "/dev"
-                && !m["destination"].as_str().unwrap_or("").starts_with("/dev/")
-        });
+        m.retain(|m| m["destination"] != "/dev");
     });
-    let (code, o, e) = env.run();
-    let _ = std::fs::remove_file(dev.join("null"));
-    // Refused: the mask would not hold with that /dev/null.
-    assert_eq!(code, 1, "{o} {e}");
-    assert!(e.contains("not the null device"), "{e}");
-    let host = std::fs::read_to_string("/etc/hostname").expect("host hostname");
-    assert!(!host.is_empty(), "the host file is untouched");
+    let o = env.run_ok();
+    assert_eq!(o.trim(), "0", "/proc/timer_list is masked");
+    assert_eq!(
+        std::fs::read_to_string("/etc/hostname").expect("host hostname"),
+        host,
+        "the host file is untouched"
+    );
 }
 
 /// CVE-2019-16884, CVE-2019-19921: a bundle whose /proc is a symlink is

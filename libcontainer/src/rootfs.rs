@@ -295,11 +295,14 @@ pub fn mount_all(spec: &Spec, ctx: &Context) -> Result<()> {
             ))
         })?;
     }
-    let fresh_dev = spec.mounts().iter().flatten().any(|m| {
+    // As runc: /dev gets the default devices and symlinks unless it is a
+    // bind mount (the image's own /dev included).
+    let fresh_dev = !spec.mounts().iter().flatten().any(|m| {
         m.destination() == Path::new("/dev")
-            && !MountOptions::parse(m.options().as_deref().unwrap_or(&[]))
-                .map(|o| o.bind)
-                .unwrap_or(false)
+            && (m.typ().as_deref() == Some("bind")
+                || MountOptions::parse(m.options().as_deref().unwrap_or(&[]))
+                    .map(|o| o.bind)
+                    .unwrap_or(false))
     });
     let devices = spec
         .linux()
@@ -609,12 +612,18 @@ fn dev_symlinks(root: &OwnedFd) -> Result<()> {
 
 /// Opens the container's `/dev/ptmx`, unlocks a pty, bind-mounts its slave
 /// on `/dev/console` and returns (master, slave).
+///
+/// Against CVE-2025-52565: the slave comes from the master by `TIOCGPTPEER`
+/// (no path in the container to swap), both are checked to be pty devices,
+/// and `/dev/console` is the file of that name in the container's `/dev`
+/// reached without following any symlink: created when absent, refused
+/// when it is anything but a regular file or a character device.
 pub fn open_console(rootfs: &Path) -> Result<(OwnedFd, OwnedFd)> {
     let root: OwnedFd = std::fs::File::open(rootfs)
         .map_err(|e| Error::io("open rootfs", rootfs, e))?
         .into();
     let (master, slave) = open_pty(&root)?;
-    let console = mkdir_all_in_root(&root, Path::new("/dev/console"), true)?;
+    let console = console_target(&root)?;
     mount(
         Some(&fd_path(&slave)),
         &fd_path(&console),
@@ -626,8 +635,58 @@ pub fn open_console(rootfs: &Path) -> Result<(OwnedFd, OwnedFd)> {
     Ok((master, slave))
 }
 
+/// `/dev/console` in the rootfs as an `O_PATH` fd, checked after opening
+/// (so a swap between check and use is caught).
+fn console_target(root: &OwnedFd) -> Result<OwnedFd> {
+    let refuse = |what: &str| {
+        Error::Other(format!(
+            "/dev/console in the rootfs is {what}: refused (a console bind on it could land elsewhere)"
+        ))
+    };
+    let dev = sys::openat_in_root_nofollow(
+        root.as_raw_fd(),
+        Path::new("dev"),
+        libc::O_PATH | libc::O_DIRECTORY,
+        0,
+    )
+    .map_err(|e| match e {
+        Errno::ELOOP | Errno::ENOTDIR => refuse("under a /dev that is not a directory"),
+        e => Error::sys("open /dev in the rootfs", e),
+    })?;
+    let name = Path::new("console");
+    let flags = libc::O_PATH | libc::O_NOFOLLOW;
+    let fd = match sys::openat_in_root_nofollow(dev.as_raw_fd(), name, flags, 0) {
+        Err(Errno::ENOENT) => {
+            match sys::openat_in_root_nofollow(
+                dev.as_raw_fd(),
+                name,
+                libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOCTTY,
+                0o600,
+            ) {
+                Ok(_) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(Error::sys("create /dev/console", e)),
+            }
+            sys::openat_in_root_nofollow(dev.as_raw_fd(), name, flags, 0)
+        }
+        r => r,
+    }
+    .map_err(|e| match e {
+        Errno::ELOOP => refuse("a symlink"),
+        e => Error::sys("open /dev/console in the rootfs", e),
+    })?;
+    let st = nix::sys::stat::fstat(&fd).ctx(|| "stat /dev/console".to_string())?;
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG | libc::S_IFCHR => Ok(fd),
+        libc::S_IFLNK => Err(refuse("a symlink")),
+        libc::S_IFDIR => Err(refuse("a directory")),
+        _ => Err(refuse("neither a file nor a device")),
+    }
+}
+
 /// Opens a new pty from the container's `/dev/ptmx` (its own devpts
-/// instance) under the root `root`: (master, slave).
+/// instance) under the root `root`: (master, slave). The master must be a
+/// ptmx (char 5:2) and the slave, got from it by `TIOCGPTPEER`, a pty slave
+/// (major 136-143): no file in the container stands in for either.
 pub fn open_pty(root: &OwnedFd) -> Result<(OwnedFd, OwnedFd)> {
     let master = sys::openat_in_root(
         root.as_raw_fd(),
@@ -636,15 +695,24 @@ pub fn open_pty(root: &OwnedFd) -> Result<(OwnedFd, OwnedFd)> {
         0,
     )
     .ctx(|| "open /dev/ptmx in the container".to_string())?;
-    let n = sys::unlock_pty(master.as_raw_fd()).ctx(|| "unlock pty".to_string())?;
-    let slave_path = PathBuf::from(format!("dev/pts/{n}"));
-    let slave = sys::openat_in_root(
-        root.as_raw_fd(),
-        &slave_path,
-        libc::O_RDWR | libc::O_NOCTTY,
-        0,
-    )
-    .ctx(|| format!("open /{}", slave_path.display()))?;
+    let is_char = |fd: &OwnedFd, what: &str, ok: &dyn Fn(u64, u64) -> bool| -> Result<()> {
+        let st = nix::sys::stat::fstat(fd).ctx(|| format!("stat {what}"))?;
+        let (major, minor) = (
+            libc::major(st.st_rdev) as u64,
+            libc::minor(st.st_rdev) as u64,
+        );
+        if st.st_mode & libc::S_IFMT != libc::S_IFCHR || !ok(major, minor) {
+            return Err(Error::Other(format!(
+                "{what} in the container is not a pty device (mode {:o}, device {major}:{minor})",
+                st.st_mode
+            )));
+        }
+        Ok(())
+    };
+    is_char(&master, "/dev/ptmx", &|ma, mi| ma == 5 && mi == 2)?;
+    sys::unlock_pty(master.as_raw_fd()).ctx(|| "unlock pty".to_string())?;
+    let slave = sys::pty_peer(master.as_raw_fd()).ctx(|| "open the pty's slave".to_string())?;
+    is_char(&slave, "the pty slave", &|ma, _| (136..=143).contains(&ma))?;
     Ok((master, slave))
 }
 

@@ -80,6 +80,41 @@ pub fn fork() -> Result<Forked, Errno> {
 /// `openat2(2)` with `RESOLVE_IN_ROOT`: opens `path` as if `dirfd` were `/`,
 /// so that no `..` or symlink can leave it.
 pub fn openat_in_root(dirfd: RawFd, path: &Path, flags: i32, mode: u32) -> Result<OwnedFd, Errno> {
+    openat2(
+        dirfd,
+        path,
+        flags,
+        mode,
+        libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+    )
+}
+
+/// `openat(2)` of `path` under `dirfd` as if it were `/`, following no
+/// symlink at all (`RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS`): ELOOP when a
+/// component is one.
+pub fn openat_in_root_nofollow(
+    dirfd: RawFd,
+    path: &Path,
+    flags: i32,
+    mode: u32,
+) -> Result<OwnedFd, Errno> {
+    openat2(
+        dirfd,
+        path,
+        flags,
+        mode,
+        libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_SYMLINKS,
+    )
+}
+
+/// `openat2(2)` with the given `resolve` flags; close-on-exec always.
+fn openat2(
+    dirfd: RawFd,
+    path: &Path,
+    flags: i32,
+    mode: u32,
+    resolve: u64,
+) -> Result<OwnedFd, Errno> {
     let c = cstr(path)?;
     #[repr(C)]
     struct OpenHow {
@@ -94,7 +129,7 @@ pub fn openat_in_root(dirfd: RawFd, path: &Path, flags: i32, mode: u32) -> Resul
         } else {
             0
         },
-        resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+        resolve,
     };
     // openat2 answers EAGAIN when a rename or mount anywhere raced with a
     // ".." lookup; the kernel asks the caller to retry.
@@ -233,6 +268,22 @@ pub fn unlock_pty(master: RawFd) -> Result<u32, Errno> {
         Errno::result(libc::ioctl(master, libc::TIOCGPTN, &mut n))?;
     }
     Ok(n)
+}
+
+/// `TIOCGPTPEER`: the slave of the pty `master`, opened by the kernel from
+/// the master itself (no path, so nothing in the container can redirect it).
+pub fn pty_peer(master: RawFd) -> Result<OwnedFd, Errno> {
+    // SAFETY: TIOCGPTPEER takes open flags by value and returns a new fd.
+    let fd = unsafe {
+        libc::ioctl(
+            master,
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    let fd = Errno::result(fd)?;
+    // SAFETY: the kernel just returned this fd to us; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// `TIOCSWINSZ`.
