@@ -345,6 +345,14 @@ impl ContainerBuilder {
         st.pid = pid;
         st.pid_start = start;
         cgroups::join(&cg, pid)?;
+        let (limits, devices) = match linux.resources() {
+            Some(r) => {
+                let (l, d) = cgroups::split_devices(r);
+                (Some(l), Some(d))
+            }
+            None => (None, None),
+        };
+        cgroups::apply_resources(&cg, limits.as_ref(), false)?;
         parent.send(&Msg::Go)?;
         parent.send(&Msg::Pid(pid))?;
         loop {
@@ -356,7 +364,7 @@ impl ContainerBuilder {
                     parent.send(&Msg::HooksDone)?;
                 }
                 Some(Msg::Ready) => {
-                    cgroups::apply_resources(&cg, linux.resources().as_ref(), false)?;
+                    cgroups::apply_resources(&cg, devices.as_ref(), false)?;
                     break;
                 }
                 Some(Msg::Error(e)) => return Err(Error::Init(e)),

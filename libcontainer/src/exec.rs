@@ -141,11 +141,14 @@ impl Container {
                 let r = exec_child(
                     &mut ch,
                     &opts,
-                    &join,
-                    &root,
-                    console.as_ref().map(|c| c.as_raw_fd()),
-                    pidns_join,
-                    seccomp.as_ref(),
+                    &ChildContext {
+                        join: &join,
+                        root: &root,
+                        console: console.as_ref().map(|c| c.as_raw_fd()),
+                        pidns_join,
+                        seccomp: seccomp.as_ref(),
+                        linux: spec.linux().as_ref(),
+                    },
                 );
                 if let Err(e) = r {
                     let _ = ch.send(&Msg::Error(e.to_string()));
@@ -203,18 +206,39 @@ impl Container {
     }
 }
 
+/// What the exec'd process takes from the container.
+struct ChildContext<'a> {
+    /// The init's namespaces to join, user first.
+    join: &'a [(NS, PathBuf)],
+    /// The init's root directory.
+    root: &'a std::fs::File,
+    /// The console socket, for a terminal.
+    console: Option<i32>,
+    /// Whether a PID namespace is joined (one more fork).
+    pidns_join: bool,
+    /// The container's seccomp filter.
+    seccomp: Option<&'a crate::seccomp::Prepared>,
+    /// The container's `linux` section (personality, memory policy).
+    linux: Option<&'a oci_spec::runtime::Linux>,
+}
+
 /// In the forked child: enter the container, then (after a second fork when
 /// the PID namespace is joined) set up and exec the process.
-fn exec_child(
-    ch: &mut Channel,
-    opts: &ExecOptions,
-    join: &[(NS, PathBuf)],
-    root: &std::fs::File,
-    console: Option<i32>,
-    pidns_join: bool,
-    seccomp: Option<&crate::seccomp::Prepared>,
-) -> Result<()> {
+fn exec_child(ch: &mut Channel, opts: &ExecOptions, cx: &ChildContext) -> Result<()> {
+    let ChildContext {
+        join,
+        root,
+        console,
+        pidns_join,
+        seccomp,
+        linux,
+    } = *cx;
     sys::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0).ctx(|| "set non-dumpable".to_string())?;
+    let affinity = opts.process.exec_cpu_affinity().as_ref();
+    if let Some(cpus) = affinity.and_then(|a| a.initial().as_ref()) {
+        // Before the move into the container's cgroup.
+        crate::procattr::apply_affinity("process.execCPUAffinity.initial", cpus)?;
+    }
     namespaces::join_all(join)?;
     // The root the init sees, whether it pivoted or chrooted (--no-pivot).
     nix::unistd::fchdir(root).ctx(|| "enter the container's root".to_string())?;
@@ -229,6 +253,10 @@ fn exec_child(
         }
     }
     let host_pid = init::recv_go(ch)?;
+    if let Some(cpus) = affinity.and_then(|a| a.cpu_affinity_final().as_ref()) {
+        // In the container's cgroup now (a cpuset move resets affinity).
+        crate::procattr::apply_affinity("process.execCPUAffinity.final", cpus)?;
+    }
     nix::sys::signal::SigSet::empty()
         .thread_set_mask()
         .ctx(|| "reset the signal mask".to_string())?;
@@ -248,7 +276,7 @@ fn exec_child(
         tty::send_fd(sock, "/dev/ptmx", master.as_raw_fd())?;
         tty::become_terminal(&slave)?;
     }
-    init::enter_process_context(p, seccomp, host_pid, "null")?;
+    init::enter_process_context(p, linux, seccomp, host_pid, "null")?;
     init::chdir_inside(p.cwd())?;
     let (exe_c, argv, envp) = init::exec_args(p)?;
     security::set_umask(p);

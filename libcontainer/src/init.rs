@@ -197,6 +197,7 @@ fn init(ch: &mut Channel, a: &InitArgs) -> Result<()> {
     drop(slave);
     enter_process_context(
         process,
+        spec.linux().as_ref(),
         a.seccomp,
         host_pid,
         &(a.state_json)("creating", host_pid),
@@ -288,6 +289,7 @@ pub(crate) fn recv_go(ch: &mut Channel) -> Result<i32> {
 /// CAP_SYS_ADMIN).
 pub(crate) fn enter_process_context(
     p: &oci_spec::runtime::Process,
+    linux: Option<&oci_spec::runtime::Linux>,
     seccomp: Option<&crate::seccomp::Prepared>,
     host_pid: i32,
     state: &str,
@@ -297,6 +299,20 @@ pub(crate) fn enter_process_context(
     }
     if let Some(adj) = p.oom_score_adj() {
         with_dumpable(|| security::set_oom_score_adj(adj))?;
+    }
+    // While every capability is held (RT and deadline policies need
+    // CAP_SYS_NICE) and before seccomp (which may deny personality(2)).
+    if let Some(s) = p.scheduler() {
+        crate::procattr::apply_scheduler(s)?;
+    }
+    if let Some(io) = p.io_priority() {
+        crate::procattr::apply_ioprio(io)?;
+    }
+    if let Some(per) = linux.and_then(|l| l.personality().as_ref()) {
+        crate::procattr::apply_personality(per)?;
+    }
+    if let Some(m) = linux.and_then(|l| l.memory_policy().as_ref()) {
+        crate::procattr::apply_mempolicy(m)?;
     }
     if let Some(prof) = p.apparmor_profile().as_ref().filter(|x| !x.is_empty()) {
         lsm::apply_apparmor(prof)?;

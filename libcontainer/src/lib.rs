@@ -28,6 +28,7 @@ pub mod hooks;
 mod init;
 pub mod lsm;
 pub mod namespaces;
+pub mod procattr;
 mod procfile;
 pub mod rootfs;
 pub mod run;

@@ -85,6 +85,7 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
     validate_process(spec)?;
     let owned = validate_namespaces(spec)?;
     validate_linux(spec, &owned)?;
+    crate::procattr::check(spec)?;
     validate_mounts(spec)?;
     validate_hooks(spec)?;
     Ok(rootfs)
@@ -155,24 +156,6 @@ fn validate_process(spec: &Spec) -> Result<()> {
                 format!("label {label:?} requested but SELinux is not enabled on this host"),
             ));
         }
-    }
-    if p.scheduler().is_some() {
-        return Err(Error::unsupported(
-            "process.scheduler",
-            "not supported by this version of corral",
-        ));
-    }
-    if p.io_priority().is_some() {
-        return Err(Error::unsupported(
-            "process.ioPriority",
-            "not supported by this version of corral",
-        ));
-    }
-    if p.exec_cpu_affinity().is_some() {
-        return Err(Error::unsupported(
-            "process.execCPUAffinity",
-            "not supported by this version of corral",
-        ));
     }
     Ok(())
 }
@@ -363,14 +346,12 @@ fn validate_linux(spec: &Spec, owned: &HashSet<LinuxNamespaceType>) -> Result<()
     if let Some(sc) = linux.seccomp() {
         crate::seccomp::compile(sc)?;
     }
-    let unsupported: [(&str, bool); 5] = [
+    let unsupported: [(&str, bool); 3] = [
         ("linux.intelRdt", linux.intel_rdt().is_some()),
         (
             "linux.netDevices",
             linux.net_devices().as_ref().is_some_and(|m| !m.is_empty()),
         ),
-        ("linux.memoryPolicy", linux.memory_policy().is_some()),
-        ("linux.personality", linux.personality().is_some()),
         (
             "linux.mountLabel",
             linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()),

@@ -354,3 +354,57 @@ pub fn setdomainname(name: &str) -> Result<(), Errno> {
     // SAFETY: pointer and length of a live byte slice.
     Errno::result(unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) }).map(drop)
 }
+
+/// `struct sched_attr` of sched_setattr(2).
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SchedAttr {
+    /// Size of this struct.
+    pub size: u32,
+    /// `SCHED_*` policy.
+    pub policy: u32,
+    /// `SCHED_FLAG_*`.
+    pub flags: u64,
+    /// Nice value (SCHED_OTHER, SCHED_BATCH).
+    pub nice: i32,
+    /// Static priority (SCHED_FIFO, SCHED_RR).
+    pub priority: u32,
+    /// SCHED_DEADLINE runtime (ns).
+    pub runtime: u64,
+    /// SCHED_DEADLINE deadline (ns).
+    pub deadline: u64,
+    /// SCHED_DEADLINE period (ns).
+    pub period: u64,
+    /// Utilization clamp minimum.
+    pub util_min: u32,
+    /// Utilization clamp maximum.
+    pub util_max: u32,
+}
+
+/// `sched_setattr(2)` on the calling thread.
+pub fn sched_setattr(attr: &SchedAttr) -> Result<(), Errno> {
+    let mut a = *attr;
+    a.size = std::mem::size_of::<SchedAttr>() as u32;
+    // SAFETY: pointer to a properly sized sched_attr on our stack, valid for
+    // the call; the kernel reads `size` bytes.
+    Errno::result(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &a as *const SchedAttr, 0) })
+        .map(drop)
+}
+
+/// `ioprio_set(IOPRIO_WHO_PROCESS, 0, prio)`: the calling process.
+pub fn ioprio_set(prio: i32) -> Result<(), Errno> {
+    // SAFETY: plain integer arguments.
+    Errno::result(unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, prio) }).map(drop)
+}
+
+/// `set_mempolicy(2)` with `mode` (flags or'ed in) and a node bit mask.
+pub fn set_mempolicy(mode: i32, nodes: &[u64]) -> Result<(), Errno> {
+    let (ptr, maxnode) = if nodes.is_empty() {
+        (std::ptr::null(), 0)
+    } else {
+        (nodes.as_ptr(), nodes.len() as u64 * 64 + 1)
+    };
+    // SAFETY: `ptr` is null or points to `nodes`, which holds maxnode-1
+    // bits and outlives the call.
+    Errno::result(unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) }).map(drop)
+}

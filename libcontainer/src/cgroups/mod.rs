@@ -336,10 +336,8 @@ pub fn device_rule(d: &LinuxDeviceCgroup) -> String {
     format!("{t} {}:{} {access}", n(d.major()), n(d.minor()))
 }
 
-/// Applies the config's resources. At create this runs once the init has
-/// set up the rootfs (device nodes are made before the device list applies,
-/// as runc does) and before the user's process runs; `update` is a change
-/// to a running container.
+/// Applies the config's resources: at create in two steps (see
+/// [`split_devices`]); `update` is a change to a running container.
 pub fn apply_resources(st: &CgroupState, res: Option<&LinuxResources>, update: bool) -> Result<()> {
     let Some(res) = res else { return Ok(()) };
     let res = &unset_zeros(res);
@@ -359,6 +357,18 @@ pub fn apply_resources(st: &CgroupState, res: Option<&LinuxResources>, update: b
     } else {
         v1::apply(&st.paths, res, update)
     }
+}
+
+/// `res` split for create: (everything but the device list, the device
+/// list alone). The first applies before the init is released, so limits
+/// hold while it sets up (and a realtime scheduler finds RT time); the
+/// second once the device nodes exist, as runc orders it.
+pub fn split_devices(res: &LinuxResources) -> (LinuxResources, LinuxResources) {
+    let mut rest = res.clone();
+    rest.set_devices(None);
+    let mut devices = LinuxResources::default();
+    devices.set_devices(res.devices().clone());
+    (rest, devices)
 }
 
 /// `res` with the zero values that mean "not set" removed, as runc reads
