@@ -23,7 +23,11 @@ fn bundle() -> &'static PathBuf {
 fuzz_target!(|data: &[u8]| {
     match libcontainer::spec::parse(data) {
         Ok(spec) => {
-            if let Err(e) = libcontainer::spec::validate(&spec, bundle()) {
+            let checked = libcontainer::spec::validate(&spec, bundle()).and_then(|_| {
+                let extras = libcontainer::spec::parse_extras(data)?;
+                libcontainer::idmap::check(&spec, &extras)
+            });
+            if let Err(e) = checked {
                 assert!(!e.to_string().is_empty());
             }
         }

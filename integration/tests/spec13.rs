@@ -131,3 +131,239 @@ fn exec_cpu_affinity_final_and_initial() {
         out(&o.stderr)
     );
 }
+
+/// A tmpfs the test mounts on the host, unmounted on drop.
+struct HostTmpfs(std::path::PathBuf);
+
+impl HostTmpfs {
+    fn new(at: &std::path::Path) -> HostTmpfs {
+        std::fs::create_dir_all(at).expect("mkdir");
+        nix::mount::mount(
+            Some("tmpfs"),
+            at,
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            Some("size=1m"),
+        )
+        .expect("mount tmpfs");
+        HostTmpfs(at.to_path_buf())
+    }
+}
+
+impl Drop for HostTmpfs {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+#[test]
+fn recursive_mount_attributes_and_nosymfollow() {
+    let mut env = Env::new(&[
+        "sh",
+        "-c",
+        "touch /plain/sub/a && echo plain-sub-rw; \
+         touch /rro/sub/b 2>/dev/null || echo rro-sub-ro; \
+         touch /rro/c 2>/dev/null || echo rro-top-ro; \
+         cat /rsym/sub/link 2>/dev/null || echo rsym-blocked; \
+         cat /sym/link 2>/dev/null || echo sym-blocked; \
+         cat /plain/sub/link >/dev/null && echo plain-follows; \
+         grep ' /ratime/sub ' /proc/self/mountinfo | grep -q noatime && echo sub-noatime",
+    ]);
+    let src = env.scratch.join("src");
+    std::fs::create_dir_all(&src).expect("src");
+    let _sub = HostTmpfs::new(&src.join("sub"));
+    std::fs::write(src.join("sub/target"), "t").expect("target");
+    std::os::unix::fs::symlink("target", src.join("sub/link")).expect("symlink");
+    std::os::unix::fs::symlink("sub/target", src.join("link")).expect("symlink");
+    env.edit(|c| {
+        let m = c["mounts"].as_array_mut().expect("mounts");
+        for (dest, opts) in [
+            ("/plain", json!(["rbind", "ro"])),
+            ("/rro", json!(["rbind", "rro"])),
+            ("/rsym", json!(["rbind", "rnosymfollow"])),
+            ("/sym", json!(["rbind", "nosymfollow"])),
+            ("/ratime", json!(["rbind", "rnoatime"])),
+        ] {
+            m.push(json!({"destination": dest, "type": "bind", "source": src, "options": opts}));
+        }
+    });
+    let o = env.run_ok();
+    for want in [
+        "plain-sub-rw",
+        "rro-sub-ro",
+        "rro-top-ro",
+        "rsym-blocked",
+        "sym-blocked",
+        "plain-follows",
+        "sub-noatime",
+    ] {
+        assert!(o.contains(want), "{want} missing in {o}");
+    }
+}
+
+#[test]
+fn tmpcopyup_and_relative_destinations() {
+    let mut env = Env::new(&[
+        "sh",
+        "-c",
+        "cat /etc/hostname; stat -f -c %T /etc; echo new > /etc/added; stat -f -c %T /rel",
+    ]);
+    let image_hostname = std::fs::read_to_string(
+        std::path::PathBuf::from(env.config["root"]["path"].as_str().expect("root"))
+            .join("etc/hostname"),
+    )
+    .expect("image hostname");
+    env.edit(|c| {
+        let m = c["mounts"].as_array_mut().expect("mounts");
+        m.push(json!({"destination": "/etc", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "mode=755"]}));
+        m.push(json!({"destination": "rel", "type": "tmpfs", "source": "tmpfs"}));
+    });
+    let o = env.run_ok();
+    let lines: Vec<&str> = o.lines().collect();
+    assert_eq!(lines[0], image_hostname.trim(), "{o}");
+    assert_eq!(&lines[1..], ["tmpfs", "tmpfs"], "{o}");
+    let root = std::path::PathBuf::from(env.config["root"]["path"].as_str().expect("root"));
+    assert!(!root.join("etc/added").exists(), "the image was written");
+    // tmpcopyup on anything but tmpfs is refused.
+    let mut env = Env::new(&["true"]);
+    env.edit(|c| {
+        c["mounts"].as_array_mut().expect("mounts").push(
+            json!({"destination": "/mnt", "type": "proc", "source": "proc", "options": ["tmpcopyup"]}),
+        )
+    });
+    env.create_fails(&["mounts[", "tmpcopyup is for tmpfs"]);
+}
+
+#[test]
+fn idmapped_mounts() {
+    // Without a user namespace: the mount's own mapping shows on-disk 0:0
+    // as 1000:2000.
+    let mut env = Env::new(&["stat", "-c", "%u:%g", "/idm/f"]);
+    let src = env.scratch.join("idm");
+    std::fs::create_dir_all(&src).expect("src");
+    std::fs::write(src.join("f"), "x").expect("f");
+    env.edit(|c| {
+        c["mounts"].as_array_mut().expect("mounts").push(json!({
+            "destination": "/idm", "type": "bind", "source": src, "options": ["bind", "idmap"],
+            "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+            "gidMappings": [{"containerID": 0, "hostID": 2000, "size": 1}]
+        }))
+    });
+    assert_eq!(env.run_ok().trim(), "1000:2000");
+    // In a user namespace (0 → 100000): without idmap the host's root
+    // files belong to nobody; with `idmap` and no mappings on the mount the
+    // container's own mapping applies and they belong to its root.
+    for (opts, want) in [
+        (json!(["rbind"]), "65534:65534"),
+        (json!(["rbind", "ridmap"]), "0:0"),
+    ] {
+        let mut env = Env::userns(&["stat", "-c", "%u:%g", "/idm/f"]);
+        env.edit(|c| {
+            c["mounts"].as_array_mut().expect("mounts").push(
+                json!({"destination": "/idm", "type": "bind", "source": src, "options": opts}),
+            )
+        });
+        assert_eq!(env.run_ok().trim(), want, "{opts}");
+    }
+    // idmap on a tmpfs, and idmap with no mapping anywhere: refused.
+    let mut env = Env::new(&["true"]);
+    env.edit(|c| {
+        c["mounts"].as_array_mut().expect("mounts").push(
+            json!({"destination": "/idm", "type": "bind", "source": src, "options": ["bind", "idmap"]}),
+        )
+    });
+    env.create_fails(&["mounts[", "needs the container's user namespace mappings"]);
+    let mut env = Env::new(&["true"]);
+    env.edit(|c| {
+        c["mounts"].as_array_mut().expect("mounts").push(
+            json!({"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"]}),
+        )
+    });
+    env.create_fails(&["mounts[", "for bind mounts"]);
+}
+
+/// A veth pair the test makes, deleted on drop (deleting one end takes the
+/// other).
+struct Veth(String);
+
+impl Veth {
+    fn new(a: &str, b: &str) -> Veth {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", a])
+            .stderr(std::process::Stdio::null())
+            .status();
+        let st = std::process::Command::new("ip")
+            .args(["link", "add", a, "type", "veth", "peer", "name", b])
+            .status()
+            .expect("ip");
+        assert!(st.success(), "ip link add");
+        Veth(a.to_string())
+    }
+}
+
+impl Drop for Veth {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.0])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+fn host_has_link(name: &str) -> bool {
+    std::path::Path::new("/sys/class/net").join(name).exists()
+}
+
+#[test]
+fn net_devices_move_into_the_container_renamed() {
+    let tag = std::process::id() % 100_000;
+    let (a, b) = (format!("cvh{tag}"), format!("cvp{tag}"));
+    let _veth = Veth::new(&a, &b);
+    let mut env = Env::new(&["sleep", "100"]);
+    env.edit(|c| c["linux"]["netDevices"] = json!({ a.clone(): {"name": "eth7"} }));
+    let id = env.create();
+    // Gone from the host, there in the container as eth7.
+    assert!(!host_has_link(&a));
+    assert!(host_has_link(&b));
+    let o = env.corral(&["exec", &id, "cat", "/sys/class/net/eth7/ifindex"]);
+    assert!(o.status.success(), "{}", out(&o.stderr));
+    // When the container's network namespace goes, the veth end dies and
+    // takes its peer with it.
+    assert!(env.corral(&["delete", "--force", &id]).status.success());
+    for _ in 0..50 {
+        if !host_has_link(&b) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!host_has_link(&a) && !host_has_link(&b));
+    // Errors name the field: a missing device, a bad name, no netns.
+    let mut env = Env::new(&["true"]);
+    env.edit(|c| c["linux"]["netDevices"] = json!({"nosuchdev0": {}}));
+    env.create_fails(&["linux.netDevices.nosuchdev0", "no network interface"]);
+    let _veth = Veth::new(&a, &b);
+    let mut env = Env::new(&["true"]);
+    env.edit(|c| c["linux"]["netDevices"] = json!({ a.clone(): {"name": "bad/name"} }));
+    env.create_fails(&[&format!("linux.netDevices.{a}.name"), "bad/name"]);
+    let mut env = Env::new(&["true"]);
+    env.edit(|c| {
+        c["linux"]["netDevices"] = json!({ a.clone(): {} });
+        let ns = c["linux"]["namespaces"].as_array_mut().expect("namespaces");
+        ns.retain(|n| n["type"] != "network");
+    });
+    env.create_fails(&["linux.netDevices", "network namespace"]);
+    assert!(host_has_link(&a), "a refused create moved nothing");
+}
+
+#[test]
+fn intel_rdt_and_mount_label_are_refused_on_this_host() {
+    // No resctrl mounted here, and SELinux is not enabled.
+    let mut env = Env::new(&["true"]);
+    env.edit(|c| {
+        c["linux"]["intelRdt"] = json!({"closID": "guaranteed", "l3CacheSchema": "L3:0=7f0"})
+    });
+    env.create_fails(&["linux.intelRdt", "resctrl"]);
+    let mut env = Env::new(&["true"]);
+    env.edit(|c| c["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0"));
+    env.create_fails(&["linux.mountLabel", "SELinux is not enabled"]);
+}

@@ -278,6 +278,10 @@ impl ContainerBuilder {
             Some(sc) => Some(crate::seccomp::Prepared::new(sc)?),
             None => None,
         };
+        // Idmapped mounts are made here, with the host's privileges; the
+        // init inherits the detached mounts.
+        let idmapped = crate::idmap::prepare(spec, &bundle.extras)?;
+        let idmapped_fds = idmapped.fds();
         let (mut parent, child) = Channel::pair()?;
         // One clone does it all unless namespaces are joined or a time
         // namespace is made: then an intermediate process forks the init.
@@ -301,6 +305,7 @@ impl ContainerBuilder {
             stdio: self.stdio,
             state_json: &state_for_hooks,
             seccomp: seccomp.as_ref(),
+            idmapped: &idmapped_fds,
         };
         let first =
             match sys::clone3(clone_flags, None).ctx(|| "clone the container init".to_string())? {
@@ -345,6 +350,7 @@ impl ContainerBuilder {
         st.pid = pid;
         st.pid_start = start;
         cgroups::join(&cg, pid)?;
+        crate::netdev::move_all(spec, pid)?;
         let (limits, devices) = match linux.resources() {
             Some(r) => {
                 let (l, d) = cgroups::split_devices(r);

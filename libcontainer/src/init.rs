@@ -48,6 +48,9 @@ pub struct InitArgs<'a> {
     pub state_json: &'a dyn Fn(&str, i32) -> String,
     /// The seccomp filter to load, compiled by the parent.
     pub seccomp: Option<&'a crate::seccomp::Prepared>,
+    /// Idmapped copies of mount sources (index in `mounts`, detached mount
+    /// fd), made by the parent.
+    pub idmapped: &'a [(usize, RawFd)],
 }
 
 /// Runs in the cloned child and never returns: on error the reason goes to
@@ -163,6 +166,7 @@ fn init(ch: &mut Channel, a: &InitArgs) -> Result<()> {
         cgroups: a.cgroups,
         cgroupns: a.plan.creates(NS::Cgroup),
         userns,
+        idmapped: a.idmapped,
     };
     rootfs::prepare_root(a.rootfs)?;
     rootfs::mount_all(spec, &ctx)?;

@@ -8,7 +8,7 @@
 //! or a write outside the rootfs.
 
 use std::ffi::OsStr;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Component, Path, PathBuf};
 
 use std::os::unix::fs::OpenOptionsExt;
@@ -52,33 +52,45 @@ pub struct MountOptions {
     pub data: Vec<String>,
     /// Whether this is a bind mount (`bind` or `rbind`).
     pub bind: bool,
+    /// Recursive attributes (`rro`, `rnosuid`… of runtime-spec 1.1): the
+    /// `MOUNT_ATTR_*` bits to set and clear on the mount and every submount.
+    pub rec_set: u64,
+    /// See `rec_set`.
+    pub rec_clr: u64,
+    /// `idmap` (`Some(false)`) or `ridmap` (`Some(true)`).
+    pub idmap: Option<bool>,
+    /// `tmpcopyup`: a tmpfs starts with a copy of what it covers.
+    pub tmpcopyup: bool,
 }
 
-/// Options of runtime-spec 1.1+ that this version does not implement yet.
-const NOT_YET: [&str; 22] = [
-    "rro",
-    "rrw",
-    "rnosuid",
-    "rsuid",
-    "rnodev",
-    "rdev",
-    "rnoexec",
-    "rexec",
-    "rnodiratime",
-    "rdiratime",
-    "rrelatime",
-    "rnorelatime",
-    "rnoatime",
-    "ratime",
-    "rstrictatime",
-    "rnostrictatime",
-    "rnosymfollow",
-    "rsymfollow",
-    "idmap",
-    "ridmap",
-    "tmpcopyup",
-    "nosymfollow",
-];
+/// `MOUNT_ATTR_*` of mount_setattr(2).
+pub mod attr {
+    /// Read-only.
+    pub const RDONLY: u64 = 0x1;
+    /// No set-uid.
+    pub const NOSUID: u64 = 0x2;
+    /// No devices.
+    pub const NODEV: u64 = 0x4;
+    /// No exec.
+    pub const NOEXEC: u64 = 0x8;
+    /// The atime mode bits.
+    pub const ATIME_MASK: u64 = 0x70;
+    /// relatime (the value 0 of the atime field).
+    pub const RELATIME: u64 = 0x0;
+    /// noatime.
+    pub const NOATIME: u64 = 0x10;
+    /// strictatime.
+    pub const STRICTATIME: u64 = 0x20;
+    /// nodiratime.
+    pub const NODIRATIME: u64 = 0x80;
+    /// Idmapped.
+    pub const IDMAP: u64 = 0x10_0000;
+    /// No symlink following.
+    pub const NOSYMFOLLOW: u64 = 0x20_0000;
+}
+
+/// `MS_NOSYMFOLLOW` (Linux 5.10), not in nix's flags.
+const MS_NOSYMFOLLOW: MsFlags = MsFlags::from_bits_retain(256);
 
 impl Default for MountOptions {
     fn default() -> Self {
@@ -88,6 +100,10 @@ impl Default for MountOptions {
             propagation: Vec::new(),
             data: Vec::new(),
             bind: false,
+            rec_set: 0,
+            rec_clr: 0,
+            idmap: None,
+            tmpcopyup: false,
         }
     }
 }
@@ -134,13 +150,31 @@ impl MountOptions {
                     o.bind = true;
                     (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty())
                 }
+                "nosymfollow" => (MS_NOSYMFOLLOW, MsFlags::empty()),
+                "symfollow" => (MsFlags::empty(), MS_NOSYMFOLLOW),
+                "idmap" | "ridmap" => {
+                    o.idmap = Some(opt == "ridmap");
+                    continue;
+                }
+                "tmpcopyup" => {
+                    o.tmpcopyup = true;
+                    continue;
+                }
                 other => {
                     if let Some(p) = propagation_flag(other) {
                         o.propagation.push(p);
-                    } else if NOT_YET.contains(&other) {
-                        return Err(format!(
-                            "mount option {other:?} is not supported by this version of corral"
-                        ));
+                    } else if let Some((set, bits)) = recursive_attr(other) {
+                        if ATIME_OPTS.contains(&other) {
+                            // The atime modes are one field: replace it.
+                            o.rec_set = (o.rec_set & !attr::ATIME_MASK) | bits;
+                            o.rec_clr |= attr::ATIME_MASK;
+                        } else if set {
+                            o.rec_set |= bits;
+                            o.rec_clr &= !bits;
+                        } else {
+                            o.rec_clr |= bits;
+                            o.rec_set &= !bits;
+                        }
                     } else {
                         o.data.push(other.to_string());
                     }
@@ -154,10 +188,115 @@ impl MountOptions {
         Ok(o)
     }
 
+    /// Whether any recursive attribute is asked for.
+    pub fn has_recursive_attrs(&self) -> bool {
+        self.rec_set != 0 || self.rec_clr != 0
+    }
+
     /// The flags that matter on a bind remount (everything but bind/rec).
     fn remount_flags(&self) -> MsFlags {
         self.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT)
     }
+}
+
+/// The recursive options that set the atime mode.
+const ATIME_OPTS: [&str; 6] = [
+    "rnoatime",
+    "rstrictatime",
+    "rnorelatime",
+    "rrelatime",
+    "ratime",
+    "rnostrictatime",
+];
+
+/// A recursive attribute option: (set or clear, `MOUNT_ATTR_*` bits). The
+/// atime options name the mode the atime field takes: `rnoatime`,
+/// `rstrictatime`, `rrelatime`; their negations `ratime`, `rnostrictatime`
+/// go back to the kernel's default relatime and `rnorelatime` to
+/// strictatime (atime updated on every access).
+fn recursive_attr(opt: &str) -> Option<(bool, u64)> {
+    Some(match opt {
+        "rro" => (true, attr::RDONLY),
+        "rrw" => (false, attr::RDONLY),
+        "rnosuid" => (true, attr::NOSUID),
+        "rsuid" => (false, attr::NOSUID),
+        "rnodev" => (true, attr::NODEV),
+        "rdev" => (false, attr::NODEV),
+        "rnoexec" => (true, attr::NOEXEC),
+        "rexec" => (false, attr::NOEXEC),
+        "rnodiratime" => (true, attr::NODIRATIME),
+        "rdiratime" => (false, attr::NODIRATIME),
+        "rnosymfollow" => (true, attr::NOSYMFOLLOW),
+        "rsymfollow" => (false, attr::NOSYMFOLLOW),
+        "rnoatime" => (true, attr::NOATIME),
+        "rstrictatime" | "rnorelatime" => (true, attr::STRICTATIME),
+        "rrelatime" | "ratime" | "rnostrictatime" => (true, attr::RELATIME),
+        _ => return None,
+    })
+}
+
+/// Copies the tree under the directory `from` into the directory `to`
+/// (tmpcopyup): files, directories, symlinks and special files with their
+/// modes and owners; nothing is followed. The top directory's mode and
+/// owner go to `to` as well.
+fn copy_up(from: &OwnedFd, to: &OwnedFd) -> nix::Result<()> {
+    use nix::fcntl::OFlag;
+    use nix::sys::stat::{fstat, fstatat, mknodat, Mode, SFlag};
+    use nix::unistd::fchownat;
+    let st = fstat(from)?;
+    nix::sys::stat::fchmod(to, Mode::from_bits_truncate(st.st_mode & 0o7777))?;
+    nix::unistd::fchown(to, Some(st.st_uid.into()), Some(st.st_gid.into()))?;
+    let names: Vec<std::ffi::OsString> = std::fs::read_dir(fd_path(from))
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .collect();
+    for name in names {
+        let name = name.as_os_str();
+        let st = fstatat(from, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)?;
+        let mode = Mode::from_bits_truncate(st.st_mode & 0o7777);
+        let nofollow = OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFDIR => {
+                nix::sys::stat::mkdirat(to, name, mode)?;
+                let sub_from =
+                    nix::fcntl::openat(from, name, OFlag::O_DIRECTORY | nofollow, Mode::empty())?;
+                let sub_to =
+                    nix::fcntl::openat(to, name, OFlag::O_DIRECTORY | nofollow, Mode::empty())?;
+                copy_up(&sub_from, &sub_to)?;
+                continue;
+            }
+            libc::S_IFREG => {
+                let src =
+                    nix::fcntl::openat(from, name, OFlag::O_RDONLY | nofollow, Mode::empty())?;
+                let dst = nix::fcntl::openat(
+                    to,
+                    name,
+                    OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | nofollow,
+                    mode,
+                )?;
+                let mut src = std::fs::File::from(src);
+                let mut dst = std::fs::File::from(dst);
+                std::io::copy(&mut src, &mut dst)
+                    .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+                nix::sys::stat::fchmod(&dst, mode)?;
+            }
+            libc::S_IFLNK => {
+                let target = nix::fcntl::readlinkat(from, name)?;
+                nix::unistd::symlinkat(target.as_os_str(), to, name)?;
+            }
+            kind => {
+                mknodat(to, name, SFlag::from_bits_truncate(kind), mode, st.st_rdev)?;
+            }
+        }
+        fchownat(
+            to,
+            name,
+            Some(st.st_uid.into()),
+            Some(st.st_gid.into()),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )?;
+    }
+    Ok(())
 }
 
 /// `/proc/self/fd/N` of an fd, for calls that take a path.
@@ -257,6 +396,8 @@ pub struct Context<'a> {
     pub cgroupns: bool,
     /// Whether the container has a user namespace (no mknod then).
     pub userns: bool,
+    /// Idmapped copies of mount sources by index in `mounts`.
+    pub idmapped: &'a [(usize, RawFd)],
 }
 
 /// Step 1, in the new mount namespace: stop propagation to the host and make
@@ -287,7 +428,16 @@ pub fn mount_all(spec: &Spec, ctx: &Context) -> Result<()> {
         .map_err(|e| Error::io("open rootfs", ctx.rootfs, e))?
         .into();
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        mount_one(m, &root, ctx).map_err(|e| {
+        // A relative destination is taken from `/`, as runc does.
+        let mut m = m.clone();
+        m.set_destination(Path::new("/").join(m.destination()));
+        let m = &m;
+        let idmapped = ctx
+            .idmapped
+            .iter()
+            .find(|(j, _)| *j == i)
+            .map(|(_, fd)| *fd);
+        mount_one(m, idmapped, &root, ctx).map_err(|e| {
             Error::Other(format!(
                 "mounts[{i}] ({:?} on {:?}): {e}",
                 m.typ().clone().unwrap_or_else(|| "bind".into()),
@@ -317,13 +467,38 @@ pub fn mount_all(spec: &Spec, ctx: &Context) -> Result<()> {
     Ok(())
 }
 
-fn mount_one(m: &Mount, root: &OwnedFd, ctx: &Context) -> Result<()> {
+/// One entry of `mounts`; `idmapped` is the detached, idmapped copy of its
+/// source the parent made (see [`crate::idmap`]).
+fn mount_one(m: &Mount, idmapped: Option<RawFd>, root: &OwnedFd, ctx: &Context) -> Result<()> {
     let opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[])).map_err(Error::Other)?;
     let typ = m.typ().clone().unwrap_or_default();
-    let is_bind = opts.bind || typ == "bind";
     if typ == "cgroup" || typ == "cgroup2" {
-        return mount_cgroup(m, &opts, root, ctx);
+        mount_cgroup(m, &opts, root, ctx)?;
+    } else {
+        mount_plain(m, &opts, idmapped, root, ctx)?;
     }
+    if opts.has_recursive_attrs() {
+        let t = mkdir_all_in_root(root, m.destination(), false)?;
+        let a = sys::MountAttr {
+            attr_set: opts.rec_set,
+            attr_clr: opts.rec_clr,
+            ..Default::default()
+        };
+        sys::mount_setattr(t.as_raw_fd(), true, &a)
+            .ctx(|| "set recursive mount attributes (mount_setattr)".to_string())?;
+    }
+    Ok(())
+}
+
+fn mount_plain(
+    m: &Mount,
+    opts: &MountOptions,
+    idmapped: Option<RawFd>,
+    root: &OwnedFd,
+    ctx: &Context,
+) -> Result<()> {
+    let typ = m.typ().clone().unwrap_or_default();
+    let is_bind = opts.bind || typ == "bind";
     if typ == "proc" || typ == "sysfs" {
         refuse_symlinked_target(ctx.rootfs, m.destination())?;
     }
@@ -337,9 +512,14 @@ fn mount_one(m: &Mount, root: &OwnedFd, ctx: &Context) -> Result<()> {
     let tpath = fd_path(&target);
     let data = opts.data.join(",");
     if is_bind {
-        let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
-        mount(Some(&source), &tpath, None::<&str>, flags, None::<&str>)
-            .ctx(|| format!("bind {source:?}"))?;
+        if let Some(tree) = idmapped {
+            sys::move_mount_fd(tree, target.as_raw_fd())
+                .ctx(|| format!("attach the idmapped bind of {source:?}"))?;
+        } else {
+            let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
+            mount(Some(&source), &tpath, None::<&str>, flags, None::<&str>)
+                .ctx(|| format!("bind {source:?}"))?;
+        }
         let extra = opts.remount_flags();
         if !extra.is_empty() {
             // Resolve again: the fd still names the directory under the mount.
@@ -354,6 +534,17 @@ fn mount_one(m: &Mount, root: &OwnedFd, ctx: &Context) -> Result<()> {
             .ctx(|| "remount bind with the mount's options".to_string())?;
         }
     } else {
+        // tmpcopyup: the directory the tmpfs will cover, kept open.
+        let below = if opts.tmpcopyup {
+            if typ != "tmpfs" {
+                return Err(Error::Other(format!(
+                    "tmpcopyup is for tmpfs mounts, not {typ:?}"
+                )));
+            }
+            Some(pfd_dir(&target)?)
+        } else {
+            None
+        };
         mount(
             Some(&source),
             &tpath,
@@ -366,6 +557,10 @@ fn mount_one(m: &Mount, root: &OwnedFd, ctx: &Context) -> Result<()> {
             },
         )
         .ctx(|| format!("mount {typ} (data {data:?})"))?;
+        if let Some(below) = below {
+            let top = pfd_dir(&mkdir_all_in_root(root, m.destination(), false)?)?;
+            copy_up(&below, &top).ctx(|| "tmpcopyup".to_string())?;
+        }
         if typ == "proc" {
             let t2 = mkdir_all_in_root(root, m.destination(), false)?;
             if sys::fs_magic(t2.as_raw_fd()).ctx(|| "statfs".to_string())? != PROC_SUPER_MAGIC {
@@ -935,6 +1130,27 @@ mod tests {
         let b = opts(&["rbind", "ro", "rw"]);
         assert!(b.bind);
         assert_eq!(b.flags, MsFlags::MS_BIND | MsFlags::MS_REC);
-        assert!(MountOptions::parse(&["rro".to_string()]).is_err());
+    }
+
+    #[test]
+    fn recursive_atime_idmap_and_copyup_options() {
+        let o = opts(&["rro", "rnosuid", "rnoatime", "rrw", "rnodiratime"]);
+        assert_eq!(o.rec_set, attr::NOSUID | attr::NOATIME | attr::NODIRATIME);
+        assert_eq!(o.rec_clr, attr::RDONLY | attr::ATIME_MASK);
+        // A later atime option replaces the earlier one.
+        let o = opts(&["rnoatime", "rstrictatime"]);
+        assert_eq!(o.rec_set, attr::STRICTATIME);
+        let o = opts(&["rnoatime", "ratime"]);
+        assert_eq!((o.rec_set, o.rec_clr), (attr::RELATIME, attr::ATIME_MASK));
+        assert!(o.has_recursive_attrs());
+        assert!(!opts(&["ro"]).has_recursive_attrs());
+        let o = opts(&["bind", "ridmap", "tmpcopyup", "nosymfollow"]);
+        assert_eq!(o.idmap, Some(true));
+        assert!(o.tmpcopyup);
+        assert!(o.flags.contains(MS_NOSYMFOLLOW));
+        assert_eq!(opts(&["idmap"]).idmap, Some(false));
+        assert!(!opts(&["nosymfollow", "symfollow"])
+            .flags
+            .contains(MS_NOSYMFOLLOW));
     }
 }

@@ -4,7 +4,8 @@
 use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
+use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::{lsm, namespaces};
@@ -18,6 +19,38 @@ pub struct Bundle {
     pub rootfs: PathBuf,
     /// The parsed config.json.
     pub spec: Spec,
+    /// What oci-spec does not parse (see [`Extras`]).
+    pub extras: Extras,
+}
+
+/// Fields of runtime-spec 1.2+ that the `oci-spec` crate (0.8) does not
+/// parse, read from the same config.json beside its `Spec`: each mount's
+/// `uidMappings` and `gidMappings` (oci-spec puts them on the top-level
+/// object instead of on the mount).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Extras {
+    /// Per mount, in `mounts` order.
+    #[serde(default)]
+    pub mounts: Option<Vec<MountExtras>>,
+}
+
+/// See [`Extras`].
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MountExtras {
+    /// Id mapping of an idmapped mount (uids).
+    #[serde(default)]
+    pub uid_mappings: Option<Vec<LinuxIdMapping>>,
+    /// Id mapping of an idmapped mount (gids).
+    #[serde(default)]
+    pub gid_mappings: Option<Vec<LinuxIdMapping>>,
+}
+
+impl Extras {
+    /// The extras of mount `i`.
+    pub fn mount(&self, i: usize) -> Option<&MountExtras> {
+        self.mounts.as_ref().and_then(|m| m.get(i))
+    }
 }
 
 /// Reads `<bundle>/config.json`, parses it (naming the JSON path of any bad
@@ -27,8 +60,24 @@ pub fn load(bundle: &Path) -> Result<Bundle> {
     let cfg = dir.join("config.json");
     let text = std::fs::read(&cfg).map_err(|e| Error::io("read", &cfg, e))?;
     let spec = parse(&text)?;
+    let extras = parse_extras(&text)?;
     let rootfs = validate(&spec, &dir)?;
-    Ok(Bundle { dir, rootfs, spec })
+    crate::idmap::check(&spec, &extras)?;
+    Ok(Bundle {
+        dir,
+        rootfs,
+        spec,
+        extras,
+    })
+}
+
+/// Parses the [`Extras`] of config.json text; errors name the JSON path.
+pub fn parse_extras(text: &[u8]) -> Result<Extras> {
+    let de = &mut serde_json::Deserializer::from_slice(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        Error::spec(path, e.into_inner().to_string())
+    })
 }
 
 /// Parses config.json text; a type or value error names its JSON path.
@@ -346,22 +395,30 @@ fn validate_linux(spec: &Spec, owned: &HashSet<LinuxNamespaceType>) -> Result<()
     if let Some(sc) = linux.seccomp() {
         crate::seccomp::compile(sc)?;
     }
-    let unsupported: [(&str, bool); 3] = [
-        ("linux.intelRdt", linux.intel_rdt().is_some()),
-        (
-            "linux.netDevices",
-            linux.net_devices().as_ref().is_some_and(|m| !m.is_empty()),
-        ),
-        (
-            "linux.mountLabel",
-            linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()),
-        ),
-    ];
-    for (field, present) in unsupported {
-        if present {
+    crate::netdev::check(spec)?;
+    if linux.intel_rdt().is_some() {
+        let resctrl = std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .any(|l| {
+                l.split(" - ")
+                    .nth(1)
+                    .is_some_and(|t| t.starts_with("resctrl "))
+            });
+        return Err(Error::unsupported(
+            "linux.intelRdt",
+            if resctrl {
+                "resctrl is mounted, but corral does not drive Intel RDT (no host to test it on)"
+            } else {
+                "no resctrl file system is mounted on this host (Intel RDT/AMD PQoS needs the CPU feature and `mount -t resctrl resctrl /sys/fs/resctrl`)"
+            },
+        ));
+    }
+    if let Some(label) = linux.mount_label().as_ref().filter(|l| !l.is_empty()) {
+        if !lsm::selinux_enabled() {
             return Err(Error::unsupported(
-                field,
-                "not supported by this version of corral",
+                "linux.mountLabel",
+                format!("label {label:?} requested but SELinux is not enabled on this host"),
             ));
         }
     }
@@ -392,13 +449,12 @@ pub fn sysctl_namespace(key: &str) -> Option<LinuxNamespaceType> {
 
 fn validate_mounts(spec: &Spec) -> Result<()> {
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        if !clean_abs(m.destination()) {
+        // A relative destination is taken from `/`, as runc does.
+        let dest = Path::new("/").join(m.destination());
+        if !clean_abs(&dest) {
             return Err(Error::spec(
                 format!("mounts[{i}].destination"),
-                format!(
-                    "{:?} is not an absolute path without \"..\"",
-                    m.destination()
-                ),
+                format!("{:?} is not a path without \"..\"", m.destination()),
             ));
         }
         let opts = m.options().clone().unwrap_or_default();

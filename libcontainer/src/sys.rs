@@ -408,3 +408,69 @@ pub fn set_mempolicy(mode: i32, nodes: &[u64]) -> Result<(), Errno> {
     // bits and outlives the call.
     Errno::result(unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) }).map(drop)
 }
+
+/// `struct mount_attr` of mount_setattr(2).
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MountAttr {
+    /// `MOUNT_ATTR_*` to set.
+    pub attr_set: u64,
+    /// `MOUNT_ATTR_*` to clear.
+    pub attr_clr: u64,
+    /// Propagation type (`MS_SHARED`…), 0 to leave it.
+    pub propagation: u64,
+    /// User namespace fd for `MOUNT_ATTR_IDMAP`.
+    pub userns_fd: u64,
+}
+
+const AT_RECURSIVE: u32 = 0x8000;
+
+/// `mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE], attr)`: changes
+/// the mount `fd` names (and its submounts when `recursive`).
+pub fn mount_setattr(fd: RawFd, recursive: bool, attr: &MountAttr) -> Result<(), Errno> {
+    let flags = libc::AT_EMPTY_PATH as u32 | if recursive { AT_RECURSIVE } else { 0 };
+    // SAFETY: "" is a valid C string, `attr` a properly sized mount_attr on
+    // our stack; both outlive the call.
+    Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd,
+            c"".as_ptr(),
+            flags,
+            attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })
+    .map(drop)
+}
+
+/// `open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC
+/// [| AT_RECURSIVE])`: a detached copy of the mount at `path` (with its
+/// submounts when `recursive`).
+pub fn open_tree_clone(path: &Path, recursive: bool) -> Result<OwnedFd, Errno> {
+    let c = cstr(path)?;
+    let flags = 1 | libc::O_CLOEXEC as u32 | if recursive { AT_RECURSIVE } else { 0 };
+    // SAFETY: valid C string for the duration of the call.
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) };
+    let fd = Errno::result(fd)? as RawFd;
+    // SAFETY: the kernel just returned this fd to us; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `move_mount(from, "", to, "", MOVE_MOUNT_F_EMPTY_PATH |
+/// MOVE_MOUNT_T_EMPTY_PATH)`: attaches the detached mount `from` on the
+/// directory or file `to` names.
+pub fn move_mount_fd(from: RawFd, to: RawFd) -> Result<(), Errno> {
+    // SAFETY: "" is a valid C string; plain fds.
+    Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from,
+            c"".as_ptr(),
+            to,
+            c"".as_ptr(),
+            0x4 | 0x40,
+        )
+    })
+    .map(drop)
+}
