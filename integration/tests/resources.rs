@@ -581,3 +581,27 @@ fn ebpf_device_program_denies_and_allows() {
         assert_nothing_left(&env, &id);
     }
 }
+
+/// rdma: the controller is not mounted on the hybrid host (a clear error
+/// naming the field); on the v2 VM it is, but there is no RDMA device, so
+/// the kernel refuses the limit and the error names the file and device.
+#[test]
+fn rdma_limits_reach_the_controller_or_fail_clearly() {
+    let mut env = Env::new(&["true"]);
+    env.edit(|c| {
+        c["linux"]["resources"] = json!({"rdma": {"mlx5_9": {"hcaHandles": 3, "hcaObjects": 100}}})
+    });
+    let v2_has_rdma = v2()
+        && std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+            .unwrap_or_default()
+            .split_whitespace()
+            .any(|c| c == "rdma");
+    if v2_has_rdma {
+        env.create_fails(&["rdma.max", "mlx5_9 hca_handle=3 hca_object=100"]);
+    } else {
+        env.create_fails(&["linux.resources.rdma", "rdma cgroup controller"]);
+    }
+    let mut env = Env::new(&["true"]);
+    env.edit(|c| c["linux"]["resources"] = json!({"rdma": {"mlx5_9": {}}}));
+    env.create_fails(&["linux.resources.rdma.mlx5_9", "hcaHandles"]);
+}

@@ -367,3 +367,151 @@ fn intel_rdt_and_mount_label_are_refused_on_this_host() {
     env.edit(|c| c["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0"));
     env.create_fails(&["linux.mountLabel", "SELinux is not enabled"]);
 }
+
+/// Every claim of `corral features` is used: each mount option on a mount,
+/// each namespace and capability in a container, each seccomp action
+/// (NOTIFY is exercised with an agent in seccomp.rs), operator, arch and
+/// flag in one profile, each memory policy mode and flag.
+#[test]
+fn features_claims_hold_when_used() {
+    let env = Env::new(&["true"]);
+    let o = env.corral(&["features"]);
+    assert!(o.status.success());
+    let f: serde_json::Value = serde_json::from_slice(&o.stdout).expect("features json");
+    let list = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .expect("array")
+            .iter()
+            .map(|x| x.as_str().expect("str").to_string())
+            .collect()
+    };
+    // Mount options: one mount per option under /o.
+    let mut env = Env::userns(&["true"]);
+    let src = env.scratch.join("src");
+    std::fs::create_dir_all(&src).expect("src");
+    let mut mounts = Vec::new();
+    for opt in list(&f["mountOptions"]) {
+        let dest = format!("/o/{opt}");
+        let m = match opt.as_str() {
+            "bind" | "rbind" => {
+                json!({"destination": dest, "type": "bind", "source": src, "options": [opt]})
+            }
+            "idmap" | "ridmap" => {
+                json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", opt]})
+            }
+            "remount" => {
+                mounts.push(json!({"destination": dest, "type": "tmpfs", "source": "tmpfs"}));
+                json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": ["remount", "ro"]})
+            }
+            _ => json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": [opt]}),
+        };
+        mounts.push(m);
+    }
+    env.edit(|c| c["mounts"].as_array_mut().expect("mounts").extend(mounts));
+    env.run_ok();
+    // Namespaces: the user-namespace fixture makes every kind; each link
+    // differs from the host's.
+    let claimed = list(&f["linux"]["namespaces"]);
+    let mut env = Env::userns(&["sleep", "100"]);
+    let id = env.create();
+    let pid = env.state(&id)["pid"].to_string();
+    for ns in &claimed {
+        let file = match ns.as_str() {
+            "network" => "net",
+            "mount" => "mnt",
+            other => other,
+        };
+        assert_ne!(
+            integration::ns_link(&pid, file),
+            integration::ns_link("self", file),
+            "{ns}"
+        );
+    }
+    // Capabilities: all in the bounding set, and in the others all that
+    // this test process holds itself (this machine withholds
+    // CAP_SYS_RESOURCE from everyone).
+    let caps = list(&f["linux"]["capabilities"]);
+    let held: Vec<&String> = caps
+        .iter()
+        .filter(|c| {
+            c.parse::<caps::Capability>()
+                .is_ok_and(|cap| caps::has_cap(None, caps::CapSet::Permitted, cap).unwrap_or(false))
+        })
+        .collect();
+    let mut env = Env::new(&["grep", "CapBnd", "/proc/self/status"]);
+    env.edit(|c| {
+        c["process"]["capabilities"]["bounding"] = json!(caps);
+        for set in ["effective", "permitted"] {
+            c["process"]["capabilities"][set] = json!(held);
+        }
+    });
+    // Bounding can only shrink: the container's is exactly ours.
+    let ours = std::fs::read_to_string("/proc/self/status").expect("status");
+    let our_bnd = ours
+        .lines()
+        .find(|l| l.starts_with("CapBnd"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .expect("CapBnd")
+        .to_string();
+    assert_eq!(
+        env.run_ok().split_whitespace().nth(1),
+        Some(our_bnd.as_str())
+    );
+    assert!(caps.len() >= 41, "{caps:?}");
+    // seccomp: every action but NOTIFY on its own syscall, every operator,
+    // every arch and flag.
+    let sc = &f["linux"]["seccomp"];
+    let victims = [
+        "acct",
+        "swapon",
+        "swapoff",
+        "reboot",
+        "kexec_load",
+        "pivot_root",
+        "quotactl",
+        "nfsservctl",
+    ];
+    let mut rules: Vec<serde_json::Value> = list(&sc["actions"])
+        .into_iter()
+        .filter(|a| a != "SCMP_ACT_NOTIFY")
+        .zip(victims)
+        .map(|(a, n)| json!({"names": [n], "action": a}))
+        .collect();
+    for op in list(&sc["operators"]) {
+        rules.push(json!({"names": ["personality"], "action": "SCMP_ACT_ERRNO",
+            "args": [{"index": 0, "op": op, "value": 0x4242_4242u64, "valueTwo": 1}]}));
+    }
+    let mut env = Env::new(&["true"]);
+    env.edit(|c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": list(&sc["archs"]),
+            "flags": list(&sc["supportedFlags"]),
+            "syscalls": rules,
+        })
+    });
+    env.run_ok();
+    // Memory policy: every mode and flag.
+    let mp = &f["linux"]["memoryPolicy"];
+    for mode in list(&mp["modes"]) {
+        let mut env = Env::new(&["true"]);
+        let nodes = !matches!(mode.as_str(), "MPOL_DEFAULT" | "MPOL_LOCAL");
+        env.edit(|c| {
+            c["linux"]["memoryPolicy"] = if nodes {
+                json!({"mode": mode, "nodes": "0"})
+            } else {
+                json!({"mode": mode})
+            }
+        });
+        env.run_ok();
+    }
+    for flag in list(&mp["flags"]) {
+        let mut env = Env::new(&["true"]);
+        env.edit(|c| {
+            c["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0", "flags": [flag]})
+        });
+        env.run_ok();
+    }
+    assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], true);
+    assert_eq!(f["linux"]["netDevices"]["enabled"], true);
+}

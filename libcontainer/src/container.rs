@@ -17,7 +17,7 @@ use crate::store::{self, StateDir, StoredState};
 use crate::{cgroups, helper, hooks, spec, sys, tty};
 
 /// The runtime-spec version whose state document corral writes.
-pub const OCI_VERSION: &str = "1.0.2";
+pub const OCI_VERSION: &str = "1.3.0";
 
 /// A container's status, as the OCI state reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use crate::{cgroups, lsm};
 
 /// Every mount option `config.json` may use (see `rootfs::MountOptions`).
-pub const MOUNT_OPTIONS: [&str; 38] = [
+pub const MOUNT_OPTIONS: [&str; 62] = [
     "async",
     "atime",
     "bind",
@@ -15,6 +15,7 @@ pub const MOUNT_OPTIONS: [&str; 38] = [
     "diratime",
     "dirsync",
     "exec",
+    "idmap",
     "iversion",
     "lazytime",
     "loud",
@@ -29,14 +30,34 @@ pub const MOUNT_OPTIONS: [&str; 38] = [
     "norelatime",
     "nostrictatime",
     "nosuid",
+    "nosymfollow",
     "private",
+    "ratime",
     "rbind",
+    "rdev",
+    "rdiratime",
     "relatime",
     "remount",
+    "rexec",
+    "ridmap",
+    "rnoatime",
+    "rnodev",
+    "rnodiratime",
+    "rnoexec",
+    "rnorelatime",
+    "rnostrictatime",
+    "rnosuid",
+    "rnosymfollow",
     "ro",
     "rprivate",
+    "rrelatime",
+    "rro",
+    "rrw",
     "rshared",
     "rslave",
+    "rstrictatime",
+    "rsuid",
+    "rsymfollow",
     "runbindable",
     "rw",
     "shared",
@@ -44,8 +65,35 @@ pub const MOUNT_OPTIONS: [&str; 38] = [
     "slave",
     "strictatime",
     "suid",
+    "symfollow",
     "sync",
+    "tmpcopyup",
+    "unbindable",
 ];
+
+/// The memory policy modes this kernel takes: each is tried with
+/// set_mempolicy on node 0 and the caller's policy is reset afterwards.
+pub fn memory_policy_modes() -> Vec<&'static str> {
+    const MODES: [(&str, i32, bool); 7] = [
+        ("MPOL_DEFAULT", 0, false),
+        ("MPOL_PREFERRED", 1, true),
+        ("MPOL_BIND", 2, true),
+        ("MPOL_INTERLEAVE", 3, true),
+        ("MPOL_LOCAL", 4, false),
+        ("MPOL_PREFERRED_MANY", 5, true),
+        ("MPOL_WEIGHTED_INTERLEAVE", 6, true),
+    ];
+    let node0 = [1u64];
+    let out = MODES
+        .iter()
+        .filter(|(_, mode, nodes)| {
+            crate::sys::set_mempolicy(*mode, if *nodes { &node0 } else { &[] }).is_ok()
+        })
+        .map(|(name, _, _)| *name)
+        .collect();
+    let _ = crate::sys::set_mempolicy(0, &[]);
+    out
+}
 
 /// The features document.
 pub fn features() -> Value {
@@ -56,6 +104,15 @@ pub fn features() -> Value {
         v.sort();
         v
     };
+    // rdma: a v1 hierarchy, or the controller in the v2 root.
+    let rdma = hs.iter().any(|h| {
+        if h.v2 {
+            std::fs::read_to_string(h.mountpoint.join("cgroup.controllers"))
+                .is_ok_and(|c| c.split_whitespace().any(|x| x == "rdma"))
+        } else {
+            h.key.split(',').any(|c| c == "rdma")
+        }
+    });
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": crate::OCI_VERSION,
@@ -69,7 +126,7 @@ pub fn features() -> Value {
                 "v2": mode != cgroups::Mode::Legacy,
                 "systemd": false,
                 "systemdUser": false,
-                "rdma": false
+                "rdma": rdma
             },
             "seccomp": {
                 "enabled": true,
@@ -84,7 +141,12 @@ pub fn features() -> Value {
             "apparmor": {"enabled": lsm::apparmor_enabled()},
             "selinux": {"enabled": lsm::selinux_enabled()},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}}
+            "memoryPolicy": {
+                "modes": memory_policy_modes(),
+                "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"]
+            },
+            "mountExtensions": {"idmap": {"enabled": true}},
+            "netDevices": {"enabled": true}
         },
         "annotations": {
             "org.opencontainers.runtime-spec.features": "corral",

@@ -150,6 +150,7 @@ impl MountOptions {
                     o.bind = true;
                     (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty())
                 }
+                "defaults" => (MsFlags::empty(), MsFlags::empty()),
                 "nosymfollow" => (MS_NOSYMFOLLOW, MsFlags::empty()),
                 "symfollow" => (MsFlags::empty(), MS_NOSYMFOLLOW),
                 "idmap" | "ridmap" => {

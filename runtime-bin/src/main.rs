@@ -19,7 +19,7 @@ const VERSION: &str = concat!(
     "\ncommit: ",
     env!("CORRAL_COMMIT"),
     "\nspec: ",
-    "1.0.2"
+    "1.3.0"
 );
 
 /// corral: an OCI container runtime, a drop-in for runc.

@@ -260,13 +260,38 @@ pub(crate) fn write(path: &Path, value: &str) -> Result<()> {
 /// mounted (v1), or every field has a v2 file. Errors name the field and the
 /// controller.
 pub fn check_supported_resources(res: &LinuxResources) -> Result<()> {
-    if res.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
-        return Err(Error::unsupported(
-            "linux.resources.rdma",
-            "the rdma cgroup controller is not supported by this version of corral",
-        ));
-    }
+    rdma_lines(res)?;
     check_with(&hierarchies()?, res)
+}
+
+/// `linux.resources.rdma` as `rdma.max` lines (`mlx5_1 hca_handle=3
+/// hca_object=10000`), one per device, the same in v1 and v2.
+pub(crate) fn rdma_lines(res: &LinuxResources) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let Some(rdma) = res.rdma().as_ref() else {
+        return Ok(out);
+    };
+    let mut devs: Vec<&String> = rdma.keys().collect();
+    devs.sort();
+    for dev in devs {
+        let field = format!("linux.resources.rdma.{dev}");
+        if dev.is_empty() || dev.contains(char::is_whitespace) {
+            return Err(Error::spec(&field, format!("{dev:?} is not a device name")));
+        }
+        let r = &rdma[dev];
+        let mut line = dev.clone();
+        if let Some(h) = r.hca_handles() {
+            line.push_str(&format!(" hca_handle={h}"));
+        }
+        if let Some(o) = r.hca_objects() {
+            line.push_str(&format!(" hca_object={o}"));
+        }
+        if r.hca_handles().is_none() && r.hca_objects().is_none() {
+            return Err(Error::spec(field, "give hcaHandles, hcaObjects or both"));
+        }
+        out.push(line);
+    }
+    Ok(out)
 }
 
 /// [`check_supported_resources`] against given hierarchies.

@@ -44,6 +44,9 @@ pub fn required(res: &LinuxResources) -> Vec<(&'static str, &'static str)> {
             need.push(("cpuset", "linux.resources.cpu.cpus"));
         }
     }
+    if res.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
+        need.push(("rdma", "linux.resources.rdma"));
+    }
     if res.pids().is_some() {
         need.push(("pids", "linux.resources.pids"));
     }
@@ -96,6 +99,13 @@ pub fn apply(paths: &BTreeMap<String, PathBuf>, res: &LinuxResources, update: bo
             if let Some(mems) = c.mems() {
                 write(&d.join("cpuset.mems"), mems)?;
             }
+        }
+    }
+    let rdma = super::rdma_lines(res)?;
+    if !rdma.is_empty() {
+        let d = ctl(paths, "rdma", "linux.resources.rdma")?;
+        for line in rdma {
+            write(&d.join("rdma.max"), &line)?;
         }
     }
     if let Some(p) = res.pids() {
@@ -537,15 +547,21 @@ mod tests {
             ("net_cls", &["net_cls.classid"]),
             ("net_prio", &["net_prio.ifpriomap"]),
             ("devices", &["devices.allow", "devices.deny"]),
+            ("rdma", &["rdma.max"]),
         ]);
         let r = res(r#"{
             "blockIO": {"weight": 300, "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1048576}],
                         "throttleWriteIOPSDevice": [{"major": 8, "minor": 0, "rate": 100}]},
             "hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}],
             "network": {"classID": 1048577, "priorities": [{"name": "eth0", "priority": 5}]},
-            "devices": [{"allow": false, "access": "rwm"}]
+            "devices": [{"allow": false, "access": "rwm"}],
+            "rdma": {"mlx5_1": {"hcaHandles": 3, "hcaObjects": 10000}}
         }"#);
         apply(&p, &r, false).expect("apply");
+        assert_eq!(
+            read(&p, "rdma", "rdma.max"),
+            "mlx5_1 hca_handle=3 hca_object=10000"
+        );
         assert_eq!(read(&p, "blkio", "blkio.bfq.weight"), "300");
         assert_eq!(
             read(&p, "blkio", "blkio.throttle.read_bps_device"),

@@ -91,6 +91,9 @@ pub fn needed(res: &LinuxResources) -> Vec<&'static str> {
     if res.pids().is_some() {
         v.push("pids");
     }
+    if res.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
+        v.push("rdma");
+    }
     if res.block_io().is_some() {
         v.push("io");
     }
@@ -101,7 +104,9 @@ pub fn needed(res: &LinuxResources) -> Vec<&'static str> {
     {
         v.push("hugetlb");
     }
-    const V2: [&str; 6] = ["cpu", "cpuset", "memory", "pids", "io", "hugetlb"];
+    const V2: [&str; 8] = [
+        "cpu", "cpuset", "memory", "pids", "io", "hugetlb", "rdma", "misc",
+    ];
     for k in res.unified().iter().flat_map(|u| u.keys()) {
         if let Some(c) = V2.into_iter().find(|c| k.starts_with(&format!("{c}."))) {
             if !v.contains(&c) {
@@ -221,6 +226,9 @@ pub fn apply(d: &Path, res: &LinuxResources, update: bool) -> Result<()> {
         if let Some(r) = m.reservation() {
             write(&d.join("memory.low"), &max_or(r))?;
         }
+    }
+    for line in super::rdma_lines(res)? {
+        write(&d.join("rdma.max"), &line)?;
     }
     if let Some(p) = res.pids() {
         write(
@@ -374,6 +382,7 @@ mod tests {
             "hugetlb.2MB.max",
             "hugetlb.2MB.rsvd.max",
             "memory.current",
+            "rdma.max",
         ]);
         let r = res(r#"{
             "cpu": {"shares": 1024, "quota": 50000, "period": 100000, "burst": 10, "idle": 0, "cpus": "0", "mems": "0"},
@@ -381,9 +390,11 @@ mod tests {
             "pids": {"limit": 42},
             "blockIO": {"weight": 100, "throttleWriteBpsDevice": [{"major": 254, "minor": 0, "rate": 1000}]},
             "hugepageLimits": [{"pageSize": "2MB", "limit": 2097152}],
-            "unified": {"memory.high": "900000"}
+            "unified": {"memory.high": "900000"},
+            "rdma": {"rxe3": {"hcaObjects": 10000}}
         }"#);
         apply(&d, &r, false).expect("apply");
+        assert_eq!(read(&d, "rdma.max"), "rxe3 hca_object=10000");
         assert_eq!(read(&d, "cpu.weight"), "39");
         assert_eq!(read(&d, "cpu.max"), "50000 100000");
         assert_eq!(read(&d, "cpu.max.burst"), "10");
