@@ -18,6 +18,8 @@ for t in resources cgroups lifecycle rootfs namespaces errors; do
   [ -n "$b" ] || { echo "no test binary for $t: cargo build --workspace --all-targets" >&2; exit 1; }
   bins="$bins $PWD/$b"
 done
+# Debian's kernel has AppArmor on: the LSM label test runs there.
+process_bin=$PWD/$(newest process)
 for f in target/fixture target/fixture-userns; do
   [ -e "$f/.built" ] || bash fixtures/build-bundle.sh $([ "$f" = target/fixture-userns ] && echo --demo) "$f" >/dev/null
   touch "$f/.built"
@@ -31,6 +33,9 @@ for b in '"$bins"'; do
   echo "== $(basename "$b")"
   "$b" --test-threads=2 -q
 done
+echo "== AppArmor"
+mountpoint -q /sys/kernel/security || mount -t securityfs securityfs /sys/kernel/security
+CORRAL_EXPECT_APPARMOR=1 '"$process_bin"' apparmor --nocapture -q
 echo "v2 VM tests passed"'
 
 echo "== cgroup v2 VM ($kernel)"

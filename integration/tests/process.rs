@@ -312,3 +312,47 @@ fn run_relays_the_terminal_without_a_console_socket() {
     assert!(text.contains("20 70"), "{text:?}");
     assert_nothing_left(&env, &id);
 }
+
+/// AppArmor confines the process to `process.apparmorProfile`, from exec
+/// on. This host has AppArmor off (the error is tested above); the cgroup
+/// v2 VM tier boots Debian's kernel, where it is on, and sets
+/// CORRAL_EXPECT_APPARMOR=1 so this test cannot pass there by skipping.
+#[test]
+fn apparmor_profile_confines_the_process() {
+    if !libcontainer::lsm::apparmor_enabled() {
+        assert!(
+            std::env::var_os("CORRAL_EXPECT_APPARMOR").is_none(),
+            "AppArmor was expected on this kernel"
+        );
+        println!("AppArmor is not enabled here: the VM tier runs this test");
+        return;
+    }
+    let name = format!("corral-test-{}", std::process::id());
+    let mut env = Env::new(&[
+        "sh",
+        "-c",
+        "cat /proc/self/attr/current; cat /etc/hostname >/dev/null 2>&1 || echo hostname-denied",
+    ]);
+    let file = env.scratch.join("profile");
+    std::fs::write(
+        &file,
+        format!(
+            "profile {name} flags=(attach_disconnected,mediate_deleted) {{\n  file,\n  capability,\n  network,\n  unix,\n  signal,\n  mount,\n  umount,\n  pivot_root,\n  deny /etc/hostname r,\n}}\n"
+        ),
+    )
+    .expect("profile");
+    let load = std::process::Command::new("apparmor_parser")
+        .args(["-r", "-K"])
+        .arg(&file)
+        .status()
+        .expect("apparmor_parser");
+    assert!(load.success(), "apparmor_parser -r");
+    env.edit(|c| c["process"]["apparmorProfile"] = json!(name));
+    let o = env.run_ok();
+    let _ = std::process::Command::new("apparmor_parser")
+        .args(["-R", "-K"])
+        .arg(&file)
+        .status();
+    assert!(o.contains(&format!("{name} (enforce)")), "{o}");
+    assert!(o.contains("hostname-denied"), "{o}");
+}

@@ -604,4 +604,14 @@ fn rdma_limits_reach_the_controller_or_fail_clearly() {
     let mut env = Env::new(&["true"]);
     env.edit(|c| c["linux"]["resources"] = json!({"rdma": {"mlx5_9": {}}}));
     env.create_fails(&["linux.resources.rdma.mlx5_9", "hcaHandles"]);
+    // misc (v2 only, through `unified`): the key reaches the misc
+    // controller, which corral enables; the VM has no misc resource (SEV…),
+    // so the kernel refuses the value.
+    let mut env = Env::new(&["true"]);
+    env.edit(|c| c["linux"]["resources"] = json!({"unified": {"misc.max": "sev 1"}}));
+    if v2() {
+        env.create_fails(&["misc.max", "sev 1"]);
+    } else {
+        env.create_fails(&["linux.resources.unified", "cgroup v2"]);
+    }
 }
