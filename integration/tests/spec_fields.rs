@@ -45,6 +45,7 @@ const TABLE: &[(&str, &str, &str, &str)] = &[
     ("linux.seccomp.{defaultAction,defaultErrnoRet,syscalls[].action,errnoRet}", "effect", "integration/tests/seccomp.rs", "every_action_matches_runc"),
     ("linux.seccomp.syscalls[].args (every operator)", "effect", "integration/tests/seccomp.rs", "every_operator"),
     ("linux.seccomp.flags", "effect", "integration/tests/seccomp.rs", "filter_flags_are_accepted_by_the_kernel"),
+    ("linux.seccomp.flags WAIT_KILLABLE_RECV", "effect", "integration/tests/seccomp.rs", "notify_sends_the_listener_to_the_agent_which_answers"),
     ("linux.seccomp.{listenerPath,listenerMetadata}", "effect", "integration/tests/seccomp.rs", "notify_sends_the_listener_to_the_agent_which_answers"),
     ("linux.seccomp.architectures (foreign)", "error", "integration/tests/errors.rs", "what_this_version_cannot_honour_is_refused"),
     // Root file system.

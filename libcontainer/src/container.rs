@@ -269,13 +269,17 @@ impl ContainerBuilder {
             cgroup: cg.clone(),
             started: false,
             config: spec.clone(),
+            extra_seccomp_flags: bundle.extras.seccomp_flags,
         };
         let state_for_hooks = {
             let st = st.clone();
             move |status: &str, pid: i32| hook_state_json(&st, status, pid)
         };
         let seccomp = match linux.seccomp() {
-            Some(sc) => Some(crate::seccomp::Prepared::new(sc)?),
+            Some(sc) => Some(crate::seccomp::Prepared::new(
+                sc,
+                bundle.extras.seccomp_flags,
+            )?),
             None => None,
         };
         // Idmapped mounts are made here, with the host's privileges; the
@@ -559,6 +563,11 @@ impl Container {
     /// The config the container was created from.
     pub fn spec(&self) -> &Spec {
         &self.st.config
+    }
+
+    /// Seccomp flags of the config beyond oci-spec's (see `spec::Extras`).
+    pub(crate) fn extra_seccomp_flags(&self) -> u32 {
+        self.st.extra_seccomp_flags
     }
 
     /// The current status, read from the kernel.

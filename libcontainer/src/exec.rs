@@ -129,7 +129,10 @@ impl Container {
         };
         // The container's seccomp profile applies to exec'd processes too.
         let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-            Some(sc) => Some(crate::seccomp::Prepared::new(sc)?),
+            Some(sc) => Some(crate::seccomp::Prepared::new(
+                sc,
+                self.extra_seccomp_flags(),
+            )?),
             None => None,
         };
         let (mut parent, child) = Channel::pair()?;

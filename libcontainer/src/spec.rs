@@ -26,12 +26,17 @@ pub struct Bundle {
 /// Fields of runtime-spec 1.2+ that the `oci-spec` crate (0.8) does not
 /// parse, read from the same config.json beside its `Spec`: each mount's
 /// `uidMappings` and `gidMappings` (oci-spec puts them on the top-level
-/// object instead of on the mount).
+/// object instead of on the mount), and seccomp flags it has no variant
+/// for (`SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV`).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Extras {
     /// Per mount, in `mounts` order.
     #[serde(default)]
     pub mounts: Option<Vec<MountExtras>>,
+    /// `SECCOMP_FILTER_FLAG_*` bits of `linux.seccomp.flags` beyond
+    /// oci-spec's (computed, never read from the config as a key).
+    #[serde(skip)]
+    pub seccomp_flags: u32,
 }
 
 /// See [`Extras`].
@@ -74,16 +79,36 @@ pub fn load(bundle: &Path) -> Result<Bundle> {
 /// Parses the [`Extras`] of config.json text; errors name the JSON path.
 pub fn parse_extras(text: &[u8]) -> Result<Extras> {
     let de = &mut serde_json::Deserializer::from_slice(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut x: Extras = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         Error::spec(path, e.into_inner().to_string())
-    })
+    })?;
+    let v: serde_json::Value =
+        serde_json::from_slice(text).map_err(|e| Error::spec("(document)", e.to_string()))?;
+    for f in v
+        .pointer("/linux/seccomp/flags")
+        .and_then(|f| f.as_array())
+        .into_iter()
+        .flatten()
+    {
+        x.seccomp_flags |= f.as_str().and_then(extra_seccomp_flag).unwrap_or(0);
+    }
+    Ok(x)
 }
 
 /// Parses config.json text; a type or value error names its JSON path.
+/// Seccomp flags the `oci-spec` crate does not know are taken out first
+/// (they are read by [`parse_extras`]).
 pub fn parse(text: &[u8]) -> Result<Spec> {
-    let de = &mut serde_json::Deserializer::from_slice(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(text).map_err(|e| Error::spec("(document)", e.to_string()))?;
+    if let Some(flags) = v
+        .pointer_mut("/linux/seccomp/flags")
+        .and_then(|f| f.as_array_mut())
+    {
+        flags.retain(|f| f.as_str().is_none_or(|s| extra_seccomp_flag(s).is_none()));
+    }
+    serde_path_to_error::deserialize(v).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let path = if path == "." || path.is_empty() {
@@ -93,6 +118,15 @@ pub fn parse(text: &[u8]) -> Result<Spec> {
         };
         Error::spec(path, inner.to_string())
     })
+}
+
+/// The `SECCOMP_FILTER_FLAG_*` bit of a runtime-spec seccomp flag that the
+/// `oci-spec` crate (0.8) has no variant for.
+pub fn extra_seccomp_flag(name: &str) -> Option<u32> {
+    match name {
+        "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" => Some(crate::seccomp::WAIT_KILLABLE_RECV),
+        _ => None,
+    }
 }
 
 /// Whether `p` is absolute and has no `..` component.
@@ -553,5 +587,24 @@ mod tests {
         assert!(clean_abs(Path::new("/a/b")));
         assert!(!clean_abs(Path::new("a/b")));
         assert!(!clean_abs(Path::new("/a/../../b")));
+    }
+
+    #[test]
+    fn seccomp_flags_oci_spec_lacks_are_extras() {
+        let cfg = br#"{"ociVersion":"1.3.0","linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW",
+            "flags":["SECCOMP_FILTER_FLAG_LOG","SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]}}}"#;
+        let spec = parse(cfg).expect("parse");
+        let flags = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().as_ref())
+            .and_then(|s| s.flags().clone())
+            .expect("flags");
+        assert_eq!(flags.len(), 1, "{flags:?}");
+        let x = parse_extras(cfg).expect("extras");
+        assert_eq!(x.seccomp_flags, crate::seccomp::WAIT_KILLABLE_RECV);
+        // A key of that name in the config does not set it.
+        let x = parse_extras(br#"{"seccomp_flags": 4, "corralSeccompFlags": 4}"#).expect("extras");
+        assert_eq!(x.seccomp_flags, 0);
     }
 }

@@ -46,6 +46,10 @@ pub struct StoredState {
     pub started: bool,
     /// The config the container was created from (hooks for later commands).
     pub config: oci_spec::runtime::Spec,
+    /// Seccomp flags of the config that oci-spec has no variant for (see
+    /// `spec::Extras`), for exec.
+    #[serde(default)]
+    pub extra_seccomp_flags: u32,
 }
 
 /// Checks a container id against runc's rules.
@@ -268,6 +272,7 @@ mod tests {
             cgroup: CgroupState::default(),
             started: false,
             config: oci_spec::runtime::Spec::default(),
+            extra_seccomp_flags: 0,
         };
         dir.save(&st).expect("save");
         let _l = dir.lock().expect("lock");

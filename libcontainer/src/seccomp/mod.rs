@@ -94,6 +94,8 @@ const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 const AUDIT_ARCH_I386: u32 = 0x4000_0003;
 const X32_BIT: u32 = 0x4000_0000;
 const ENOSYS: u32 = 38;
+/// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Linux 5.19).
+pub const WAIT_KILLABLE_RECV: u32 = 1 << 5;
 const EPERM: u32 = 1;
 
 // seccomp_data offsets.
@@ -591,8 +593,17 @@ pub struct Prepared {
 
 impl Prepared {
     /// Compiles `s` and, for a notifying filter, connects to its listener.
-    pub fn new(s: &LinuxSeccomp) -> Result<Prepared> {
-        let filter = compile(s)?;
+    /// `extra_flags`: `SECCOMP_FILTER_FLAG_*` bits of `linux.seccomp.flags`
+    /// that oci-spec has no variant for (see `spec::Extras`).
+    pub fn new(s: &LinuxSeccomp, extra_flags: u32) -> Result<Prepared> {
+        let mut filter = compile(s)?;
+        if extra_flags & WAIT_KILLABLE_RECV != 0 && !filter.notify {
+            return Err(Error::spec(
+                "linux.seccomp.flags",
+                "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV applies to notify filters: no rule is SCMP_ACT_NOTIFY",
+            ));
+        }
+        filter.flags |= extra_flags;
         let listener = if filter.notify {
             let path = s.listener_path().as_ref().ok_or_else(|| {
                 Error::spec(
