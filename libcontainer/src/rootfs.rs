@@ -401,6 +401,54 @@ pub struct Context<'a> {
     pub idmapped: &'a [(usize, RawFd)],
 }
 
+/// Mounts one entry of a caller's rootfs list (containerd's `Mount`: type,
+/// source, options such as overlay's `lowerdir=…`) on `target`.
+pub fn mount_rootfs_entry(
+    typ: &str,
+    source: &str,
+    options: &[String],
+    target: &Path,
+) -> Result<()> {
+    let o = MountOptions::parse(options).map_err(Error::Other)?;
+    let data = o.data.join(",");
+    let (flags, typ) = if o.bind || typ == "bind" {
+        (MsFlags::MS_BIND | (o.flags & MsFlags::MS_REC), None)
+    } else {
+        (o.flags, Some(typ))
+    };
+    mount(
+        Some(source),
+        target,
+        typ,
+        flags,
+        (!data.is_empty()).then_some(data.as_str()),
+    )
+    .ctx(|| format!("mount {typ:?} {source:?} on {target:?}"))?;
+    if o.bind && o.flags.contains(MsFlags::MS_RDONLY) {
+        mount(
+            None::<&str>,
+            target,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+            None::<&str>,
+        )
+        .ctx(|| format!("remount {target:?} read-only"))?;
+    }
+    Ok(())
+}
+
+/// Unmounts everything mounted on `target` (the rootfs a caller mounted
+/// with [`mount_rootfs_entry`]); a path with nothing mounted is fine.
+pub fn unmount_all(target: &Path) -> Result<()> {
+    loop {
+        match umount2(target, MntFlags::MNT_DETACH) {
+            Ok(()) => continue,
+            Err(Errno::EINVAL) | Err(Errno::ENOENT) => return Ok(()),
+            Err(e) => return Err(Error::sys(format!("unmount {target:?}"), e)),
+        }
+    }
+}
+
 /// Step 1, in the new mount namespace: stop propagation to the host and make
 /// the rootfs a mount point of its own.
 pub fn prepare_root(rootfs: &Path) -> Result<()> {

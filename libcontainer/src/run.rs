@@ -19,6 +19,20 @@ pub fn become_subreaper() -> Result<()> {
         .ctx(|| "become child subreaper".to_string())
 }
 
+/// Waits for the child `pid` (this process's child, or an orphan it
+/// inherited as subreaper) to exit and reaps it; only that pid, so other
+/// waiters in the process keep theirs. Returns the exit status as a shell
+/// reports it: the exit code, or 128 + the signal that killed it.
+pub fn wait_exit(pid: i32) -> Result<i32> {
+    let fd = sys::pidfd_open(pid).ctx(|| format!("pidfd_open {pid}"))?;
+    let st = sys::waitid_pidfd(fd.as_raw_fd()).ctx(|| format!("wait for {pid}"))?;
+    Ok(if libc::WIFEXITED(st) {
+        libc::WEXITSTATUS(st)
+    } else {
+        128 + libc::WTERMSIG(st)
+    })
+}
+
 fn forwarded() -> SigSet {
     let mut set = SigSet::empty();
     for s in Signal::iterator() {

@@ -474,3 +474,27 @@ pub fn move_mount_fd(from: RawFd, to: RawFd) -> Result<(), Errno> {
     })
     .map(drop)
 }
+
+/// `waitid(P_PIDFD, pidfd, WEXITED)`: reaps the child `pidfd` refers to and
+/// returns its wait status in the form `waitpid` gives.
+pub fn waitid_pidfd(pidfd: RawFd) -> Result<i32, Errno> {
+    // SAFETY: siginfo_t is plain data the kernel fills; zeroed is valid.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `info` is a valid siginfo_t on our stack for the call.
+        let r =
+            unsafe { libc::waitid(libc::P_PIDFD, pidfd as libc::id_t, &mut info, libc::WEXITED) };
+        match Errno::result(r) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(_) => break,
+        }
+    }
+    // SAFETY: after a successful WEXITED wait si_code and si_status are set.
+    let (code, status) = unsafe { (info.si_code, info.si_status()) };
+    Ok(if code == libc::CLD_EXITED {
+        (status & 0xff) << 8
+    } else {
+        status & 0x7f
+    })
+}

@@ -57,3 +57,8 @@ pub fn become_terminal(slave: &OwnedFd) -> Result<()> {
     }
     crate::sys::ioctl_int(0, libc::TIOCSCTTY, 0).ctx(|| "TIOCSCTTY".to_string())
 }
+
+/// Sets the window size of the terminal `fd` (a pty master or slave).
+pub fn set_size(fd: RawFd, rows: u16, cols: u16) -> Result<()> {
+    crate::sys::set_winsize(fd, rows, cols).map_err(|e| Error::sys("set the terminal size", e))
+}
