@@ -27,10 +27,28 @@ sockets_before=$(ls /run/containerd/s 2>/dev/null | wc -l)
 $C run -d --runtime "$runtime" "$img" bg sleep 1000 >/dev/null
 check "task ls running" "RUNNING" -- ctr task ls
 check "task ps" "PID" -- ctr task ps bg
+check "task exec" "exec-ok" -- ctr task exec --exec-id e1 bg sh -c 'echo exec-ok'
+check "task exec exit status" "rc=6" -- sh -c "$C task exec --exec-id e2 bg sh -c 'exit 6'; echo rc=\$?"
+check "task exec -t" "/dev/pts/" -- script -qec "$C task exec -t --exec-id e3 bg tty" /dev/null
+check "task metrics" "memory.usage_in_bytes" -- ctr task metrics bg
+# containerd restarted while the task runs: the shim keeps it.
+kill "$(cat "$work/containerd.pid")"; sleep 1
+PATH=${shim_path:+$shim_path:}$PATH containerd --address "$sock" --root "$root" --state "$state" >>"$work/containerd.log" 2>&1 &
+echo $! >"$work/containerd.pid"
+for _ in $(seq 100); do [ -S "$sock" ] && $C version >/dev/null 2>&1 && break; sleep 0.1; done
+check "task survives a containerd restart" "RUNNING" -- ctr task ls
 check "task pause" "PAUSED" -- sh -c "$C task pause bg && $C task ls"
 check "task resume" "RUNNING" -- sh -c "$C task resume bg && $C task ls"
 check "task kill" "STOPPED" -- sh -c "$C task kill -s SIGKILL bg; sleep 1; $C task ls"
 check "task delete" "deleted" -- sh -c "$C task delete bg >/dev/null && $C container delete bg && echo deleted"
+# An OOM kill reaches containerd as an event.
+$C events >"$work/events" 2>&1 &
+events_pid=$!
+sleep 0.5
+$C run --rm --runtime "$runtime" --memory-limit 16777216 "$img" oom sh -c "tail /dev/zero" >"$work/oom.log" 2>&1 || true
+sleep 1
+kill $events_pid
+check "OOM event" "/tasks/oom" -- cat "$work/events" "$work/oom.log"
 # 20 containers started and deleted: no shim, socket or mount left.
 for i in $(seq 20); do
   $C run --rm --runtime "$runtime" "$img" loop$i true || fail "loop $i"

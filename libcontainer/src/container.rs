@@ -560,6 +560,11 @@ impl Container {
         &self.st.cgroup
     }
 
+    /// The state root this container lives under.
+    pub fn root(&self) -> &Path {
+        self.dir.path.parent().unwrap_or(Path::new("/"))
+    }
+
     /// The config the container was created from.
     pub fn spec(&self) -> &Spec {
         &self.st.config

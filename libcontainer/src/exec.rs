@@ -1,7 +1,7 @@
 //! `exec`: a new process in a running container — its namespaces, its root,
 //! its cgroups, and the security context of the given process spec.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
@@ -13,7 +13,7 @@ use crate::error::{Error, Result, SysContext};
 use crate::{cgroups, helper, init, namespaces, rootfs, security, sys, tty};
 
 /// How to run a process in a container.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ExecOptions {
     /// The process: args, env, cwd, user, capabilities, rlimits, terminal…
     pub process: Process,
@@ -27,6 +27,15 @@ pub struct ExecOptions {
     pub preserve_fds: u32,
     /// Exec even into a paused container.
     pub ignore_paused: bool,
+    /// From a multi-threaded caller (which execs through a helper process):
+    /// the process's stdin, stdout and stderr. A single-threaded caller's
+    /// process inherits the caller's own.
+    #[serde(skip)]
+    pub stdio: Option<[RawFd; 3]>,
+    /// The helper binary for a multi-threaded caller (default
+    /// `/proc/self/exe`; see [`crate::helper`]).
+    #[serde(skip)]
+    pub helper: Option<PathBuf>,
 }
 
 impl ExecOptions {
@@ -39,6 +48,8 @@ impl ExecOptions {
             pid_file: None,
             preserve_fds: 0,
             ignore_paused: false,
+            stdio: None,
+            helper: None,
         }
     }
 }
@@ -71,7 +82,21 @@ impl Container {
     /// as a subreaper.
     pub fn exec(&self, opts: ExecOptions) -> Result<Exec> {
         if helper::is_multithreaded() {
-            return Err(Error::Other("exec needs a single-threaded caller".into()));
+            // Forking here is unsafe: a single-threaded helper does it, and
+            // the process is reparented to the caller (make it a subreaper
+            // to wait for it).
+            if opts.console_to_caller {
+                return Err(Error::Other(
+                    "a multi-threaded caller gets an exec's terminal through a console socket"
+                        .into(),
+                ));
+            }
+            let helper = opts
+                .helper
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("/proc/self/exe"));
+            let pid = helper::exec_via_helper(&helper, self.root(), self.id(), &opts, opts.stdio)?;
+            return Ok(Exec { pid, console: None });
         }
         match self.status() {
             Status::Stopped => return Err(Error::NotRunning),

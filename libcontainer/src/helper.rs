@@ -21,8 +21,9 @@ use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 
-use crate::container::ContainerBuilder;
+use crate::container::{Container, ContainerBuilder};
 use crate::error::{Error, Result};
+use crate::exec::ExecOptions;
 
 /// Environment variable that marks a helper process; its value is the fd of
 /// the request channel.
@@ -35,9 +36,24 @@ pub fn is_multithreaded() -> bool {
         .unwrap_or(true)
 }
 
+/// What a helper is asked to do.
+#[derive(Serialize, Deserialize)]
+enum Request {
+    /// Create a container.
+    Create(ContainerBuilder),
+    /// Start a process in container `id` under `root`.
+    Exec {
+        root: std::path::PathBuf,
+        id: String,
+        opts: Box<ExecOptions>,
+    },
+}
+
 #[derive(Serialize, Deserialize)]
 enum Reply {
     Ok,
+    /// An exec'd process's host pid.
+    Pid(i32),
     Err {
         kind: String,
         path: String,
@@ -97,14 +113,22 @@ fn serve(fd: RawFd) -> i32 {
     if sock.read_to_end(&mut req).is_err() {
         return 2;
     }
-    let reply = match serde_json::from_slice::<ContainerBuilder>(&req) {
-        Ok(b) => match b.create_here().map(|(c, _)| c) {
+    let reply = match serde_json::from_slice::<Request>(&req) {
+        Ok(Request::Create(b)) => match b.create_here().map(|(c, _)| c) {
             Ok(_) => Reply::Ok,
             Err(e) => to_reply(&e),
         },
+        // The process outlives this helper: it is reparented to the
+        // caller, its subreaper.
+        Ok(Request::Exec { root, id, opts }) => {
+            match Container::load(&root, &id).and_then(|c| c.exec(*opts)) {
+                Ok(x) => Reply::Pid(x.pid),
+                Err(e) => to_reply(&e),
+            }
+        }
         Err(e) => to_reply(&Error::Other(format!("bad helper request: {e}"))),
     };
-    let ok = matches!(reply, Reply::Ok);
+    let ok = matches!(reply, Reply::Ok | Reply::Pid(_));
     let _ = serde_json::to_writer(&mut sock, &reply);
     let _ = sock.flush();
     if ok {
@@ -117,13 +141,50 @@ fn serve(fd: RawFd) -> i32 {
 /// Runs `b.create_here()` in a single-threaded helper process started from
 /// `helper`.
 pub(crate) fn create_via_helper(helper: &Path, b: &ContainerBuilder) -> Result<()> {
+    call(
+        helper,
+        &Request::Create(b.for_helper()),
+        b.stdio_fds(),
+        b.preserved_fds(),
+    )
+    .map(drop)
+}
+
+/// Runs `Container::exec` of container `id` in a single-threaded helper
+/// process started from `helper`; the exec'd process's stdio are `stdio`.
+/// Returns its host pid.
+pub(crate) fn exec_via_helper(
+    helper: &Path,
+    root: &Path,
+    id: &str,
+    opts: &ExecOptions,
+    stdio: Option<[RawFd; 3]>,
+) -> Result<i32> {
+    let req = Request::Exec {
+        root: root.to_path_buf(),
+        id: id.to_string(),
+        opts: Box::new(opts.clone()),
+    };
+    match call(helper, &req, stdio, opts.preserve_fds)? {
+        Some(pid) => Ok(pid),
+        None => Err(Error::Other("the helper answered no pid".into())),
+    }
+}
+
+/// Starts `helper` with the request channel, `stdio` as its stdio and fds
+/// 3..3+`preserve` kept open; sends `req`, returns the pid of a `Pid` reply.
+fn call(
+    helper: &Path,
+    req: &Request,
+    stdio: Option<[RawFd; 3]>,
+    preserve: u32,
+) -> Result<Option<i32>> {
     let (mine, theirs) =
         UnixStream::pair().map_err(|e| Error::Other(format!("socketpair: {e}")))?;
     let their_fd = theirs.as_raw_fd();
-    let preserve = b.preserved_fds();
     let mut cmd = Command::new(helper);
     cmd.env(HELPER_ENV, their_fd.to_string());
-    if let Some([i, o, e]) = b.stdio_fds() {
+    if let Some([i, o, e]) = stdio {
         let dup = |fd: RawFd| -> Result<Stdio> {
             let f = nix::unistd::dup(unsafe_borrow(fd)).map_err(|e| Error::sys("dup stdio", e))?;
             Ok(Stdio::from(f))
@@ -146,11 +207,11 @@ pub(crate) fn create_via_helper(helper: &Path, b: &ContainerBuilder) -> Result<(
         .spawn()
         .map_err(|e| Error::Other(format!("start libcontainer helper {helper:?}: {e}")))?;
     drop(theirs);
-    let mut req = serde_json::to_vec(&b.for_helper()).map_err(|e| Error::Other(e.to_string()))?;
-    req.push(b'\n');
+    let mut body = serde_json::to_vec(req).map_err(|e| Error::Other(e.to_string()))?;
+    body.push(b'\n');
     let mut sock = mine;
     let sent = sock
-        .write_all(&req)
+        .write_all(&body)
         .and_then(|_| sock.shutdown(std::net::Shutdown::Write));
     let mut reply = Vec::new();
     let _ = sock.read_to_end(&mut reply);
@@ -159,7 +220,8 @@ pub(crate) fn create_via_helper(helper: &Path, b: &ContainerBuilder) -> Result<(
         .map_err(|e| Error::Other(format!("wait for helper: {e}")))?;
     sent.map_err(|e| Error::Other(format!("send request to helper: {e}")))?;
     match serde_json::from_slice::<Reply>(&reply) {
-        Ok(Reply::Ok) => Ok(()),
+        Ok(Reply::Ok) => Ok(None),
+        Ok(Reply::Pid(p)) => Ok(Some(p)),
         Ok(Reply::Err { kind, path, msg }) => Err(from_reply(&kind, path, msg)),
         Err(_) => Err(Error::Other(format!(
             "libcontainer helper {helper:?} gave no answer ({status}); does it call libcontainer::helper::run_if_helper() first in main?"

@@ -33,6 +33,13 @@ pub fn wait_exit(pid: i32) -> Result<i32> {
     })
 }
 
+/// Sends `sig` to process `pid` through a pidfd (a pid reused since the
+/// pidfd was opened cannot be hit).
+pub fn signal(pid: i32, sig: i32) -> Result<()> {
+    let fd = sys::pidfd_open(pid).ctx(|| format!("pidfd_open {pid}"))?;
+    sys::pidfd_send_signal(fd.as_raw_fd(), sig).ctx(|| format!("signal {sig} to {pid}"))
+}
+
 fn forwarded() -> SigSet {
     let mut set = SigSet::empty();
     for s in Signal::iterator() {

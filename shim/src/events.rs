@@ -90,6 +90,36 @@ impl Event {
             any: pack(&e),
         }
     }
+    /// `/tasks/exec-added`.
+    pub fn exec_added(id: &str, exec_id: &str) -> Event {
+        let mut e = task::TaskExecAdded::new();
+        e.container_id = id.into();
+        e.exec_id = exec_id.into();
+        Event {
+            topic: topics::TASK_EXEC_ADDED_EVENT_TOPIC,
+            any: pack(&e),
+        }
+    }
+    /// `/tasks/exec-started`.
+    pub fn exec_started(id: &str, exec_id: &str, pid: u32) -> Event {
+        let mut e = task::TaskExecStarted::new();
+        e.container_id = id.into();
+        e.exec_id = exec_id.into();
+        e.pid = pid;
+        Event {
+            topic: topics::TASK_EXEC_STARTED_EVENT_TOPIC,
+            any: pack(&e),
+        }
+    }
+    /// `/tasks/oom`.
+    pub fn oom(id: &str) -> Event {
+        let mut e = task::TaskOOM::new();
+        e.container_id = id.into();
+        Event {
+            topic: topics::TASK_OOM_EVENT_TOPIC,
+            any: pack(&e),
+        }
+    }
     /// `/tasks/paused`.
     pub fn paused(id: &str) -> Event {
         let mut e = task::TaskPaused::new();

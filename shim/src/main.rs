@@ -15,6 +15,7 @@
 
 mod daemon;
 mod events;
+mod metrics;
 mod service;
 
 use std::io::Write;

@@ -19,8 +19,9 @@ use ttrpc::{Code, TtrpcContext};
 
 use crate::events::{now, Event, Publisher};
 
-/// What the shim knows of one task (the container's init).
-struct TaskInfo {
+/// What the shim knows of one process: a task's init (exec id "") or a
+/// process exec'd into it.
+struct Proc {
     bundle: PathBuf,
     pid: u32,
     stdin: String,
@@ -32,6 +33,15 @@ struct TaskInfo {
     console: Option<Arc<File>>,
     /// Whether the shim mounted the rootfs (and unmounts it at delete).
     mounted: bool,
+    /// An exec'd process's spec (until it starts: pid 0).
+    spec: Option<oci_spec::runtime::Process>,
+}
+
+/// (container id, exec id) of a process; "" is the init.
+type Key = (String, String);
+
+fn key(id: &str, exec_id: &str) -> Key {
+    (id.to_string(), exec_id.to_string())
 }
 
 /// The Task service.
@@ -40,12 +50,25 @@ pub struct Service {
     /// The shim's socket, removed when it shuts down.
     socket: PathBuf,
     publisher: Publisher,
-    tasks: Mutex<HashMap<String, TaskInfo>>,
+    tasks: Mutex<HashMap<Key, Proc>>,
     exited: Condvar,
+    /// OOM kills already reported, per container.
+    oom_seen: Mutex<HashMap<String, u64>>,
 }
 
 fn err(code: Code, msg: impl Into<String>) -> ttrpc::Error {
     ttrpc::Error::RpcStatus(ttrpc::get_status(code, msg.into()))
+}
+
+fn not_found(k: &Key) -> ttrpc::Error {
+    if k.1.is_empty() {
+        err(Code::NOT_FOUND, format!("task {} not found", k.0))
+    } else {
+        err(
+            Code::NOT_FOUND,
+            format!("exec {} of task {} not found", k.1, k.0),
+        )
+    }
 }
 
 fn lib_err(e: libcontainer::Error) -> ttrpc::Error {
@@ -84,6 +107,57 @@ fn open_stdio(path: &str, write: bool) -> std::io::Result<File> {
         .open(p)
 }
 
+/// A unix socket a container process sends its pty master to.
+struct ConsoleSocket {
+    path: PathBuf,
+    accept: std::thread::JoinHandle<std::io::Result<OwnedFd>>,
+}
+
+impl ConsoleSocket {
+    fn new() -> std::io::Result<ConsoleSocket> {
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "corral-shim-{}-{}.sock",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path)?;
+        let accept = std::thread::spawn(move || -> std::io::Result<OwnedFd> {
+            let (conn, _) = listener.accept()?;
+            libcontainer::tty::recv_fd(conn.as_raw_fd())
+                .map(|(fd, _)| fd)
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        });
+        Ok(ConsoleSocket { path, accept })
+    }
+
+    /// The master, once the process sent it; `sent` false: unblock the
+    /// accept and return an error.
+    fn finish(self, sent: bool) -> std::io::Result<File> {
+        if !sent {
+            let _ = std::os::unix::net::UnixStream::connect(&self.path);
+        }
+        let _ = std::fs::remove_file(&self.path);
+        let fd = self
+            .accept
+            .join()
+            .map_err(|_| std::io::Error::other("console thread"))??;
+        Ok(File::from(fd))
+    }
+}
+
+/// Relays a pty: master → the stdout fifo, the stdin fifo → master.
+fn relay(master: File, stdin: &str, stdout: &str) -> std::io::Result<Arc<File>> {
+    let out = open_stdio(stdout, true)?;
+    pump(master.try_clone()?, out);
+    if !stdin.is_empty() {
+        let input = open_stdio(stdin, false)?;
+        pump(input, master.try_clone()?);
+    }
+    Ok(Arc::new(master))
+}
+
 /// Copies `from` to `to` until EOF or an error, on its own thread.
 fn pump(mut from: File, mut to: File) {
     std::thread::spawn(move || {
@@ -100,6 +174,7 @@ impl Service {
             publisher,
             tasks: Mutex::new(HashMap::new()),
             exited: Condvar::new(),
+            oom_seen: Mutex::new(HashMap::new()),
         }
     }
 
@@ -108,29 +183,34 @@ impl Service {
     }
 
     /// Reaps `pid` when it exits, records the exit and tells containerd.
-    fn watch(self: &Arc<Self>, id: String, pid: u32) {
+    fn watch(self: &Arc<Self>, k: Key, pid: u32) {
         let me = self.clone();
         std::thread::spawn(move || {
             let status = libcontainer::run::wait_exit(pid as i32).unwrap_or(255) as u32;
             let at = now();
+            if k.1.is_empty() {
+                // An OOM kill of the init is told before its exit.
+                me.check_oom(&k.0);
+            }
             {
                 let mut tasks = me.tasks.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some(t) = tasks.get_mut(&id) {
+                if let Some(t) = tasks.get_mut(&k) {
                     t.exit = Some((status, at.clone()));
                 }
             }
             me.exited.notify_all();
-            me.publisher.publish(Event::exit(&id, "", pid, status, at));
+            me.publisher
+                .publish(Event::exit(&k.0, &k.1, pid, status, at));
         });
     }
 
-    fn wait_exit(&self, id: &str, limit: Option<Duration>) -> ttrpc::Result<(u32, Timestamp)> {
+    fn wait_exit(&self, k: &Key, limit: Option<Duration>) -> ttrpc::Result<(u32, Timestamp)> {
         let deadline = limit.map(|d| std::time::Instant::now() + d);
         let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            match tasks.get(id) {
-                None => return Err(err(Code::NOT_FOUND, format!("task {id} not found"))),
-                Some(TaskInfo { exit: Some(e), .. }) => return Ok(e.clone()),
+            match tasks.get(k) {
+                None => return Err(not_found(k)),
+                Some(Proc { exit: Some(e), .. }) => return Ok(e.clone()),
                 Some(_) => {}
             }
             tasks = match deadline {
@@ -182,8 +262,8 @@ impl Service {
             }
         };
         self.tasks.lock().unwrap_or_else(|p| p.into_inner()).insert(
-            req.id.clone(),
-            TaskInfo {
+            key(&req.id, ""),
+            Proc {
                 bundle: bundle.clone(),
                 pid,
                 stdin: req.stdin.clone(),
@@ -193,9 +273,11 @@ impl Service {
                 exit: None,
                 console,
                 mounted,
+                spec: None,
             },
         );
-        self.watch(req.id.clone(), pid);
+        self.watch(key(&req.id, ""), pid);
+        self.watch_oom(&req.id);
         self.publisher
             .publish(Event::create(&req.id, &req.bundle, pid));
         Ok(pid)
@@ -219,41 +301,51 @@ impl Service {
             return Ok((c.pid().unwrap_or(0) as u32, None));
         }
         // A terminal: the init sends the pty master to a console socket.
-        let sock = std::env::temp_dir().join(format!(
-            "corral-shim-{}-{}.sock",
-            std::process::id(),
-            req.id.len() ^ (now().nanos as usize)
-        ));
-        let _ = std::fs::remove_file(&sock);
-        let listener = UnixListener::bind(&sock).map_err(io)?;
-        let accept = std::thread::spawn(move || -> std::io::Result<OwnedFd> {
-            let (conn, _) = listener.accept()?;
-            libcontainer::tty::recv_fd(conn.as_raw_fd())
-                .map(|(fd, _)| fd)
-                .map_err(|e| std::io::Error::other(e.to_string()))
-        });
-        let created = builder.console_socket(Some(sock.clone())).create();
-        let _ = std::fs::remove_file(&sock);
-        let c = match created {
-            Ok(c) => c,
-            Err(e) => {
-                // Unblock the accept so its thread ends.
-                let _ = std::os::unix::net::UnixStream::connect(&sock);
-                return Err(lib_err(e));
-            }
+        let console = ConsoleSocket::new().map_err(io)?;
+        let created = builder.console_socket(Some(console.path.clone())).create();
+        let master = console.finish(created.is_ok()).map_err(io);
+        let c = created.map_err(lib_err)?;
+        let master = relay(master?, &req.stdin, &req.stdout).map_err(io)?;
+        Ok((c.pid().unwrap_or(0) as u32, Some(master)))
+    }
+
+    /// Tells containerd of OOM kills in container `id` not yet told.
+    fn check_oom(&self, id: &str) {
+        let Ok(c) = Container::load(&self.root, id) else {
+            return;
         };
-        let master = accept
-            .join()
-            .map_err(|_| err(Code::INTERNAL, "console thread"))?
-            .map_err(io)?;
-        let master = File::from(master);
-        let out = open_stdio(&req.stdout, true).map_err(io)?;
-        pump(master.try_clone().map_err(io)?, out);
-        if !req.stdin.is_empty() {
-            let input = open_stdio(&req.stdin, false).map_err(io)?;
-            pump(input, master.try_clone().map_err(io)?);
+        // Read from the cgroup itself: it outlives the init until delete.
+        let kills = libcontainer::cgroups::stats(c.cgroups()).memory.oom_kills;
+        let mut seen = self.oom_seen.lock().unwrap_or_else(|p| p.into_inner());
+        let last = seen.entry(id.to_string()).or_insert(0);
+        if kills > *last {
+            *last = kills;
+            self.publisher.publish(Event::oom(id));
         }
-        Ok((c.pid().unwrap_or(0) as u32, Some(Arc::new(master))))
+    }
+
+    /// Polls the container's OOM kill count while its init lives (a kill
+    /// of another process in it is told within half a second).
+    fn watch_oom(self: &Arc<Self>, id: &str) {
+        let me = self.clone();
+        let id = id.to_string();
+        std::thread::spawn(move || loop {
+            std::thread::sleep(Duration::from_millis(500));
+            let alive = me
+                .tasks
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&key(&id, ""))
+                .is_some_and(|t| t.exit.is_none());
+            if !alive {
+                me.oom_seen
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
+                return;
+            }
+            me.check_oom(&id);
+        });
     }
 
     /// Whether no task is left (Shutdown may end the shim).
@@ -277,6 +369,58 @@ fn status_of(c: &Container) -> api::Status {
     }
 }
 
+impl TaskService {
+    fn proc_field<T>(&self, k: &Key, f: impl FnOnce(&Proc) -> T) -> ttrpc::Result<T> {
+        let tasks = self.0.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        tasks.get(k).map(f).ok_or_else(|| not_found(k))
+    }
+
+    /// Starts exec'd process `k` (its spec was given by Exec).
+    fn start_exec(&self, k: &Key) -> ttrpc::Result<u32> {
+        let (spec, stdin, stdout, stderr, terminal) = self.proc_field(k, |p| {
+            (
+                p.spec.clone(),
+                p.stdin.clone(),
+                p.stdout.clone(),
+                p.stderr.clone(),
+                p.terminal,
+            )
+        })?;
+        let spec = spec.ok_or_else(|| err(Code::FAILED_PRECONDITION, "already started"))?;
+        let c = self.0.load(&k.0)?;
+        let io = |e: std::io::Error| err(Code::INTERNAL, format!("stdio: {e}"));
+        let mut opts = libcontainer::ExecOptions::new(spec);
+        let (pid, console) = if terminal {
+            let console = ConsoleSocket::new().map_err(io)?;
+            opts.console_socket = Some(console.path.clone());
+            let started = c.exec(opts);
+            let master = console.finish(started.is_ok()).map_err(io);
+            let x = started.map_err(lib_err)?;
+            (x.pid, Some(relay(master?, &stdin, &stdout).map_err(io)?))
+        } else {
+            let i = open_stdio(&stdin, false).map_err(io)?;
+            let o = open_stdio(&stdout, true).map_err(io)?;
+            let e = open_stdio(&stderr, true).map_err(io)?;
+            opts.stdio = Some([i.as_raw_fd(), o.as_raw_fd(), e.as_raw_fd()]);
+            (c.exec(opts).map_err(lib_err)?.pid, None)
+        };
+        let pid = pid as u32;
+        {
+            let mut tasks = self.0.tasks.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(p) = tasks.get_mut(k) {
+                p.pid = pid;
+                p.spec = None;
+                p.console = console;
+            }
+        }
+        self.0.watch(k.clone(), pid);
+        self.0
+            .publisher
+            .publish(Event::exec_started(&k.0, &k.1, pid));
+        Ok(pid)
+    }
+}
+
 impl Task for TaskService {
     fn create(
         &self,
@@ -290,16 +434,15 @@ impl Task for TaskService {
     }
 
     fn start(&self, _: &TtrpcContext, req: api::StartRequest) -> ttrpc::Result<api::StartResponse> {
-        if !req.exec_id.is_empty() {
-            return Err(err(
-                Code::UNIMPLEMENTED,
-                "exec is not implemented by this shim yet",
-            ));
-        }
-        let mut c = self.0.load(&req.id)?;
-        c.start().map_err(lib_err)?;
-        let pid = c.pid().unwrap_or(0) as u32;
-        self.0.publisher.publish(Event::start(&req.id, pid));
+        let pid = if req.exec_id.is_empty() {
+            let mut c = self.0.load(&req.id)?;
+            c.start().map_err(lib_err)?;
+            let pid = c.pid().unwrap_or(0) as u32;
+            self.0.publisher.publish(Event::start(&req.id, pid));
+            pid
+        } else {
+            self.start_exec(&key(&req.id, &req.exec_id))?
+        };
         let mut r = api::StartResponse::new();
         r.pid = pid;
         Ok(r)
@@ -310,11 +453,26 @@ impl Task for TaskService {
         _: &TtrpcContext,
         req: api::DeleteRequest,
     ) -> ttrpc::Result<api::DeleteResponse> {
+        let k = key(&req.id, &req.exec_id);
+        let mut r = api::DeleteResponse::new();
         if !req.exec_id.is_empty() {
-            return Err(err(
-                Code::NOT_FOUND,
-                format!("exec {} not found", req.exec_id),
-            ));
+            let (pid, exit) = self.proc_field(&k, |p| (p.pid, p.exit.clone()))?;
+            if pid != 0 && exit.is_none() {
+                return Err(err(
+                    Code::FAILED_PRECONDITION,
+                    format!("exec {} is still running", req.exec_id),
+                ));
+            }
+            self.0
+                .tasks
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&k);
+            let (status, at) = exit.unwrap_or((0, now()));
+            r.pid = pid;
+            r.exit_status = status;
+            r.exited_at = MessageField::some(at);
+            return Ok(r);
         }
         let c = self.0.load(&req.id)?;
         let pid = c.pid().unwrap_or(0) as u32;
@@ -328,21 +486,19 @@ impl Task for TaskService {
         c.delete(true).map_err(lib_err)?;
         let (status, at) = self
             .0
-            .wait_exit(&req.id, Some(Duration::from_secs(10)))
+            .wait_exit(&k, Some(Duration::from_secs(10)))
             .unwrap_or((255, now()));
-        let info = self
-            .0
-            .tasks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&req.id);
+        let info = {
+            let mut tasks = self.0.tasks.lock().unwrap_or_else(|p| p.into_inner());
+            tasks.retain(|(id, e), _| id != &req.id || e.is_empty());
+            tasks.remove(&k)
+        };
         if let Some(t) = info.filter(|t| t.mounted) {
             let _ = libcontainer::rootfs::unmount_all(&t.bundle.join("rootfs"));
         }
         self.0
             .publisher
             .publish(Event::delete(&req.id, pid, status, at.clone()));
-        let mut r = api::DeleteResponse::new();
         r.pid = pid;
         r.exit_status = status;
         r.exited_at = MessageField::some(at);
@@ -350,20 +506,25 @@ impl Task for TaskService {
     }
 
     fn state(&self, _: &TtrpcContext, req: api::StateRequest) -> ttrpc::Result<api::StateResponse> {
+        let k = key(&req.id, &req.exec_id);
         let c = self.0.load(&req.id)?;
         let tasks = self.0.tasks.lock().unwrap_or_else(|p| p.into_inner());
-        let t = tasks
-            .get(&req.id)
-            .ok_or_else(|| err(Code::NOT_FOUND, format!("task {} not found", req.id)))?;
+        let t = tasks.get(&k).ok_or_else(|| not_found(&k))?;
         let mut r = api::StateResponse::new();
         r.id = req.id.clone();
+        r.exec_id = req.exec_id.clone();
         r.bundle = t.bundle.to_string_lossy().into_owned();
         r.pid = t.pid;
-        r.status = EnumOrUnknown::new(if t.exit.is_some() {
+        let status = if t.exit.is_some() {
             api::Status::STOPPED
-        } else {
+        } else if req.exec_id.is_empty() {
             status_of(&c)
-        });
+        } else if t.pid == 0 {
+            api::Status::CREATED
+        } else {
+            api::Status::RUNNING
+        };
+        r.status = EnumOrUnknown::new(status);
         r.stdin = t.stdin.clone();
         r.stdout = t.stdout.clone();
         r.stderr = t.stderr.clone();
@@ -400,41 +561,100 @@ impl Task for TaskService {
     }
 
     fn kill(&self, _: &TtrpcContext, req: api::KillRequest) -> ttrpc::Result<Empty> {
-        if !req.exec_id.is_empty() {
+        if req.exec_id.is_empty() {
+            let c = self.0.load(&req.id)?;
+            c.kill(req.signal as i32, req.all).map_err(lib_err)?;
+            return Ok(Empty::new());
+        }
+        let k = key(&req.id, &req.exec_id);
+        let (pid, exit) = self.proc_field(&k, |p| (p.pid, p.exit.is_some()))?;
+        if pid == 0 || exit {
+            return Err(err(Code::NOT_FOUND, "process already finished"));
+        }
+        libcontainer::run::signal(pid as i32, req.signal as i32).map_err(lib_err)?;
+        Ok(Empty::new())
+    }
+
+    fn exec(&self, _: &TtrpcContext, req: api::ExecProcessRequest) -> ttrpc::Result<Empty> {
+        let k = key(&req.id, &req.exec_id);
+        let bundle = self.proc_field(&key(&req.id, ""), |p| p.bundle.clone())?;
+        if self.proc_field(&k, |_| ()).is_ok() {
             return Err(err(
-                Code::NOT_FOUND,
-                format!("exec {} not found", req.exec_id),
+                Code::ALREADY_EXISTS,
+                format!("exec {} exists", req.exec_id),
             ));
         }
-        let c = self.0.load(&req.id)?;
-        c.kill(req.signal as i32, req.all).map_err(lib_err)?;
+        let spec: oci_spec::runtime::Process = serde_json::from_slice(&req.spec.value)
+            .map_err(|e| err(Code::INVALID_ARGUMENT, format!("exec process spec: {e}")))?;
+        self.0
+            .tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                k,
+                Proc {
+                    bundle,
+                    pid: 0,
+                    stdin: req.stdin.clone(),
+                    stdout: req.stdout.clone(),
+                    stderr: req.stderr.clone(),
+                    terminal: req.terminal,
+                    exit: None,
+                    console: None,
+                    mounted: false,
+                    spec: Some(spec),
+                },
+            );
+        self.0
+            .publisher
+            .publish(Event::exec_added(&req.id, &req.exec_id));
         Ok(Empty::new())
     }
 
     fn resize_pty(&self, _: &TtrpcContext, req: api::ResizePtyRequest) -> ttrpc::Result<Empty> {
-        let tasks = self.0.tasks.lock().unwrap_or_else(|p| p.into_inner());
-        let t = tasks
-            .get(&req.id)
-            .ok_or_else(|| err(Code::NOT_FOUND, format!("task {} not found", req.id)))?;
-        let Some(console) = &t.console else {
-            return Err(err(Code::FAILED_PRECONDITION, "the task has no terminal"));
+        let k = key(&req.id, &req.exec_id);
+        let console = self.proc_field(&k, |p| p.console.clone())?;
+        let Some(console) = console else {
+            return Err(err(
+                Code::FAILED_PRECONDITION,
+                "the process has no terminal",
+            ));
         };
         libcontainer::tty::set_size(console.as_raw_fd(), req.height as u16, req.width as u16)
             .map_err(lib_err)?;
         Ok(Empty::new())
     }
 
+    fn close_io(&self, _: &TtrpcContext, req: api::CloseIORequest) -> ttrpc::Result<Empty> {
+        // The process holds its stdin fifo itself (the shim keeps no copy):
+        // containerd closing its end is the EOF. A terminal's input is
+        // relayed, and ends when the fifo does.
+        self.proc_field(&key(&req.id, &req.exec_id), |_| ())?;
+        Ok(Empty::new())
+    }
+
+    fn update(&self, _: &TtrpcContext, req: api::UpdateTaskRequest) -> ttrpc::Result<Empty> {
+        let mut c = self.0.load(&req.id)?;
+        let res: oci_spec::runtime::LinuxResources =
+            serde_json::from_slice(&req.resources.value)
+                .map_err(|e| err(Code::INVALID_ARGUMENT, format!("resources: {e}")))?;
+        c.update(&res).map_err(lib_err)?;
+        Ok(Empty::new())
+    }
+
     fn wait(&self, _: &TtrpcContext, req: api::WaitRequest) -> ttrpc::Result<api::WaitResponse> {
-        if !req.exec_id.is_empty() {
-            return Err(err(
-                Code::NOT_FOUND,
-                format!("exec {} not found", req.exec_id),
-            ));
-        }
-        let (status, at) = self.0.wait_exit(&req.id, None)?;
+        let (status, at) = self.0.wait_exit(&key(&req.id, &req.exec_id), None)?;
         let mut r = api::WaitResponse::new();
         r.exit_status = status;
         r.exited_at = MessageField::some(at);
+        Ok(r)
+    }
+
+    fn stats(&self, _: &TtrpcContext, req: api::StatsRequest) -> ttrpc::Result<api::StatsResponse> {
+        let c = self.0.load(&req.id)?;
+        let s = c.stats().map_err(lib_err)?;
+        let mut r = api::StatsResponse::new();
+        r.stats = MessageField::some(crate::metrics::pack(&s, c.cgroups().v2));
         Ok(r)
     }
 
@@ -445,14 +665,7 @@ impl Task for TaskService {
     ) -> ttrpc::Result<api::ConnectResponse> {
         let mut r = api::ConnectResponse::new();
         r.shim_pid = std::process::id();
-        r.task_pid = self
-            .0
-            .tasks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&req.id)
-            .map(|t| t.pid)
-            .unwrap_or(0);
+        r.task_pid = self.proc_field(&key(&req.id, ""), |p| p.pid).unwrap_or(0);
         r.version = env!("CARGO_PKG_VERSION").into();
         Ok(r)
     }
