@@ -8,6 +8,7 @@ root=/var/lib/corral-e2e-ctr-$name
 state=/run/corral-e2e-ctr-$name
 ctr() { command ctr -a "$sock" -n corral-e2e "$@"; }
 pass=0
+sockets_at_start=" $(ls /run/containerd/s 2>/dev/null | tr '\n' ' ') "
 
 cleanup() {
   set +e
@@ -17,6 +18,10 @@ cleanup() {
   sleep 1
   for m in $(awk '{print $5}' /proc/self/mountinfo | grep -E "^($root|$state)" | sort -r); do umount -l "$m"; done
   rm -rf "$root" "$state" "$sock" "$work"
+  # Shim sockets made during the run (a killed shim leaves its own).
+  for s in $(ls /run/containerd/s 2>/dev/null); do
+    case "$sockets_at_start" in *" $s "*) ;; *) rm -f "/run/containerd/s/$s";; esac
+  done
   # ctr puts containers under /<namespace>/<id>; the parent stays behind.
   find /sys/fs/cgroup -depth -type d -name corral-e2e -exec rmdir {} \; 2>/dev/null
 }

@@ -23,7 +23,10 @@ check "run image: output" "from-image" -- ctr run --rm --runtime "$runtime" "$im
 check "exit status" "rc=5" -- sh -c "$C run --rm --runtime $runtime $img s3 sh -c 'exit 5'; echo rc=\$?"
 check "env" "E2E=yes" -- ctr run --rm --runtime "$runtime" --env E2E=yes "$img" s4 sh -c 'echo E2E=$E2E'
 check "tty" "/dev/pts/0" -- script -qec "$C run --rm -t --runtime $runtime $img s5 tty" /dev/null
-sockets_before=$(ls /run/containerd/s 2>/dev/null | wc -l)
+check "log to file://" "to-file" -- sh -c "$C run --rm --runtime $runtime --log-uri file://$work/out.log $img s6 echo to-file; cat $work/out.log"
+printf '#!/bin/sh\n# containerd binary:// logger: stdout on fd 3, stderr on fd 4, ready when fd 5 closes.\nexec 5>&-\ncat <&3 >"$2" &\ncat <&4 >"$2.err" &\nwait\n' >"$work/logger.sh"
+chmod +x "$work/logger.sh"
+check "log to binary://" "to-binary" -- sh -c "$C run --rm --runtime $runtime --log-uri 'binary://$work/logger.sh?file=$work/bin.log' $img s7 echo to-binary; sleep 0.5; cat $work/bin.log"
 $C run -d --runtime "$runtime" "$img" bg sleep 1000 >/dev/null
 check "task ls running" "RUNNING" -- ctr task ls
 check "task ps" "PID" -- ctr task ps bg
@@ -41,6 +44,16 @@ check "task pause" "PAUSED" -- sh -c "$C task pause bg && $C task ls"
 check "task resume" "RUNNING" -- sh -c "$C task resume bg && $C task ls"
 check "task kill" "STOPPED" -- sh -c "$C task kill -s SIGKILL bg; sleep 1; $C task ls"
 check "task delete" "deleted" -- sh -c "$C task delete bg >/dev/null && $C container delete bg && echo deleted"
+# A shim killed under a running task: containerd cleans up through the
+# shim's `delete`, and nothing of the container is left.
+$C run -d --runtime "$runtime" "$img" orphan sleep 1000 >/dev/null
+opid=$($C task ls | awk '$1 == "orphan" {print $2}')
+pkill -9 -f "containerd-shim-.* -id orphan( |$)" || fail "no shim for orphan"
+sleep 1
+$C task delete orphan >/dev/null 2>&1 || true
+$C container delete orphan >/dev/null 2>&1 || true
+sleep 0.5
+check "a killed shim's container is cleaned up" "gone" -- sh -c "kill -0 $opid 2>/dev/null && echo alive || echo gone"
 # An OOM kill reaches containerd as an event.
 $C events >"$work/events" 2>&1 &
 events_pid=$!
@@ -50,6 +63,7 @@ sleep 1
 kill $events_pid
 check "OOM event" "/tasks/oom" -- cat "$work/events" "$work/oom.log"
 # 20 containers started and deleted: no shim, socket or mount left.
+sockets_before=$(ls /run/containerd/s 2>/dev/null | wc -l)
 for i in $(seq 20); do
   $C run --rm --runtime "$runtime" "$img" loop$i true || fail "loop $i"
 done

@@ -28,8 +28,10 @@ pub fn serve(f: &Flags, listener: OwnedFd) -> Result<(), String> {
     let service = Arc::new(TaskService(Arc::new(Service::new(
         root,
         crate::socket_path(f),
+        f.namespace.clone(),
         publisher,
     ))));
+    service.0.sweep_orphans();
     // One implementation under both names: containerd 1.6/1.7 speak
     // containerd.task.v2, containerd 2.x containerd.task.v3 (the messages
     // are the same).

@@ -101,7 +101,74 @@ pub fn socket_path(f: &Flags) -> PathBuf {
     PathBuf::from(format!("/run/containerd/s/corral-{h:016x}"))
 }
 
+/// What `start` read on stdin: containerd 2.3+ sends `BootstrapParams`;
+/// older ones send the runtime options (a protobuf `Any` whose type URL
+/// names the options type) or nothing.
+#[derive(Debug, PartialEq)]
+enum StartInput {
+    /// Runtime options or nothing (containerd 1.6, 1.7, 2.0-2.2).
+    Options,
+    /// containerd 2.3+'s bootstrap parameters.
+    Bootstrap(Box<bootstrap_api::BootstrapParams>),
+}
+
+use containerd_shim_protos::bootstrap_api;
+use containerd_shim_protos::protobuf::Message;
+
+fn read_start_input(bytes: &[u8]) -> StartInput {
+    if bytes.is_empty() {
+        return StartInput::Options;
+    }
+    // An Any has two fields: a type URL ("type.googleapis.com/…" or
+    // "containerd.runc.v1.Options") and a value. BootstrapParams shares the
+    // first two field numbers (instance id, namespace) but containerd always
+    // sets more (version, addresses): fields an Any does not have.
+    if let Ok(any) =
+        containerd_shim_protos::protobuf::well_known_types::any::Any::parse_from_bytes(bytes)
+    {
+        let more_fields = any.special_fields.unknown_fields().iter().next().is_some();
+        if !more_fields && (any.type_url.contains('/') || any.type_url.ends_with("Options")) {
+            return StartInput::Options;
+        }
+    }
+    match bootstrap_api::BootstrapParams::parse_from_bytes(bytes) {
+        Ok(p) if !p.instance_id.is_empty() && !p.namespace.is_empty() => {
+            StartInput::Bootstrap(Box::new(p))
+        }
+        _ => StartInput::Options,
+    }
+}
+
+/// The bootstrap result for containerd 2.x, in protobuf's JSON mapping.
+fn bootstrap_result(address: &str) -> String {
+    serde_json::json!({"version": 3, "address": address, "protocol": "ttrpc"}).to_string()
+}
+
 fn start(f: &Flags) -> Result<(), String> {
+    let mut input = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut input);
+    let mut f = f.clone();
+    let bootstrap = match read_start_input(&input) {
+        StartInput::Bootstrap(p) => {
+            f.namespace = p.namespace.clone();
+            f.id = p.instance_id.clone();
+            if !p.containerd_ttrpc_address.is_empty() {
+                std::env::set_var(
+                    "TTRPC_ADDRESS",
+                    p.containerd_ttrpc_address.trim_start_matches("unix://"),
+                );
+            }
+            if !p.containerd_grpc_address.is_empty() {
+                f.address = p
+                    .containerd_grpc_address
+                    .trim_start_matches("unix://")
+                    .to_string();
+            }
+            true
+        }
+        StartInput::Options => false,
+    };
+    let f = &f;
     let path = socket_path(f);
     let address = format!("unix://{}", path.display());
     let dir = path.parent().unwrap_or(Path::new("/run/containerd/s"));
@@ -110,7 +177,7 @@ fn start(f: &Flags) -> Result<(), String> {
         .map_err(|e| format!("chmod {dir:?}: {e}"))?;
     // A shim already serving this id (containerd retried start): reuse it.
     if UnixStream::connect(&path).is_ok() {
-        return finish_start(f, &address);
+        return finish_start(f, &address, bootstrap);
     }
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path).map_err(|e| format!("listen on {path:?}: {e}"))?;
@@ -154,7 +221,7 @@ fn start(f: &Flags) -> Result<(), String> {
     cmd.spawn()
         .map_err(|e| format!("start the shim daemon: {e}"))?;
     drop(listener);
-    finish_start(f, &address)
+    finish_start(f, &address, bootstrap)
 }
 
 /// The daemon's stderr: the bundle's `log` fifo that containerd reads, when
@@ -170,11 +237,16 @@ fn daemon_log(bundle: &Path) -> Stdio {
 
 use std::os::unix::fs::OpenOptionsExt;
 
-fn finish_start(f: &Flags, address: &str) -> Result<(), String> {
+fn finish_start(f: &Flags, address: &str, bootstrap: bool) -> Result<(), String> {
     std::fs::write(f.bundle.join("address"), address)
         .map_err(|e| format!("write the address file: {e}"))?;
+    let text = if bootstrap {
+        bootstrap_result(address)
+    } else {
+        address.to_string()
+    };
     let mut out = std::io::stdout();
-    out.write_all(address.as_bytes())
+    out.write_all(text.as_bytes())
         .and_then(|_| out.flush())
         .map_err(|e| format!("print the address: {e}"))
 }
@@ -254,5 +326,35 @@ mod tests {
         let p = socket_path(&f);
         assert!(p.starts_with("/run/containerd/s/"));
         assert!(p.as_os_str().len() < 100, "fits sun_path");
+    }
+
+    #[test]
+    fn start_input_tells_bootstrap_params_from_runtime_options() {
+        assert_eq!(read_start_input(b""), StartInput::Options);
+        // containerd 1.6/1.7: the runc-style options as an Any.
+        let mut any = containerd_shim_protos::protobuf::well_known_types::any::Any::new();
+        any.type_url = "containerd.runc.v1.Options".into();
+        any.value = vec![8, 1];
+        let bytes = any.write_to_bytes().expect("any");
+        assert_eq!(read_start_input(&bytes), StartInput::Options);
+        // containerd 2.3+: BootstrapParams, built from containerd's types.
+        let mut p = bootstrap_api::BootstrapParams::new();
+        p.instance_id = "pod.c1".into();
+        p.namespace = "k8s.io".into();
+        p.containerd_ttrpc_address = "unix:///run/containerd/containerd.sock.ttrpc".into();
+        p.containerd_version = "2.3.0".into();
+        let bytes = p.write_to_bytes().expect("params");
+        match read_start_input(&bytes) {
+            StartInput::Bootstrap(got) => {
+                assert_eq!(got.instance_id, "pod.c1");
+                assert_eq!(got.namespace, "k8s.io");
+            }
+            other => panic!("{other:?}"),
+        }
+        let r: serde_json::Value =
+            serde_json::from_str(&bootstrap_result("unix:///run/containerd/s/x")).expect("json");
+        assert_eq!(r["version"], 3);
+        assert_eq!(r["protocol"], "ttrpc");
+        assert_eq!(r["address"], "unix:///run/containerd/s/x");
     }
 }

@@ -54,6 +54,27 @@ pub struct Service {
     exited: Condvar,
     /// OOM kills already reported, per container.
     oom_seen: Mutex<HashMap<String, u64>>,
+    /// Creates and execs in progress: their new pids are not yet tracked,
+    /// so the orphan sweep waits.
+    busy: std::sync::atomic::AtomicUsize,
+    /// Container id and namespace, for logging binaries.
+    namespace: String,
+}
+
+/// Counts a create or exec in progress while alive.
+struct Busy<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Busy<'a> {
+    fn new(n: &'a std::sync::atomic::AtomicUsize) -> Busy<'a> {
+        n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Busy(n)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 fn err(code: Code, msg: impl Into<String>) -> ttrpc::Error {
@@ -84,9 +105,11 @@ fn lib_err(e: libcontainer::Error) -> ttrpc::Error {
     }
 }
 
-/// Opens one of containerd's stdio fifos for the container: empty means
-/// /dev/null. Opened O_RDWR so the open never blocks on the other end;
-/// the shim closes its copy once the container has it.
+/// Opens one of containerd's stdio targets for a container process: a fifo
+/// path (opened O_RDWR so the open never blocks on the other end; the shim
+/// closes its copy once the process has it), `file://PATH` (appended to,
+/// created 0640), or nothing (/dev/null). `binary://` is set up by
+/// [`LogBinary`].
 fn open_stdio(path: &str, write: bool) -> std::io::Result<File> {
     if path.is_empty() {
         return OpenOptions::new()
@@ -94,8 +117,21 @@ fn open_stdio(path: &str, write: bool) -> std::io::Result<File> {
             .write(write)
             .open("/dev/null");
     }
-    let p = path.strip_prefix("file://").unwrap_or(path);
-    if p.contains("://") {
+    if let Some(p) = path.strip_prefix("file://") {
+        if !write {
+            return Err(std::io::Error::other("file:// is for stdout and stderr"));
+        }
+        if let Some(dir) = Path::new(p).parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        return OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o640)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(p);
+    }
+    if path.contains("://") {
         return Err(std::io::Error::other(format!(
             "unsupported stdio URI {path:?}"
         )));
@@ -104,7 +140,69 @@ fn open_stdio(path: &str, write: bool) -> std::io::Result<File> {
         .read(true)
         .write(true)
         .custom_flags(libc::O_CLOEXEC)
-        .open(p)
+        .open(path)
+}
+
+/// containerd's `binary://` logging: the binary reads the process's stdout
+/// on fd 3 and stderr on fd 4, and closes fd 5 once it is ready; it gets
+/// CONTAINER_ID and CONTAINER_NAMESPACE, and the URI's query as arguments.
+struct LogBinary {
+    stdout: File,
+    stderr: File,
+}
+
+impl LogBinary {
+    fn start(uri: &str, id: &str, ns: &str) -> std::io::Result<LogBinary> {
+        let rest = uri.trim_start_matches("binary://");
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        let mut cmd = std::process::Command::new(path);
+        for kv in query.split('&').filter(|s| !s.is_empty()) {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            cmd.arg(k);
+            if !v.is_empty() {
+                cmd.arg(v);
+            }
+        }
+        cmd.env("CONTAINER_ID", id)
+            .env("CONTAINER_NAMESPACE", ns)
+            .stdin(std::process::Stdio::null());
+        let fds = [out_r.as_raw_fd(), err_r.as_raw_fd(), ready_w.as_raw_fd()];
+        // SAFETY: between fork and exec only dup2 (async-signal-safe) on fds
+        // this process owns; the spawn happens in a helper-free path that
+        // execs at once.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+                for (i, fd) in fds.iter().enumerate() {
+                    if libc::dup2(*fd, 3 + i as i32) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        cmd.spawn()?;
+        drop((out_r, err_r, ready_w));
+        // Wait for the binary to say it is ready (it closes fd 5).
+        let mut ready = File::from(ready_r);
+        let mut b = [0u8; 1];
+        let _ = std::io::Read::read(&mut ready, &mut b);
+        Ok(LogBinary {
+            stdout: File::from(out_w),
+            stderr: File::from(err_w),
+        })
+    }
+}
+
+/// The process's stdout and stderr for containerd's targets.
+fn output_targets(stdout: &str, stderr: &str, id: &str, ns: &str) -> std::io::Result<(File, File)> {
+    if stdout.starts_with("binary://") {
+        let b = LogBinary::start(stdout, id, ns)?;
+        return Ok((b.stdout, b.stderr));
+    }
+    Ok((open_stdio(stdout, true)?, open_stdio(stderr, true)?))
 }
 
 /// A unix socket a container process sends its pty master to.
@@ -167,8 +265,10 @@ fn pump(mut from: File, mut to: File) {
 
 impl Service {
     /// A service keeping container state under `root`.
-    pub fn new(root: PathBuf, socket: PathBuf, publisher: Publisher) -> Service {
+    pub fn new(root: PathBuf, socket: PathBuf, namespace: String, publisher: Publisher) -> Service {
         Service {
+            busy: std::sync::atomic::AtomicUsize::new(0),
+            namespace,
             root,
             socket,
             publisher,
@@ -231,6 +331,7 @@ impl Service {
 
     /// Creates the task; called through the trait with an `Arc` to self.
     pub fn create_task(self: &Arc<Self>, req: &api::CreateTaskRequest) -> ttrpc::Result<u32> {
+        let _busy = Busy::new(&self.busy);
         if !req.checkpoint.is_empty() {
             return Err(err(
                 Code::UNIMPLEMENTED,
@@ -292,8 +393,8 @@ impl Service {
         let builder = ContainerBuilder::new(&req.id, &self.root).bundle(bundle);
         if !req.terminal {
             let stdin = open_stdio(&req.stdin, false).map_err(io)?;
-            let stdout = open_stdio(&req.stdout, true).map_err(io)?;
-            let stderr = open_stdio(&req.stderr, true).map_err(io)?;
+            let (stdout, stderr) =
+                output_targets(&req.stdout, &req.stderr, &req.id, &self.namespace).map_err(io)?;
             let c = builder
                 .stdio([stdin.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd()])
                 .create()
@@ -307,6 +408,28 @@ impl Service {
         let c = created.map_err(lib_err)?;
         let master = relay(master?, &req.stdin, &req.stdout).map_err(io)?;
         Ok((c.pid().unwrap_or(0) as u32, Some(master)))
+    }
+
+    /// Every second, reaps zombie children that are not a tracked process
+    /// (orphans of the containers, reparented to the shim as subreaper).
+    pub fn sweep_orphans(self: &Arc<Self>) {
+        let me = self.clone();
+        std::thread::spawn(move || loop {
+            std::thread::sleep(Duration::from_secs(1));
+            if me.busy.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+                continue;
+            }
+            let keep: std::collections::HashSet<i32> = me
+                .tasks
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .values()
+                .map(|p| p.pid as i32)
+                .collect();
+            if me.busy.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                libcontainer::run::reap_orphans(&keep);
+            }
+        });
     }
 
     /// Tells containerd of OOM kills in container `id` not yet told.
@@ -377,6 +500,7 @@ impl TaskService {
 
     /// Starts exec'd process `k` (its spec was given by Exec).
     fn start_exec(&self, k: &Key) -> ttrpc::Result<u32> {
+        let _busy = Busy::new(&self.0.busy);
         let (spec, stdin, stdout, stderr, terminal) = self.proc_field(k, |p| {
             (
                 p.spec.clone(),
@@ -399,8 +523,7 @@ impl TaskService {
             (x.pid, Some(relay(master?, &stdin, &stdout).map_err(io)?))
         } else {
             let i = open_stdio(&stdin, false).map_err(io)?;
-            let o = open_stdio(&stdout, true).map_err(io)?;
-            let e = open_stdio(&stderr, true).map_err(io)?;
+            let (o, e) = output_targets(&stdout, &stderr, &k.0, &self.0.namespace).map_err(io)?;
             opts.stdio = Some([i.as_raw_fd(), o.as_raw_fd(), e.as_raw_fd()]);
             (c.exec(opts).map_err(lib_err)?.pid, None)
         };
