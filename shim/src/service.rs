@@ -598,7 +598,7 @@ impl Task for TaskService {
             return Ok(r);
         }
         let c = self.0.load(&req.id)?;
-        let pid = c.pid().unwrap_or(0) as u32;
+        let pid = self.proc_field(&k, |p| p.pid).unwrap_or(0);
         if matches!(c.status(), Status::Running | Status::Paused) {
             return Err(err(
                 Code::FAILED_PRECONDITION,
@@ -779,6 +779,17 @@ impl Task for TaskService {
         let mut r = api::StatsResponse::new();
         r.stats = MessageField::some(crate::metrics::pack(&s, c.cgroups().v2));
         Ok(r)
+    }
+
+    fn checkpoint(
+        &self,
+        _: &TtrpcContext,
+        _req: api::CheckpointTaskRequest,
+    ) -> ttrpc::Result<Empty> {
+        Err(err(
+            Code::UNIMPLEMENTED,
+            "checkpoint is not implemented by corral",
+        ))
     }
 
     fn connect(
