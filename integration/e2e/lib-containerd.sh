@@ -17,7 +17,7 @@ cleanup() {
   [ -f "$work/containerd.pid" ] && kill "$(cat "$work/containerd.pid")"
   sleep 1
   for m in $(awk '{print $5}' /proc/self/mountinfo | grep -E "^($root|$state)" | sort -r); do umount -l "$m"; done
-  rm -rf "$root" "$state" "$sock" "$work"
+  rm -rf "$root" "$state" "$sock" "$sock.ttrpc" "$work"
   # Shim sockets made during the run (a killed shim leaves its own).
   for s in $(ls /run/containerd/s 2>/dev/null); do
     case "$sockets_at_start" in *" $s "*) ;; *) rm -f "/run/containerd/s/$s";; esac

@@ -321,12 +321,23 @@ async fn pod_lifecycle(node: &Node, handler: &str) -> Duration {
         }
         ids.push(id);
     }
-    // The containers share the sandbox's network and IPC namespaces.
+    // The containers share the sandbox's network and IPC namespaces: the
+    // same as each other's and as the pause process's (the sandbox task).
+    let sandbox_pid = String::from_utf8_lossy(&node.ctr(&["task", "ls"]).stdout)
+        .lines()
+        .find(|l| l.starts_with(&pod))
+        .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        .unwrap_or_else(|| panic!("{handler}: no sandbox task"));
     let ns = |which: &str| format!("readlink /proc/self/ns/{which}");
     for which in ["net", "ipc"] {
         let a = exec(&mut rt, &ids[0], &ns(which)).await;
         let b = exec(&mut rt, &ids[1], &ns(which)).await;
         assert_eq!(a, b, "{handler}: {which} namespace shared");
+        let sandbox = std::fs::read_link(format!("/proc/{sandbox_pid}/ns/{which}"))
+            .expect("sandbox ns")
+            .to_string_lossy()
+            .into_owned();
+        assert_eq!(a, sandbox, "{handler}: the sandbox's {which} namespace");
         assert_ne!(
             a,
             std::fs::read_link(format!("/proc/self/ns/{which}"))
@@ -418,6 +429,10 @@ async fn pod_lifecycle(node: &Node, handler: &str) -> Duration {
         !mounts.contains(&pod),
         "{handler}: a mount names the sandbox"
     );
+    for id in ids.iter().chain(std::iter::once(&pod)) {
+        let cgs = integration::cgroup_dirs_named(id);
+        assert!(cgs.is_empty(), "{handler}: cgroups left: {cgs:?}");
+    }
     first_running
 }
 
