@@ -20,10 +20,14 @@ mod service;
 
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+use containerd_shim_protos::bootstrap_api;
+use containerd_shim_protos::protobuf::Message;
 
 /// The fd the daemon finds its listening socket on.
 const LISTEN_FD: i32 = 3;
@@ -111,9 +115,6 @@ enum StartInput {
     /// containerd 2.3+'s bootstrap parameters.
     Bootstrap(Box<bootstrap_api::BootstrapParams>),
 }
-
-use containerd_shim_protos::bootstrap_api;
-use containerd_shim_protos::protobuf::Message;
 
 fn read_start_input(bytes: &[u8]) -> StartInput {
     if bytes.is_empty() {
@@ -234,8 +235,6 @@ fn daemon_log(bundle: &Path) -> Stdio {
         .map(Stdio::from)
         .unwrap_or_else(|_| Stdio::null())
 }
-
-use std::os::unix::fs::OpenOptionsExt;
 
 fn finish_start(f: &Flags, address: &str, bootstrap: bool) -> Result<(), String> {
     std::fs::write(f.bundle.join("address"), address)
