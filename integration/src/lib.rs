@@ -331,6 +331,20 @@ impl Env {
         rootfs
     }
 
+    /// `runc run` of this env's bundle under a private `--root` (for tests
+    /// that compare corral with runc); panics when runc is not installed.
+    pub fn runc_run(&self) -> Output {
+        assert!(have("runc"), "runc is not installed: apt-get install runc");
+        Command::new("runc")
+            .arg("--root")
+            .arg(self.scratch.join("runc"))
+            .args(["run", "--bundle", self.bundle.to_str().expect("utf8")])
+            .arg(unique("runc"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run runc")
+    }
+
     /// `corral create` of a fresh id that must fail with exit status 1, an
     /// error naming every string of `want`, and nothing left behind.
     pub fn create_fails(&mut self, want: &[&str]) {

@@ -7,7 +7,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixListener;
 use std::os::unix::process::CommandExt;
 
-use integration::{assert_nothing_left, have, out, Env};
+use integration::{assert_nothing_left, out, Env};
 use serde_json::json;
 
 fn status_field(text: &str, key: &str) -> String {
@@ -89,17 +89,7 @@ fn capabilities_as_configured_and_as_runc() {
             "0000000000000020"
         ]
     );
-    if !have("runc") {
-        panic!("runc is not installed: apt-get install runc");
-    }
-    let id = integration::unique("runc-caps");
-    let o = std::process::Command::new("runc")
-        .arg("--root")
-        .arg(env.scratch.join("runc"))
-        .args(["run", "--bundle", env.bundle.to_str().expect("utf8"), &id])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("runc");
+    let o = env.runc_run();
     let theirs: Vec<String> = ["CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:"]
         .iter()
         .map(|k| status_field(&out(&o.stdout), k))

@@ -5,7 +5,7 @@
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixListener;
 
-use integration::{have, out, Env};
+use integration::{out, Env};
 use serde_json::{json, Value};
 
 const DOCKER: &str = include_str!("../../fixtures/docker-default-seccomp.json");
@@ -20,16 +20,7 @@ fn both(script: &str, seccomp: Value, edit: impl Fn(&mut Value)) -> (String, Str
     });
     let (code, ours, err) = env.run();
     assert!(code == 0 || !ours.is_empty(), "corral: {code} {err}");
-    assert!(have("runc"), "runc is not installed: apt-get install runc");
-    let id = integration::unique("runc-sc");
-    let o = std::process::Command::new("runc")
-        .arg("--root")
-        .arg(env.scratch.join("runc"))
-        .args(["run", "--bundle", env.bundle.to_str().expect("utf8"), &id])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("runc");
-    (ours, out(&o.stdout))
+    (ours, out(&env.runc_run().stdout))
 }
 
 fn table(rows: &[(&str, &str, &str)]) {
