@@ -66,6 +66,15 @@ pub fn userns_bundle() -> &'static Path {
     B.get_or_init(|| fixture(true))
 }
 
+/// Containers per load test: `CORRAL_LOAD` (the documented full run uses
+/// 500), else 100 (CI).
+pub fn load_size() -> usize {
+    std::env::var("CORRAL_LOAD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100)
+}
+
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// A unique name for this test process.
@@ -222,17 +231,92 @@ impl Env {
 }
 
 impl Drop for Env {
+    /// Deletes every container the test made, then checks that nothing of
+    /// them is left (see [`leaks`]): the leak check runs after every
+    /// integration test that uses an `Env`, and fails the test on a leak.
     fn drop(&mut self) {
+        let mut cgroups = Vec::new();
         for id in &self.ids {
+            cgroups.extend(recorded_cgroups(&self.root, id));
             let _ = self
                 .corral_cmd(&["delete", "--force", id])
                 .stderr(Stdio::null())
                 .status();
         }
+        let found = leaks(&self.root, &self.ids, &cgroups);
         if let Some(base) = self.root.parent() {
             let _ = std::fs::remove_dir_all(base);
         }
+        if !found.is_empty() && !std::thread::panicking() {
+            panic!("leak check: {}", found.join("; "));
+        }
     }
+}
+
+/// The cgroup directories recorded in container `id`'s state (whatever
+/// its cgroupsPath), for the leak check.
+fn recorded_cgroups(root: &Path, id: &str) -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read(root.join(id).join("state.json")) else {
+        return Vec::new();
+    };
+    let Ok(st) = serde_json::from_slice::<Value>(&text) else {
+        return Vec::new();
+    };
+    st["cgroup"]["created"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p.as_str().map(PathBuf::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What containers `ids` under state root `root` left behind: state dirs,
+/// cgroups in every hierarchy (by name, and the directories their records
+/// named), mounts (naming an id or the state root), network namespaces
+/// bound under /var/run/netns, and processes (naming an id or the root).
+pub fn leaks(root: &Path, ids: &[String], cgroups: &[PathBuf]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let root_s = root.display().to_string();
+    for id in ids {
+        if root.join(id).exists() {
+            found.push(format!("state dir {:?}", root.join(id)));
+        }
+        for d in cgroup_dirs_named(id) {
+            found.push(format!("cgroup {d:?}"));
+        }
+        for l in mounts.lines() {
+            if l.split(' ').any(|f| f.split('/').any(|c| c == id)) {
+                found.push(format!("mount {l:?}"));
+            }
+        }
+        if Path::new("/var/run/netns").join(id).exists() {
+            found.push(format!("netns /var/run/netns/{id}"));
+        }
+        for p in processes_naming(id) {
+            found.push(format!("process {p} naming {id}"));
+        }
+    }
+    // A parent that now holds another container's cgroup rightly stays.
+    let has_children = |d: &Path| {
+        std::fs::read_dir(d)
+            .map(|rd| rd.flatten().any(|e| e.path().is_dir()))
+            .unwrap_or(false)
+    };
+    for d in cgroups.iter().filter(|d| d.exists() && !has_children(d)) {
+        found.push(format!("cgroup {d:?}"));
+    }
+    // The test's whole directory (bundle, rootfs, scratch) next to the root.
+    let base_s = root.parent().unwrap_or(root).display().to_string();
+    if mounts.contains(&format!("{base_s}/")) {
+        found.push(format!("a mount under {base_s}"));
+    }
+    for p in processes_naming(&root_s) {
+        found.push(format!("process {p} of state root {root_s}"));
+    }
+    found
 }
 
 /// Bytes to a String.

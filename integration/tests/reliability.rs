@@ -221,3 +221,104 @@ fn state_dir_removed_under_a_running_container() {
         let _ = std::fs::remove_dir(d);
     }
 }
+
+/// `kill`, `delete`, `state`, `pause`/`resume` and `exec` run at once on
+/// one container for a minute (`CORRAL_RACE_SECS` to change), while a
+/// creator makes it anew whenever it is gone. Every command ends with
+/// exit status 0 or a one-line error and status 1 (an exec'd process
+/// killed with its container: 137); every state is well-formed JSON with a
+/// known status; afterwards the container works and nothing is left.
+#[test]
+fn concurrent_commands_for_a_minute() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+    let secs: u64 = std::env::var("CORRAL_RACE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    let mut env = Env::new(&["sleep", "1000"]);
+    let id = env.id();
+    let b = env.bundle.to_str().expect("utf8").to_string();
+    let stop = AtomicBool::new(false);
+    let ops = AtomicUsize::new(0);
+    let lives = AtomicUsize::new(0);
+    let bad = std::sync::Mutex::new(Vec::<String>::new());
+    // Checks one command's outcome; returns its stdout when it succeeded.
+    let check = |args: &[&str], ok: &[i32]| -> Option<Vec<u8>> {
+        let o = env.corral(args);
+        ops.fetch_add(1, Ordering::Relaxed);
+        let code = o.status.code().unwrap_or(-1);
+        let err = out(&o.stderr);
+        if code == 1 {
+            if err.trim().is_empty() || err.trim_end().lines().count() != 1 {
+                bad.lock()
+                    .expect("bad")
+                    .push(format!("{args:?}: not one error line: {err:?}"));
+            }
+        } else if !ok.contains(&code) {
+            bad.lock()
+                .expect("bad")
+                .push(format!("{args:?}: exit {code}: {err}"));
+        }
+        (code == 0).then_some(o.stdout)
+    };
+    let t0 = Instant::now();
+    let until = |f: &dyn Fn()| {
+        while !stop.load(Ordering::Relaxed) {
+            f();
+        }
+    };
+    let (until, check, id, b, lives, bad) = (&until, &check, id.as_str(), b.as_str(), &lives, &bad);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            until(&|| {
+                if check(&["create", "--bundle", b, id], &[0]).is_some() {
+                    lives.fetch_add(1, Ordering::Relaxed);
+                    check(&["start", id], &[0]);
+                }
+            })
+        });
+        s.spawn(move || {
+            until(&|| {
+                if let Some(o) = check(&["state", id], &[0]) {
+                    match serde_json::from_slice::<serde_json::Value>(&o) {
+                        Ok(v) if ["creating", "created", "running", "paused", "stopped"]
+                            .contains(&v["status"].as_str().unwrap_or("")) => {}
+                        other => bad.lock().expect("bad").push(format!("state: {other:?}")),
+                    }
+                }
+            })
+        });
+        s.spawn(move || {
+            until(&|| {
+                check(&["pause", id], &[0]);
+                check(&["resume", id], &[0]);
+            })
+        });
+        s.spawn(move || until(&|| drop(check(&["exec", id, "true"], &[0, 137]))));
+        s.spawn(move || {
+            until(&|| {
+                std::thread::sleep(Duration::from_millis(300));
+                check(&["kill", id, "KILL"], &[0]);
+            })
+        });
+        s.spawn(move || until(&|| drop(check(&["delete", id], &[0]))));
+        while t0.elapsed() < Duration::from_secs(secs) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    let (ops, lives) = (ops.into_inner(), lives.load(Ordering::Relaxed));
+    eprintln!("concurrent commands: {secs} s, {ops} commands, {lives} containers made");
+    let bad = bad.lock().expect("bad").clone();
+    assert!(bad.is_empty(), "{} bad outcomes: {:?}", bad.len(), &bad[..bad.len().min(10)]);
+    assert!(lives > 1, "the container was killed, deleted and made again");
+    // Nothing is corrupted: the id still works from a clean slate.
+    let _ = env.corral(&["delete", "--force", &id]);
+    assert_nothing_left(&env, &id);
+    assert!(env.corral(&["create", "--bundle", &b, &id]).status.success());
+    assert!(env.corral(&["start", id]).status.success());
+    assert_eq!(env.state(&id)["status"], "running");
+    assert!(env.corral(&["delete", "--force", &id]).status.success());
+    assert_nothing_left(&env, &id);
+}

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::channel::{Channel, Msg};
 use crate::error::{Error, Result, SysContext};
+use crate::faults;
 use crate::init::{self, InitArgs};
 use crate::namespaces::Plan;
 use crate::store::{self, StateDir, StoredState};
@@ -210,10 +211,36 @@ impl ContainerBuilder {
                 "a mount namespace is required",
             ));
         }
+        let linux = bundle.spec.linux().clone().unwrap_or_default();
+        let cg = cgroups::plan(linux.cgroups_path().as_deref(), &self.id)?;
+        let mut st = StoredState {
+            id: self.id.clone(),
+            oci_version: bundle.spec.version().clone(),
+            bundle: bundle.dir.clone(),
+            rootfs: bundle.rootfs.clone(),
+            pid: 0,
+            pid_start: 0,
+            created: store::now_rfc3339(),
+            owner: owner_name(),
+            annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+            cgroup: cg,
+            started: false,
+            config: bundle.spec.clone(),
+            extra_seccomp_flags: bundle.extras.seccomp_flags,
+            creating: true,
+        };
         let dir = StateDir::create(&self.root, &self.id)?;
-        let _lock = dir.lock()?;
+        let lock = dir.lock()?;
+        // The record comes first: whatever is made after it, a creation
+        // killed at any point leaves a record naming it (see `load`).
+        if let Err(e) = dir.save(&st) {
+            let _ = dir.remove();
+            return Err(e);
+        }
+        faults::crash_point("state-dir");
         let mut made = Made::default();
-        match self.create_in(&dir, &bundle, &plan, terminal, &mut made) {
+        let lock_fd = lock.as_raw_fd();
+        match self.create_in(&dir, &bundle, &plan, lock_fd, &mut st, &mut made) {
             Ok(c) => Ok(c),
             Err(e) => {
                 made.undo();
@@ -228,13 +255,21 @@ impl ContainerBuilder {
         dir: &StateDir,
         bundle: &spec::Bundle,
         plan: &Plan,
-        terminal: bool,
+        lock: RawFd,
+        st: &mut StoredState,
         made: &mut Made,
     ) -> Result<(Container, Option<OwnedFd>)> {
         let spec = &bundle.spec;
+        let terminal = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.terminal())
+            .unwrap_or(false);
         let linux = spec.linux().clone().unwrap_or_default();
-        let cg = cgroups::create(linux.cgroups_path().as_deref(), &self.id)?;
+        let cg = st.cgroup.clone();
         made.cgroups = Some(cg.clone());
+        cgroups::make(&cg)?;
+        faults::crash_point("cgroup");
         let fifo = dir.fifo();
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
             .ctx(|| format!("mkfifo {fifo:?}"))?;
@@ -255,21 +290,6 @@ impl ContainerBuilder {
                 (Some(theirs), Some(ours))
             }
             None => (None, None),
-        };
-        let mut st = StoredState {
-            id: self.id.clone(),
-            oci_version: spec.version().clone(),
-            bundle: bundle.dir.clone(),
-            rootfs: bundle.rootfs.clone(),
-            pid: 0,
-            pid_start: 0,
-            created: store::now_rfc3339(),
-            owner: owner_name(),
-            annotations: spec.annotations().clone().unwrap_or_default(),
-            cgroup: cg.clone(),
-            started: false,
-            config: spec.clone(),
-            extra_seccomp_flags: bundle.extras.seccomp_flags,
         };
         let state_for_hooks = {
             let st = st.clone();
@@ -310,6 +330,7 @@ impl ContainerBuilder {
             state_json: &state_for_hooks,
             seccomp: seccomp.as_ref(),
             idmapped: &idmapped_fds,
+            lock,
         };
         let first =
             match sys::clone3(clone_flags, None).ctx(|| "clone the container init".to_string())? {
@@ -353,6 +374,8 @@ impl ContainerBuilder {
             .ok_or_else(|| Error::Init("the init exited during create".into()))?;
         st.pid = pid;
         st.pid_start = start;
+        dir.save(st)?;
+        faults::crash_point("clone");
         cgroups::join(&cg, pid)?;
         crate::netdev::move_all(spec, pid)?;
         let (limits, devices) = match linux.resources() {
@@ -368,13 +391,15 @@ impl ContainerBuilder {
         loop {
             match parent.recv()? {
                 Some(Msg::RunHooks) => {
-                    let json = hook_state_json(&st, "creating", pid);
+                    faults::crash_point("mounts");
+                    let json = hook_state_json(st, "creating", pid);
                     hooks::run(spec.hooks(), "prestart", &json)?;
                     hooks::run(spec.hooks(), "createRuntime", &json)?;
                     parent.send(&Msg::HooksDone)?;
                 }
                 Some(Msg::Ready) => {
                     cgroups::apply_resources(&cg, devices.as_ref(), false)?;
+                    faults::crash_point("ready");
                     break;
                 }
                 Some(Msg::Error(e)) => return Err(Error::Init(e)),
@@ -382,7 +407,8 @@ impl ContainerBuilder {
                 None => return Err(Error::Init("the init exited during create".into())),
             }
         }
-        dir.save(&st)?;
+        st.creating = false;
+        dir.save(st)?;
         if let Some(pf) = &self.pid_file {
             write_pid_file(pf, pid)?;
         }
@@ -393,7 +419,8 @@ impl ContainerBuilder {
         Ok((
             Container {
                 dir: dir.clone(),
-                st,
+                st: st.clone(),
+                interrupted: false,
             },
             master,
         ))
@@ -517,6 +544,8 @@ fn merge_resources(
 pub struct Container {
     dir: StateDir,
     st: StoredState,
+    /// A creation whose creator died (see [`Container::load`]).
+    interrupted: bool,
 }
 
 /// Warnings from a delete that succeeded (a failing poststop hook).
@@ -528,10 +557,31 @@ pub struct DeleteReport {
 
 impl Container {
     /// Loads container `id` from `root`.
+    ///
+    /// A record that still says "creating" while nobody holds the
+    /// container's lock is a creation whose `create` was killed: its init,
+    /// if one is left waiting for start, is killed here (nobody else ever
+    /// will), and the container is stopped; `delete` removes the rest.
     pub fn load(root: &Path, id: &str) -> Result<Container> {
         let dir = StateDir::open(root, id)?;
         let st = dir.load()?;
-        Ok(Container { dir, st })
+        let mut c = Container {
+            dir,
+            st,
+            interrupted: false,
+        };
+        if c.st.creating {
+            if let Some(_lock) = c.dir.try_lock()? {
+                // Re-read under the lock: the creation may just have ended.
+                c.st = c.dir.load()?;
+                if c.st.creating {
+                    c.interrupted = true;
+                    let _ = c.signal(libc::SIGKILL, false);
+                    let _ = c.wait_gone(Duration::from_secs(5));
+                }
+            }
+        }
+        Ok(c)
     }
 
     /// Every container under `root`.
@@ -577,6 +627,13 @@ impl Container {
 
     /// The current status, read from the kernel.
     pub fn status(&self) -> Status {
+        if self.st.creating {
+            return if self.interrupted {
+                Status::Stopped
+            } else {
+                Status::Creating
+            };
+        }
         if !store::same_process_alive(self.st.pid, self.st.pid_start) {
             Status::Stopped
         } else if cgroups::is_frozen(&self.st.cgroup) {
@@ -628,6 +685,9 @@ impl Container {
                 return Err(
                     self.bad_state(Status::Stopped, "cannot start a container that has stopped")
                 )
+            }
+            Status::Creating => {
+                return Err(self.bad_state(Status::Creating, "container is still being created"))
             }
             s => return Err(self.bad_state(s, "cannot start an already running container")),
         }
@@ -694,8 +754,12 @@ impl Container {
     pub fn update(&mut self, res: &oci_spec::runtime::LinuxResources) -> Result<()> {
         let _lock = self.dir.lock()?;
         self.st = self.dir.load()?;
-        if self.status() == Status::Stopped {
-            return Err(Error::NotRunning);
+        match self.status() {
+            Status::Stopped => return Err(Error::NotRunning),
+            Status::Creating => {
+                return Err(self.bad_state(Status::Creating, "container is still being created"))
+            }
+            _ => {}
         }
         cgroups::check_supported_resources(res)?;
         cgroups::apply_resources(&self.st.cgroup, Some(res), true)?;
@@ -732,8 +796,15 @@ impl Container {
     /// Deletes the container: a created one is killed; a running or paused
     /// one only with `force`. Removes its cgroups and state, then runs the
     /// poststop hooks, whose failures come back as warnings.
-    pub fn delete(self, force: bool) -> Result<DeleteReport> {
+    pub fn delete(mut self, force: bool) -> Result<DeleteReport> {
         let _lock = self.dir.lock()?;
+        // What another command did while we waited for the lock counts.
+        self.st = self.dir.load()?;
+        if self.st.creating {
+            // We hold the lock, so its creator is gone.
+            self.interrupted = true;
+            let _ = self.signal(libc::SIGKILL, false);
+        }
         let status = self.status();
         match status {
             Status::Stopped | Status::Created => {}

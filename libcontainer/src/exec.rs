@@ -100,6 +100,14 @@ impl Container {
         }
         match self.status() {
             Status::Stopped => return Err(Error::NotRunning),
+            // Its init may not have entered its root yet.
+            Status::Creating => {
+                return Err(Error::BadState {
+                    id: self.id().to_string(),
+                    status: "creating".into(),
+                    msg: "cannot exec in a container that is being created".into(),
+                })
+            }
             Status::Paused if !opts.ignore_paused => {
                 return Err(Error::BadState {
                     id: self.id().to_string(),
@@ -188,6 +196,7 @@ impl Container {
         };
         drop(child);
         drop(console);
+        crate::faults::crash_point("exec-forked");
         let result = (|| -> Result<i32> {
             let pid = if pidns_join {
                 match parent.recv()? {
@@ -202,6 +211,7 @@ impl Container {
                 first
             };
             cgroups::join(self.cgroups(), pid)?;
+            crate::faults::crash_point("exec-cgroup");
             parent.send(&Msg::Go)?;
             parent.send(&Msg::Pid(pid))?;
             // The process's end of the channel is close-on-exec: EOF means
@@ -223,6 +233,7 @@ impl Container {
                 return Err(e);
             }
         };
+        crate::faults::crash_point("exec-started");
         let console = match to_caller {
             Some(sock) => Some(tty::recv_fd(sock.as_raw_fd())?.0),
             None => None,

@@ -51,6 +51,9 @@ pub struct InitArgs<'a> {
     /// Idmapped copies of mount sources (index in `mounts`, detached mount
     /// fd), made by the parent.
     pub idmapped: &'a [(usize, RawFd)],
+    /// The creator's lock on the state dir: the init closes its copy at
+    /// once, or a creator killed mid-create would leave it held.
+    pub lock: RawFd,
 }
 
 /// Runs in the cloned child and never returns: on error the reason goes to
@@ -69,6 +72,7 @@ pub fn child_main(mut ch: Channel, a: &InitArgs, fast: bool) -> ! {
     if hfd > 2 {
         let _ = nix::unistd::close(hfd);
     }
+    let _ = nix::unistd::close(a.lock);
     let r = if fast {
         init(&mut ch, a)
     } else {

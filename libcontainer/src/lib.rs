@@ -22,6 +22,7 @@ mod channel;
 pub mod container;
 pub mod error;
 pub mod exec;
+pub mod faults;
 pub mod features;
 pub mod helper;
 pub mod hooks;

@@ -50,6 +50,11 @@ pub struct StoredState {
     /// `spec::Extras`), for exec.
     #[serde(default)]
     pub extra_seccomp_flags: u32,
+    /// Set while `create` runs: a record that still says so after its
+    /// creator died (the state dir's lock is free) is an interrupted
+    /// creation.
+    #[serde(default)]
+    pub creating: bool,
 }
 
 /// Checks a container id against runc's rules.
@@ -79,6 +84,12 @@ pub struct StateDir {
 #[derive(Debug)]
 pub struct Lock {
     _file: nix::fcntl::Flock<File>,
+}
+
+impl std::os::fd::AsRawFd for Lock {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self._file.as_raw_fd()
+    }
 }
 
 impl StateDir {
@@ -119,6 +130,34 @@ impl StateDir {
         Ok(Lock { _file: locked })
     }
 
+    /// Takes the container's lock if nobody holds it; `None` if someone
+    /// does.
+    pub fn try_lock(&self) -> Result<Option<Lock>> {
+        let file = File::open(&self.path).map_err(|e| Error::io("open", &self.path, e))?;
+        match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+            Ok(locked) => Ok(Some(Lock { _file: locked })),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+            Err((_, e)) => Err(Error::sys(format!("lock {:?}", self.path), e)),
+        }
+    }
+
+    /// Removes the state directory `<root>/<id>` of a creation that died
+    /// before it wrote its first record (a directory without state.json
+    /// whose lock nobody holds). Returns whether there was one.
+    pub fn remove_unrecorded(root: &Path, id: &str) -> Result<bool> {
+        validate_id(id)?;
+        let dir = StateDir {
+            path: root.join(id),
+        };
+        if !dir.path.is_dir() || dir.path.join(STATE_FILE).exists() {
+            return Ok(false);
+        }
+        match dir.try_lock()? {
+            Some(_lock) => dir.remove().map(|()| true),
+            None => Ok(false),
+        }
+    }
+
     /// Path of the exec fifo.
     pub fn fifo(&self) -> PathBuf {
         self.path.join(EXEC_FIFO)
@@ -127,7 +166,16 @@ impl StateDir {
     /// Reads state.json.
     pub fn load(&self) -> Result<StoredState> {
         let p = self.path.join(STATE_FILE);
-        let text = fs::read(&p).map_err(|e| Error::io("read", &p, e))?;
+        let text = fs::read(&p).map_err(|e| match e.kind() {
+            // Deleted meanwhile.
+            std::io::ErrorKind::NotFound => Error::NotExist(
+                self.path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            ),
+            _ => Error::io("read", &p, e),
+        })?;
         serde_json::from_slice(&text)
             .map_err(|e| Error::Other(format!("corrupt state file {p:?}: {e}")))
     }
@@ -273,6 +321,7 @@ mod tests {
             started: false,
             config: oci_spec::runtime::Spec::default(),
             extra_seccomp_flags: 0,
+            creating: false,
         };
         dir.save(&st).expect("save");
         let _l = dir.lock().expect("lock");

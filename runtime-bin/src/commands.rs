@@ -140,11 +140,18 @@ fn builder(root: &Path, a: &CreateArgs) -> ContainerBuilder {
 fn delete(root: &Path, id: &str, force: bool, log: &mut Logger) -> Res {
     let c = match Container::load(root, id) {
         Ok(c) => c,
-        // runc: deleting a missing container with --force succeeds.
-        Err(Error::NotExist(_)) if force => return Ok(0),
+        // runc: deleting a missing container with --force succeeds; a
+        // state dir left by a create killed before its first record goes.
+        Err(Error::NotExist(_)) if force => {
+            libcontainer::store::StateDir::remove_unrecorded(root, id).map_err(err)?;
+            return Ok(0);
+        }
         Err(e) => return Err(err(e)),
     };
-    let report = c.delete(force).map_err(err)?;
+    let report = match c.delete(force) {
+        Err(Error::NotExist(_)) if force => return Ok(0),
+        r => r.map_err(err)?,
+    };
     for w in report.warnings {
         log.log("warning", &w);
     }

@@ -20,6 +20,15 @@ fn state_root(ns: &str) -> PathBuf {
 
 /// Serves the Task service on `listener` until Shutdown.
 pub fn serve(f: &Flags, listener: OwnedFd) -> Result<(), String> {
+    // One malloc arena, not one per thread: the daemon lives as long as
+    // its containers and allocates little, and glibc's per-thread arenas
+    // made its resident memory creep by ~13% over 500 containers (one
+    // arena: under 5%, and flat after; integration/tests/shim.rs).
+    // SAFETY: mallopt only sets an allocator parameter; no thread other
+    // than this one exists yet.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
     // Every container process is ours to reap, whoever forked it.
     libcontainer::run::become_subreaper().map_err(|e| e.to_string())?;
     let root = state_root(&f.namespace);

@@ -140,6 +140,14 @@ impl Event {
     }
 }
 
+/// A ttrpc client on the unix socket `path`. The socket is connected
+/// here, not by `ttrpc::Client::connect`, which leaks its socket when the
+/// connect fails (ttrpc 0.10): one fd per event while containerd is away.
+fn connect(path: &str) -> Option<ttrpc::Client> {
+    let sock = std::os::unix::net::UnixStream::connect(path).ok()?;
+    ttrpc::Client::new(std::os::fd::IntoRawFd::into_raw_fd(sock)).ok()
+}
+
 /// Queues events for containerd.
 #[derive(Clone)]
 pub struct Publisher {
@@ -166,9 +174,7 @@ impl Publisher {
                 // One reconnect per event if the connection broke.
                 for _ in 0..2 {
                     if client.is_none() {
-                        client = ttrpc::Client::connect(&format!("unix://{target}"))
-                            .ok()
-                            .map(EventsClient::new);
+                        client = connect(&target).map(EventsClient::new);
                     }
                     let Some(c) = &client else { break };
                     let mut ctx = ttrpc::context::with_timeout(5_000_000_000);

@@ -352,7 +352,9 @@ impl Service {
             }
             mounted = true;
         }
+        libcontainer::faults::crash_point("shim-rootfs");
         let result = self.create_container(req, &bundle);
+        libcontainer::faults::crash_point("shim-created");
         let (pid, console) = match result {
             Ok(r) => r,
             Err(e) => {

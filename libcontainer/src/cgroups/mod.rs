@@ -196,46 +196,68 @@ pub fn plan_paths(
 /// Creates the container's cgroup directories, recording the ones made. On
 /// error, removes what it made.
 pub fn create(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupState> {
+    let st = plan(cgroups_path, id)?;
+    make(&st)?;
+    Ok(st)
+}
+
+/// The container's cgroup directories, and among them the ones that do not
+/// exist yet, which [`make`] will create and [`remove`] will remove: a
+/// record of them can be written before anything is made, so that a
+/// creation killed halfway leaves nothing that its record does not name.
+pub fn plan(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupState> {
     let hs = hierarchies()?;
     let own_text = fs::read_to_string("/proc/self/cgroup")
         .map_err(|e| Error::io("read", "/proc/self/cgroup", e))?;
     let own = parse_proc_cgroup(&own_text);
     let paths = plan_paths(&hs, &own, cgroups_path, id);
-    let mut st = CgroupState {
-        paths,
-        created: Vec::new(),
-        v2: mode(&hs) == Mode::Unified,
-    };
-    match make_dirs(&hs, &mut st) {
-        Ok(()) => Ok(st),
-        Err(e) => {
-            let _ = remove(&st);
-            Err(e)
-        }
-    }
-}
-
-fn make_dirs(hs: &[Hierarchy], st: &mut CgroupState) -> Result<()> {
-    for h in hs {
-        let dir = &st.paths[&h.key];
+    let mut created = Vec::new();
+    for h in &hs {
+        let dir = &paths[&h.key];
         let rel = dir.strip_prefix(&h.mountpoint).unwrap_or(Path::new(""));
         let mut cur = h.mountpoint.clone();
         for comp in rel.components() {
-            let parent = cur.clone();
             cur.push(comp);
-            match fs::create_dir(&cur) {
-                Ok(()) => {
-                    st.created.push(cur.clone());
-                    if h.key.split(',').any(|c| c == "cpuset") {
-                        inherit_cpuset(&parent, &cur)?;
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(Error::io("create cgroup", &cur, e)),
+            if !cur.exists() {
+                created.push(cur.clone());
             }
         }
     }
-    Ok(())
+    Ok(CgroupState {
+        paths,
+        created,
+        v2: mode(&hs) == Mode::Unified,
+    })
+}
+
+/// Creates the directories [`plan`] found missing (one made meanwhile by
+/// someone else is taken as it is). On error, removes what it planned.
+pub fn make(st: &CgroupState) -> Result<()> {
+    let r = (|| {
+        for dir in &st.created {
+            match fs::create_dir(dir) {
+                Ok(()) => {
+                    // A directory on the way to the v1 cpuset cgroup.
+                    let cpuset = st
+                        .paths
+                        .iter()
+                        .any(|(k, p)| k.split(',').any(|c| c == "cpuset") && p.starts_with(dir));
+                    if cpuset {
+                        if let Some(parent) = dir.parent() {
+                            inherit_cpuset(parent, dir)?;
+                        }
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(Error::io("create cgroup", dir, e)),
+            }
+        }
+        Ok(())
+    })();
+    if r.is_err() {
+        let _ = remove(st);
+    }
+    r
 }
 
 /// A new v1 cpuset cgroup starts with no cpus and no mems; give it its
