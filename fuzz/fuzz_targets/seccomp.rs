@@ -1,7 +1,7 @@
 //! The seccomp compiler against a model of the OCI section's meaning.
 //!
 //! A profile is generated from the fuzzer's bytes (names from a small pool
-//! that mixes native, compat-only and unknown names; every action and
+//! that mixes native, compat-only and other architectures' names; every action and
 //! operator; repeated argument indexes), compiled, and every probe syscall
 //! is run through the program with `seccomp::evaluate` and compared with
 //! what the profile means: rules of the syscall in profile order, the first
@@ -29,7 +29,7 @@ const NAMES: &[&str] = &[
     "ioctl",
     "chown32",
     "socketcall",
-    "no_such_call",
+    "arm_sync_file_range",
     "clone3",
     "close",
     "openat",

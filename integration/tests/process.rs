@@ -150,7 +150,7 @@ fn rlimit_above_hard_limit_fails_clearly() {
     }
     assert_eq!(code, 1);
     assert!(
-        err.contains("process.rlimits") && err.contains("RlimitNofile"),
+        err.contains("process.rlimits[0]") && err.contains("RLIMIT_NOFILE"),
         "{err}"
     );
 }

@@ -282,8 +282,9 @@ fn concurrent_commands_for_a_minute() {
             until(&|| {
                 if let Some(o) = check(&["state", id], &[0]) {
                     match serde_json::from_slice::<serde_json::Value>(&o) {
-                        Ok(v) if ["creating", "created", "running", "paused", "stopped"]
-                            .contains(&v["status"].as_str().unwrap_or("")) => {}
+                        Ok(v)
+                            if ["creating", "created", "running", "paused", "stopped"]
+                                .contains(&v["status"].as_str().unwrap_or("")) => {}
                         other => bad.lock().expect("bad").push(format!("state: {other:?}")),
                     }
                 }
@@ -311,14 +312,22 @@ fn concurrent_commands_for_a_minute() {
     let (ops, lives) = (ops.into_inner(), lives.load(Ordering::Relaxed));
     eprintln!("concurrent commands: {secs} s, {ops} commands, {lives} containers made");
     let bad = bad.lock().expect("bad").clone();
-    assert!(bad.is_empty(), "{} bad outcomes: {:?}", bad.len(), &bad[..bad.len().min(10)]);
-    assert!(lives > 1, "the container was killed, deleted and made again");
+    assert!(
+        bad.is_empty(),
+        "{} bad outcomes: {:?}",
+        bad.len(),
+        &bad[..bad.len().min(10)]
+    );
+    assert!(
+        lives > 1,
+        "the container was killed, deleted and made again"
+    );
     // Nothing is corrupted: the id still works from a clean slate.
-    let _ = env.corral(&["delete", "--force", &id]);
-    assert_nothing_left(&env, &id);
-    assert!(env.corral(&["create", "--bundle", &b, &id]).status.success());
+    let _ = env.corral(&["delete", "--force", id]);
+    assert_nothing_left(&env, id);
+    assert!(env.corral(&["create", "--bundle", b, id]).status.success());
     assert!(env.corral(&["start", id]).status.success());
-    assert_eq!(env.state(&id)["status"], "running");
-    assert!(env.corral(&["delete", "--force", &id]).status.success());
-    assert_nothing_left(&env, &id);
+    assert_eq!(env.state(id)["status"], "running");
+    assert!(env.corral(&["delete", "--force", id]).status.success());
+    assert_nothing_left(&env, id);
 }

@@ -40,7 +40,7 @@ const TABLE: &[(&str, &str, &str, &str)] = &[
     // Intel RDT, sysctl, seccomp.
     ("linux.intelRdt", "error", "integration/tests/spec13.rs", "intel_rdt_and_mount_label_are_refused_on_this_host"),
     ("linux.sysctl", "effect", "integration/tests/rootfs.rs", "sysctl_hostname_domainname"),
-    ("linux.sysctl outside the container's namespaces", "error", "integration/tests/errors.rs", "semantic_errors_name_the_field"),
+    ("linux.sysctl outside the container's namespaces", "error", "integration/tests/bad_input.rs", "sixty_and_more_bad_inputs"),
     ("linux.seccomp (Docker's profile)", "effect", "integration/tests/seccomp.rs", "docker_default_profile_matches_runc"),
     ("linux.seccomp.{defaultAction,defaultErrnoRet,syscalls[].action,errnoRet}", "effect", "integration/tests/seccomp.rs", "every_action_matches_runc"),
     ("linux.seccomp.syscalls[].args (every operator)", "effect", "integration/tests/seccomp.rs", "every_operator"),

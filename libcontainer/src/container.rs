@@ -837,8 +837,11 @@ impl Container {
         self.dir.remove()?;
         let mut report = DeleteReport::default();
         let json = hook_state_json(&self.st, "stopped", 0);
-        for h in hooks::list(self.st.config.hooks(), "poststop") {
-            if let Err(e) = hooks::run_one("poststop", h, &json) {
+        for (i, h) in hooks::list(self.st.config.hooks(), "poststop")
+            .into_iter()
+            .enumerate()
+        {
+            if let Err(e) = hooks::run_one("poststop", i, h, &json) {
                 report.warnings.push(e.to_string());
             }
         }

@@ -66,10 +66,12 @@ pub enum Error {
     #[error("container init: {0}")]
     Init(String),
     /// A hook failed or timed out.
-    #[error("{kind} hook {path}: {msg}")]
+    #[error("{kind} hook {path} (hooks.{kind}[{index}]): {msg}")]
     Hook {
         /// Which hook list.
         kind: String,
+        /// Its place in the list.
+        index: usize,
         /// The hook's path.
         path: PathBuf,
         /// What happened.

@@ -121,6 +121,12 @@ impl Container {
         if p.args().as_ref().is_none_or(|a| a.is_empty()) {
             return Err(Error::spec("process.args", "empty: nothing to execute"));
         }
+        if !p.cwd().is_absolute() {
+            return Err(Error::spec(
+                "process.cwd",
+                format!("{:?} is not an absolute path", p.cwd()),
+            ));
+        }
         let terminal = p.terminal().unwrap_or(false);
         if terminal && opts.console_socket.is_none() && !opts.console_to_caller {
             return Err(Error::spec(

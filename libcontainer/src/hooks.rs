@@ -45,17 +45,18 @@ pub fn list<'a>(hooks: &'a Option<Hooks>, kind: &str) -> Vec<&'a Hook> {
 
 /// Runs the hooks of `kind` in order; the first failure stops the list.
 pub fn run(hooks: &Option<Hooks>, kind: &str, state_json: &str) -> Result<()> {
-    for h in list(hooks, kind) {
-        run_one(kind, h, state_json)?;
+    for (i, h) in list(hooks, kind).into_iter().enumerate() {
+        run_one(kind, i, h, state_json)?;
     }
     Ok(())
 }
 
-/// Runs one hook: `args[0]` is its argv[0], env is exactly `env`, the state
+/// Runs one hook, the `index`th of its list: `args[0]` is its argv[0], env is exactly `env`, the state
 /// is written to stdin, and it is killed at `timeout` seconds.
-pub fn run_one(kind: &str, h: &Hook, state_json: &str) -> Result<()> {
+pub fn run_one(kind: &str, index: usize, h: &Hook, state_json: &str) -> Result<()> {
     let fail = |msg: String| Error::Hook {
         kind: kind.to_string(),
+        index,
         path: h.path().clone(),
         msg,
     };

@@ -438,7 +438,7 @@ pub fn find_executable(name: &str, env: &[String]) -> Result<PathBuf> {
             Ok(p)
         } else {
             Err(Error::Other(format!(
-                "exec: {name:?}: no such executable file"
+                "process.args[0]: exec {name:?}: no such executable file"
             )))
         };
     }
@@ -455,6 +455,6 @@ pub fn find_executable(name: &str, env: &[String]) -> Result<PathBuf> {
         }
     }
     Err(Error::Other(format!(
-        "exec: {name:?}: executable file not found in $PATH"
+        "process.args[0]: exec {name:?}: executable file not found in $PATH"
     )))
 }

@@ -34,21 +34,29 @@ pub fn rlimit_resource(t: PosixRlimitType) -> u32 {
 
 /// Applies `process.rlimits`.
 pub fn set_rlimits(rl: &[PosixRlimit]) -> Result<()> {
-    for r in rl {
+    for (i, r) in rl.iter().enumerate() {
         let lim = libc::rlimit {
             rlim_cur: r.soft(),
             rlim_max: r.hard(),
         };
         sys::setrlimit(rlimit_resource(r.typ()), &lim).ctx(|| {
             format!(
-                "process.rlimits: set {:?} to soft {} hard {}",
-                r.typ(),
+                "process.rlimits[{i}]: set {} to soft {} hard {}",
+                rlimit_name(r),
                 r.soft(),
                 r.hard()
             )
         })?;
     }
     Ok(())
+}
+
+/// The config's name of an rlimit's type (`RLIMIT_NOFILE`).
+pub fn rlimit_name(r: &PosixRlimit) -> String {
+    serde_json::to_value(r.typ())
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{:?}", r.typ()))
 }
 
 /// Writes `/proc/self/oom_score_adj`.

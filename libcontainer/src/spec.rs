@@ -211,7 +211,12 @@ fn validate_process(spec: &Spec) -> Result<()> {
             if r.soft() > r.hard() {
                 return Err(Error::spec(
                     format!("process.rlimits[{i}]"),
-                    format!("soft limit {} is above hard limit {}", r.soft(), r.hard()),
+                    format!(
+                        "{}: soft limit {} is above hard limit {}",
+                        crate::security::rlimit_name(r),
+                        r.soft(),
+                        r.hard()
+                    ),
                 ));
             }
         }
@@ -297,18 +302,28 @@ fn validate_namespaces(spec: &Spec) -> Result<HashSet<LinuxNamespaceType>> {
             "id mappings given but no user namespace in linux.namespaces",
         ));
     }
+    for (i, d) in linux
+        .resources()
+        .as_ref()
+        .and_then(|r| r.devices().as_ref())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if let Some(a) = d.access() {
+            if a.chars().any(|c| !"rwm".contains(c)) {
+                return Err(Error::spec(
+                    format!("linux.resources.devices[{i}].access"),
+                    format!("{a:?}: only r, w and m are device accesses"),
+                ));
+            }
+        }
+    }
     for (field, maps) in [
         ("linux.uidMappings", linux.uid_mappings()),
         ("linux.gidMappings", linux.gid_mappings()),
     ] {
-        for (i, m) in maps.iter().flatten().enumerate() {
-            if m.size() == 0 {
-                return Err(Error::spec(
-                    format!("{field}[{i}].size"),
-                    "0: a mapping needs a size",
-                ));
-            }
-        }
+        check_id_maps(field, maps.as_deref().unwrap_or_default())?;
     }
     if let Some(offsets) = linux.time_offsets() {
         if !offsets.is_empty() && !creates_time {
@@ -329,6 +344,49 @@ fn validate_namespaces(spec: &Spec) -> Result<HashSet<LinuxNamespaceType>> {
         }
     }
     Ok(owned)
+}
+
+/// Checks one list of id mappings as the kernel will: a size, ranges
+/// within 32 bits, and no range overlapping another on either side.
+fn check_id_maps(field: &str, maps: &[oci_spec::runtime::LinuxIdMapping]) -> Result<()> {
+    const LIMIT: u64 = 1 << 32;
+    for (i, m) in maps.iter().enumerate() {
+        let (c, h, n) = (
+            u64::from(m.container_id()),
+            u64::from(m.host_id()),
+            u64::from(m.size()),
+        );
+        if n == 0 {
+            return Err(Error::spec(
+                format!("{field}[{i}].size"),
+                "0: a mapping needs a size",
+            ));
+        }
+        for (side, start) in [("containerID", c), ("hostID", h)] {
+            if start + n > LIMIT {
+                return Err(Error::spec(
+                    format!("{field}[{i}]"),
+                    format!("{side} {start} + size {n} goes past 4294967295"),
+                ));
+            }
+        }
+        for (j, o) in maps[..i].iter().enumerate() {
+            let (oc, oh, on) = (
+                u64::from(o.container_id()),
+                u64::from(o.host_id()),
+                u64::from(o.size()),
+            );
+            for (side, a, b) in [("containerID", c, oc), ("hostID", h, oh)] {
+                if a < b + on && b < a + n {
+                    return Err(Error::spec(
+                        format!("{field}[{i}]"),
+                        format!("{side} range {a}+{n} overlaps {field}[{j}] ({b}+{on})"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn validate_linux(spec: &Spec, owned: &HashSet<LinuxNamespaceType>) -> Result<()> {
@@ -483,7 +541,8 @@ pub fn sysctl_namespace(key: &str) -> Option<LinuxNamespaceType> {
 
 fn validate_mounts(spec: &Spec) -> Result<()> {
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        // A relative destination is taken from `/`, as runc does.
+        // A relative destination is taken from `/` (runtime-spec 1.2 allows
+        // it, deprecated, as runc does).
         let dest = Path::new("/").join(m.destination());
         if !clean_abs(&dest) {
             return Err(Error::spec(

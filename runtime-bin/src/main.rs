@@ -304,7 +304,26 @@ enum Cmd {
 
 fn main() {
     libcontainer::helper::run_if_helper();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help (and clap's own version output): not an error.
+            let _ = e.print();
+            std::process::exit(0);
+        }
+        Err(e) => {
+            // A usage error is one line and exit status 1, as with runc.
+            // clap's message is the lines before the first blank one.
+            let text = e.to_string();
+            let msg: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            eprintln!("{} (see corral --help)", msg.join(" "));
+            std::process::exit(1);
+        }
+    };
     if cli.version {
         println!("{VERSION}");
         return;

@@ -42,16 +42,32 @@ fn resources_from_flags(a: &UpdateArgs) -> Result<Value, String> {
     let mut r = Map::new();
     let mut mem = Map::new();
     if let Some(v) = &a.memory {
-        mem.insert("limit".into(), json!(parse_bytes(v)?));
+        let flag = "--memory";
+        mem.insert(
+            "limit".into(),
+            json!(parse_bytes(v).map_err(|e| format!("{flag}: {e}"))?),
+        );
     }
     if let Some(v) = &a.memory_reservation {
-        mem.insert("reservation".into(), json!(parse_bytes(v)?));
+        let flag = "--memory-reservation";
+        mem.insert(
+            "reservation".into(),
+            json!(parse_bytes(v).map_err(|e| format!("{flag}: {e}"))?),
+        );
     }
     if let Some(v) = &a.memory_swap {
-        mem.insert("swap".into(), json!(parse_bytes(v)?));
+        let flag = "--memory-swap";
+        mem.insert(
+            "swap".into(),
+            json!(parse_bytes(v).map_err(|e| format!("{flag}: {e}"))?),
+        );
     }
     if let Some(v) = &a.kernel_memory_tcp {
-        mem.insert("kernelTCP".into(), json!(parse_bytes(v)?));
+        let flag = "--kernel-memory-tcp";
+        mem.insert(
+            "kernelTCP".into(),
+            json!(parse_bytes(v).map_err(|e| format!("{flag}: {e}"))?),
+        );
     }
     if !mem.is_empty() {
         r.insert("memory".into(), Value::Object(mem));

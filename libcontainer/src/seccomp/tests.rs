@@ -41,7 +41,7 @@ fn actions_and_default() {
             {"names": ["getegid"], "action": "SCMP_ACT_TRACE", "errnoRet": 7},
             {"names": ["geteuid"], "action": "SCMP_ACT_LOG"},
             {"names": ["gettid"], "action": "SCMP_ACT_NOTIFY"},
-            {"names": ["no_such_syscall", "chown32"], "action": "SCMP_ACT_ALLOW"}
+            {"names": ["arm_fadvise64_64", "chown32"], "action": "SCMP_ACT_ALLOW"}
         ]}"#,
     ))
     .expect("compile");
@@ -291,4 +291,33 @@ fn seccompiler_runs_are_spliced_without_their_arch_checks() {
         run(&f, "personality", [9, 0, 0, 0, 0, 0]),
         ret::ERRNO | EPERM
     );
+}
+
+#[test]
+fn names_of_no_architecture_are_refused_by_name() {
+    let e = compile(&profile(
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+            {"names": ["getpid", "no_such_syscall"], "action": "SCMP_ACT_ERRNO"}
+        ]}"#,
+    ))
+    .expect_err("unknown name");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("linux.seccomp.syscalls[1].names") && msg.contains("no_such_syscall"),
+        "{msg}"
+    );
+    // Other architectures' syscalls and the new ones are not mistakes.
+    for name in [
+        "recv",
+        "arm_fadvise64_64",
+        "s390_sthyi",
+        "mseal",
+        "cachestat",
+    ] {
+        let json = format!(
+            r#"{{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{{"names": ["{name}"], "action": "SCMP_ACT_ERRNO"}}]}}"#
+        );
+        assert!(compile(&profile(&json)).is_ok(), "{name}");
+    }
 }
