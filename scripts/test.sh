@@ -18,6 +18,9 @@ echo "== build";  cargo build --workspace --all-targets
 echo "== tests";  cargo test --workspace -- --test-threads=4
 echo "== example"; bash fixtures/demo.sh >/dev/null
 echo "== end to end"; bash scripts/test-e2e.sh
+# The benchmark harness at a small size (README's `bash bench/run.sh` is
+# the full one): proves it runs; its figures are not asserted.
+echo "== bench (small)"; bash bench/run.sh --iterations 5 --total 20 --out target/bench >/dev/null
 # cargo-fuzz targets (config.json, seccomp compiler, init channel): 60 s
 # each here; `bash scripts/fuzz.sh 300` is the documented long run.
 echo "== fuzz"; bash scripts/fuzz.sh "${CORRAL_FUZZ_SECONDS:-60}"

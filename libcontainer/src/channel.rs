@@ -2,6 +2,7 @@
 //! length-prefixed, length-checked JSON messages.
 
 use std::io::{Read, Write};
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 
 use serde::{Deserialize, Serialize};
@@ -23,6 +24,11 @@ pub enum Msg {
     MapsDone,
     /// Intermediate → parent: the pid of the container's init.
     Pid(i32),
+    /// Parent → init: the init is in its cgroups, its resources are set and
+    /// its network devices moved. The init makes its mounts meanwhile, up
+    /// to the first cgroup mount, so that the cgroup migration's RCU grace
+    /// period overlaps the mount work instead of preceding it.
+    Joined,
     /// Init → parent: mounts are made; run prestart and createRuntime hooks.
     RunHooks,
     /// Parent → init: hooks done.
@@ -83,6 +89,24 @@ impl Channel {
         serde_json::from_slice(&body)
             .map(Some)
             .map_err(|e| Error::Other(format!("bad message: {e}")))
+    }
+
+    /// The error the other side has already sent, if a message is waiting
+    /// and it is one (never blocks): when a step of ours fails because the
+    /// other side failed first, its reason is the one to report.
+    pub fn pending_error(&mut self) -> Option<String> {
+        let mut fds = [nix::poll::PollFd::new(
+            self.sock.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO) {
+            Ok(n) if n > 0 => {}
+            _ => return None,
+        }
+        match self.recv() {
+            Ok(Some(Msg::Error(e))) => Some(e),
+            _ => None,
+        }
     }
 
     /// Receives and expects exactly `want`; an `Error` message becomes an

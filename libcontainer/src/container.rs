@@ -376,8 +376,8 @@ impl ContainerBuilder {
         st.pid_start = start;
         dir.save(st)?;
         faults::crash_point("clone");
-        cgroups::join(&cg, pid)?;
-        crate::netdev::move_all(spec, pid)?;
+        // The init starts on its mounts now; it waits for Joined before its
+        // cgroup namespace, cgroup mounts, hooks and process context.
         let (limits, devices) = match linux.resources() {
             Some(r) => {
                 let (l, d) = cgroups::split_devices(r);
@@ -385,9 +385,18 @@ impl ContainerBuilder {
             }
             None => (None, None),
         };
-        cgroups::apply_resources(&cg, limits.as_ref(), false)?;
-        parent.send(&Msg::Go)?;
-        parent.send(&Msg::Pid(pid))?;
+        let joined = (|| {
+            parent.send(&Msg::Go)?;
+            parent.send(&Msg::Pid(pid))?;
+            cgroups::join(&cg, pid)?;
+            crate::netdev::move_all(spec, pid)?;
+            cgroups::apply_resources(&cg, limits.as_ref(), false)?;
+            parent.send(&Msg::Joined)
+        })();
+        if let Err(e) = joined {
+            // The init may have failed first (a mount): its reason wins.
+            return Err(parent.pending_error().map(Error::Init).unwrap_or(e));
+        }
         loop {
             match parent.recv()? {
                 Some(Msg::RunHooks) => {

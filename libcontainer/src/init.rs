@@ -147,9 +147,6 @@ fn init(ch: &mut Channel, a: &InitArgs) -> Result<()> {
         nix::unistd::setresuid(root_u, root_u, root_u)
             .ctx(|| "setresuid 0 in the user namespace".to_string())?;
     }
-    if a.plan.creates(NS::Cgroup) {
-        sys::unshare(libc::CLONE_NEWCGROUP).ctx(|| "unshare cgroup namespace".to_string())?;
-    }
     if a.plan.creates(NS::Uts) {
         if let Some(h) = spec.hostname().as_ref().filter(|h| !h.is_empty()) {
             nix::unistd::sethostname(h).ctx(|| format!("hostname: set {h:?}"))?;
@@ -173,7 +170,16 @@ fn init(ch: &mut Channel, a: &InitArgs) -> Result<()> {
         idmapped: a.idmapped,
     };
     rootfs::prepare_root(a.rootfs)?;
-    rootfs::mount_all(spec, &ctx)?;
+    // The parent moves us into our cgroups while we mount; the cgroup
+    // namespace (rooted at the cgroup we are in) and cgroup mounts wait.
+    let cgroupns = a.plan.creates(NS::Cgroup);
+    rootfs::mount_all(spec, &ctx, &mut || {
+        ch.expect(&Msg::Joined)?;
+        if cgroupns {
+            sys::unshare(libc::CLONE_NEWCGROUP).ctx(|| "unshare cgroup namespace".to_string())?;
+        }
+        Ok(())
+    })?;
     let terminal = process.terminal().unwrap_or(false);
     let mut slave: Option<OwnedFd> = None;
     if terminal {

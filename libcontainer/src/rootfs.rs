@@ -472,11 +472,24 @@ pub fn prepare_root(rootfs: &Path) -> Result<()> {
 
 /// Step 2: every mount of config.json, then `/dev` if the config mounts a
 /// fresh one.
-pub fn mount_all(spec: &Spec, ctx: &Context) -> Result<()> {
+///
+/// `before_cgroups` runs once, before the first `cgroup`/`cgroup2` mount or
+/// after the last mount: the init waits there for its cgroups.
+pub fn mount_all(
+    spec: &Spec,
+    ctx: &Context,
+    before_cgroups: &mut dyn FnMut() -> Result<()>,
+) -> Result<()> {
     let root: OwnedFd = std::fs::File::open(ctx.rootfs)
         .map_err(|e| Error::io("open rootfs", ctx.rootfs, e))?
         .into();
+    let mut waited = false;
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let typ = m.typ().as_deref().unwrap_or("");
+        if !waited && (typ == "cgroup" || typ == "cgroup2") {
+            before_cgroups()?;
+            waited = true;
+        }
         // A relative destination is taken from `/`, as runc does.
         let mut m = m.clone();
         m.set_destination(Path::new("/").join(m.destination()));
@@ -493,6 +506,9 @@ pub fn mount_all(spec: &Spec, ctx: &Context) -> Result<()> {
                 m.destination()
             ))
         })?;
+    }
+    if !waited {
+        before_cgroups()?;
     }
     // As runc: /dev gets the default devices and symlinks unless it is a
     // bind mount (the image's own /dev included).

@@ -76,18 +76,48 @@ pub fn load(bundle: &Path) -> Result<Bundle> {
     })
 }
 
+/// The parts of config.json [`parse_extras`] reads.
+#[derive(Deserialize)]
+struct ExtrasDoc {
+    #[serde(default)]
+    mounts: Option<Vec<MountExtras>>,
+    #[serde(default)]
+    linux: Option<ExtrasLinux>,
+}
+
+#[derive(Deserialize)]
+struct ExtrasLinux {
+    #[serde(default)]
+    seccomp: Option<ExtrasSeccomp>,
+}
+
+#[derive(Deserialize)]
+struct ExtrasSeccomp {
+    #[serde(default)]
+    flags: Option<Vec<serde_json::Value>>,
+}
+
 /// Parses the [`Extras`] of config.json text; errors name the JSON path.
 pub fn parse_extras(text: &[u8]) -> Result<Extras> {
-    let de = &mut serde_json::Deserializer::from_slice(text);
-    let mut x: Extras = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        Error::spec(path, e.into_inner().to_string())
-    })?;
-    let v: serde_json::Value =
-        serde_json::from_slice(text).map_err(|e| Error::spec("(document)", e.to_string()))?;
-    for f in v
-        .pointer("/linux/seccomp/flags")
-        .and_then(|f| f.as_array())
+    // One pass over the text; the path-tracking pass only to name an error.
+    let doc: ExtrasDoc = match serde_json::from_slice(text) {
+        Ok(d) => d,
+        Err(_) => {
+            let de = &mut serde_json::Deserializer::from_slice(text);
+            serde_path_to_error::deserialize(de).map_err(|e| {
+                let path = e.path().to_string();
+                Error::spec(path, e.into_inner().to_string())
+            })?
+        }
+    };
+    let mut x = Extras {
+        mounts: doc.mounts,
+        seccomp_flags: 0,
+    };
+    for f in doc
+        .linux
+        .and_then(|l| l.seccomp)
+        .and_then(|s| s.flags)
         .into_iter()
         .flatten()
     {
@@ -100,6 +130,11 @@ pub fn parse_extras(text: &[u8]) -> Result<Extras> {
 /// Seccomp flags the `oci-spec` crate does not know are taken out first
 /// (they are read by [`parse_extras`]).
 pub fn parse(text: &[u8]) -> Result<Spec> {
+    // The common case in one pass over the text. A config with an error, or
+    // with a seccomp flag oci-spec cannot parse, takes the slow path below.
+    if let Ok(spec) = serde_json::from_slice::<Spec>(text) {
+        return Ok(spec);
+    }
     let mut v: serde_json::Value =
         serde_json::from_slice(text).map_err(|e| Error::spec("(document)", e.to_string()))?;
     if let Some(flags) = v

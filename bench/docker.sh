@@ -3,7 +3,7 @@
 # dockerd's runtime, side by side in one hyperfine run (dockerd 20.10 and
 # containerd started privately, as in integration/e2e/docker.sh).
 #
-#   bash benches/docker.sh [RUNS]      (root; needs docker.io, containerd, runc, crun, hyperfine)
+#   bash bench/docker.sh [RUNS]      (root; needs docker.io, containerd, runc, crun, hyperfine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-30}

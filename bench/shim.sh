@@ -3,7 +3,7 @@
 # containerd: resident memory of one idle shim each (same container, a
 # sleep), and `ctr run --rm … /bin/true` timed with hyperfine.
 #
-#   bash benches/shim.sh [RUNS]        (root; builds the release shim)
+#   bash bench/shim.sh [RUNS]        (root; builds the release shim)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-20}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The benchmark harness: corral beside runc and crun (Debian's packages) on
+# the same bundles from fixtures/, interleaved, with warm-up; prints the
+# table and writes bench/results/latest.md and latest.svg.
+#
+#   bash bench/run.sh [--iterations N] [--total N] [--out DIR]
+#       (root; needs runc, crun, strace, time, busybox-static)
+#
+# Defaults: 100 timed rounds per time metric, 200 containers per throughput
+# figure. CI runs a small size (--iterations 5 --total 20) to prove it works.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -q -p corral -p corral-bench
+exec target/release/corral-bench --corral target/release/corral "$@"
