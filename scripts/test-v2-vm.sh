@@ -13,7 +13,7 @@ kernel=$(ls /boot/vmlinuz-* | sort -V | tail -n 1)
 [ -n "$kernel" ] || { echo "no kernel in /boot: apt-get install linux-image-amd64" >&2; exit 1; }
 newest() { ls -t target/debug/deps/"$1"-* 2>/dev/null | grep -v '\.d$' | head -n 1; }
 bins=""
-for t in resources cgroups lifecycle rootfs namespaces errors bad_input crashes; do
+for t in resources cgroups lifecycle rootfs namespaces errors bad_input crashes check; do
   b=$(newest "$t")
   [ -n "$b" ] || { echo "no test binary for $t: cargo build --workspace --all-targets" >&2; exit 1; }
   bins="$bins $PWD/$b"

@@ -19,6 +19,7 @@ pub mod cgroups;
 pub mod channel;
 #[cfg(not(feature = "fuzz"))]
 mod channel;
+pub mod check;
 pub mod container;
 pub mod error;
 pub mod exec;

@@ -498,3 +498,16 @@ pub fn waitid_pidfd(pidfd: RawFd) -> Result<i32, Errno> {
         status & 0x7f
     })
 }
+
+/// Whether this kernel has system call `nr`: it is called with arguments
+/// every implementation refuses (a bad fd, null pointers, zero sizes), so
+/// it has no effect, and any answer but ENOSYS means it exists. Only for
+/// clone3, openat2, pidfd_open, open_tree, move_mount, fsopen and
+/// mount_setattr, whose argument checks fail before they act.
+pub fn has_syscall(nr: libc::c_long) -> bool {
+    // SAFETY: no pointer is dereferenced by the kernel: each of the calls
+    // above checks its sizes, flags or fd and fails first with these
+    // arguments (EINVAL, EBADF or EFAULT).
+    let r = unsafe { libc::syscall(nr, -1 as libc::c_long, 0, 0, 0, 0) };
+    !(r == -1 && Errno::last() == Errno::ENOSYS)
+}

@@ -93,6 +93,18 @@ pub fn dispatch(cli: &Cli, log: &mut Logger) -> Res {
             );
             Ok(0)
         }
+        Cmd::Check { format } => {
+            let r = libcontainer::check::check();
+            if format == "json" {
+                crate::output::line!(
+                    "{}",
+                    serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?
+                );
+            } else {
+                crate::output::line!("{}", r.table());
+            }
+            Ok(if r.ok { 0 } else { 1 })
+        }
         Cmd::Pause { id } => {
             Container::load(root, id)
                 .map_err(err)?

@@ -270,6 +270,13 @@ enum Cmd {
     Update(UpdateArgs),
     /// Show the enabled features (the OCI features document).
     Features,
+    /// Diagnose this host: kernel features, cgroup controllers, namespaces
+    /// and LSMs; exit status 1 when something corral needs is missing.
+    Check {
+        /// Output format: table or json.
+        #[arg(long, short = 'f', default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+    },
     /// Execute new process inside the container.
     Exec(ExecArgs),
     /// Suspend all processes inside the container.
