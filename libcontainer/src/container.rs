@@ -204,7 +204,15 @@ impl ContainerBuilder {
                 "false, but a console socket was given: there is no terminal to send",
             ));
         }
+        let publish_netns =
+            crate::netns::requested(&bundle.spec.annotations().clone().unwrap_or_default())?;
         let plan = Plan::from_spec(&bundle.spec);
+        if publish_netns && !plan.creates(NS::Network) {
+            return Err(Error::spec(
+                format!("annotations.{}", crate::netns::ANNOTATION),
+                "the container has no network namespace of its own to publish",
+            ));
+        }
         if !plan.owns(NS::Mount) {
             return Err(Error::spec(
                 "linux.namespaces",
@@ -408,6 +416,10 @@ impl ContainerBuilder {
                 }
                 Some(Msg::Ready) => {
                     cgroups::apply_resources(&cg, devices.as_ref(), false)?;
+                    if crate::netns::requested(&st.annotations)? {
+                        made.netns = Some((self.root.clone(), self.id.clone()));
+                        crate::netns::publish(&self.root, &self.id, pid)?;
+                    }
                     faults::crash_point("ready");
                     break;
                 }
@@ -441,10 +453,15 @@ impl ContainerBuilder {
 struct Made {
     pids: Vec<i32>,
     cgroups: Option<cgroups::CgroupState>,
+    /// (state root, id) of a published network namespace.
+    netns: Option<(PathBuf, String)>,
 }
 
 impl Made {
     fn undo(&mut self) {
+        if let Some((root, id)) = self.netns.take() {
+            let _ = crate::netns::unpublish(&root, &id);
+        }
         for p in self.pids.drain(..) {
             let pid = nix::unistd::Pid::from_raw(p);
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
@@ -602,6 +619,27 @@ impl Container {
             }
         }
         Ok(out)
+    }
+
+    /// Whether this is a creation whose `create` was killed (see
+    /// [`Container::load`]).
+    pub fn creation_interrupted(&self) -> bool {
+        self.interrupted
+    }
+
+    /// Publishes the container's network namespace as
+    /// /var/run/netns/ID for `ip netns` (see [`crate::netns`]); removed at
+    /// delete.
+    pub fn publish_netns(&self) -> Result<PathBuf> {
+        match self.status() {
+            Status::Created | Status::Running | Status::Paused => {
+                crate::netns::publish(self.root(), &self.st.id, self.st.pid)
+            }
+            Status::Creating => {
+                Err(self.bad_state(Status::Creating, "container is still being created"))
+            }
+            Status::Stopped => Err(Error::NotRunning),
+        }
     }
 
     /// The container's id.
@@ -843,7 +881,12 @@ impl Container {
             std::thread::sleep(Duration::from_millis(10));
         }
         cgroups::remove(&self.st.cgroup)?;
+        // The record goes before the published netns: a delete killed in
+        // between leaves an entry without a container, which the next
+        // corral command sweeps (netns::sweep).
         self.dir.remove()?;
+        faults::crash_point("delete-netns");
+        crate::netns::unpublish(self.root(), &self.st.id)?;
         let mut report = DeleteReport::default();
         let json = hook_state_json(&self.st, "stopped", 0);
         for (i, h) in hooks::list(self.st.config.hooks(), "poststop")

@@ -11,7 +11,9 @@
 //! recorded), `mounts` (the init has made its mounts), `ready` (the init
 //! waits for start, the record still says creating). Of `exec`:
 //! `exec-forked`, `exec-cgroup` (joined, not yet released), `exec-started`
-//! (the process runs). The shim adds its own (see the shim's service).
+//! (the process runs). Of `delete`: `delete-netns` (the record removed, the
+//! published network namespace not yet). The shim adds its own (see the
+//! shim's service).
 
 /// The environment variable naming the stage to crash at.
 pub const CRASH_ENV: &str = "CORRAL_TEST_CRASH_AT";

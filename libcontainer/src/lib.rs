@@ -32,6 +32,7 @@ mod init;
 pub mod lsm;
 pub mod namespaces;
 pub mod netdev;
+pub mod netns;
 pub mod procattr;
 mod procfile;
 pub mod rootfs;

@@ -38,6 +38,11 @@ pub fn dispatch(cli: &Cli, log: &mut Logger) -> Res {
         return Err("no command given: see corral --help".into());
     };
     log.log("debug", &format!("root {root:?}, command {cmd:?}"));
+    // Published network namespaces whose container is gone (a delete or
+    // create that crashed) go first, whatever the command.
+    for id in libcontainer::netns::sweep(root) {
+        log.log("warning", &format!("removed the stale /var/run/netns/{id}"));
+    }
     match cmd {
         Cmd::Create(a) => {
             let c = builder(root, a).create().map_err(err)?;
@@ -91,6 +96,14 @@ pub fn dispatch(cli: &Cli, log: &mut Logger) -> Res {
                 "{}",
                 serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?
             );
+            Ok(0)
+        }
+        Cmd::Netns { id } => {
+            let path = Container::load(root, id)
+                .map_err(err)?
+                .publish_netns()
+                .map_err(err)?;
+            crate::output::line!("{}", path.display());
             Ok(0)
         }
         Cmd::Check { format } => {

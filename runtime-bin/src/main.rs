@@ -270,6 +270,12 @@ enum Cmd {
     Update(UpdateArgs),
     /// Show the enabled features (the OCI features document).
     Features,
+    /// Publish the container's network namespace as /var/run/netns/ID, for
+    /// `ip netns exec ID …`; removed when the container is deleted.
+    Netns {
+        /// Container id.
+        id: String,
+    },
     /// Diagnose this host: kernel features, cgroup controllers, namespaces
     /// and LSMs; exit status 1 when something corral needs is missing.
     Check {
