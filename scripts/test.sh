@@ -14,6 +14,7 @@ done
 echo "== fmt";    cargo fmt --all -- --check && (cd fuzz && cargo fmt -- --check)
 echo "== clippy"; cargo clippy --workspace --all-targets -- -D warnings
 (cd fuzz && cargo clippy --all-targets -- -D warnings)
+echo "== docs";   RUSTDOCFLAGS="-D warnings" cargo doc -p libcontainer --no-deps -q
 echo "== build";  cargo build --workspace --all-targets
 echo "== tests";  cargo test --workspace -- --test-threads=4
 echo "== example"; bash fixtures/demo.sh >/dev/null

@@ -51,7 +51,7 @@ pub fn run(hooks: &Option<Hooks>, kind: &str, state_json: &str) -> Result<()> {
     Ok(())
 }
 
-/// Runs one hook, the `index`th of its list: `args[0]` is its argv[0], env is exactly `env`, the state
+/// Runs one hook, the `index`th of its list: `args[0]` is its `argv[0]`, env is exactly `env`, the state
 /// is written to stdin, and it is killed at `timeout` seconds.
 pub fn run_one(kind: &str, index: usize, h: &Hook, state_json: &str) -> Result<()> {
     let fail = |msg: String| Error::Hook {

@@ -106,6 +106,8 @@ pub fn dispatch(cli: &Cli, log: &mut Logger) -> Res {
             crate::output::line!("{}", path.display());
             Ok(0)
         }
+        Cmd::Completion { shell } => crate::docs_cmd::completion(*shell),
+        Cmd::Man { dir } => crate::docs_cmd::man(dir),
         Cmd::Check { format } => {
             let r = libcontainer::check::check();
             if format == "json" {

@@ -141,28 +141,24 @@ pub fn events(root: &Path, id: &str, stats_once: bool, interval: &str) -> Result
         let mut out = std::io::stdout();
         writeln!(out, "{ev}").and_then(|_| out.flush()).is_ok()
     };
-    let s = c.stats().map_err(|e| e.to_string())?;
     if stats_once {
+        let s = c.stats().map_err(|e| e.to_string())?;
         emit("stats", runc_stats(&s));
         return Ok(0);
     }
-    let mut ooms = s.memory.oom_kills;
-    loop {
-        if c.status() == Status::Stopped {
-            return Ok(0);
-        }
-        let Ok(s) = c.stats() else { return Ok(0) };
-        if s.memory.oom_kills > ooms {
-            ooms = s.memory.oom_kills;
-            if !emit("oom", Value::Null) {
-                return Ok(0);
-            }
-        }
-        if !emit("stats", runc_stats(&s)) {
-            return Ok(0);
-        }
-        std::thread::sleep(every);
+    if c.status() == Status::Stopped {
+        return Err(libcontainer::Error::NotRunning.to_string());
     }
+    for ev in c.events(every) {
+        let more = match ev {
+            libcontainer::events::Event::Oom => emit("oom", Value::Null),
+            libcontainer::events::Event::Stats(s) => emit("stats", runc_stats(&s)),
+        };
+        if !more {
+            break;
+        }
+    }
+    Ok(0)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! `corral`: a runc-compatible OCI container runtime.
 
 mod commands;
+mod docs_cmd;
 mod exec_cmd;
 mod inspect_cmds;
 mod logging;
@@ -275,6 +276,17 @@ enum Cmd {
     Netns {
         /// Container id.
         id: String,
+    },
+    /// Print the shell completion script for bash, zsh, fish, elvish or
+    /// powershell.
+    Completion {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (corral.8 and corral-COMMAND.8) to a directory.
+    Man {
+        /// Where to write them.
+        dir: std::path::PathBuf,
     },
     /// Diagnose this host: kernel features, cgroup controllers, namespaces
     /// and LSMs; exit status 1 when something corral needs is missing.

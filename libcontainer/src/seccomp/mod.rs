@@ -10,7 +10,7 @@
 //! by number alone (one compare and a return each — seccompiler's five
 //! instructions per syscall would put Docker's profile over the kernel's
 //! 4096 for three ABIs), several actions in one filter (seccompiler runs
-//! spliced one after another, see [`seccompiler_run`]), NOTIFY and any other
+//! spliced one after another, see `seccompiler_run`), NOTIFY and any other
 //! action, and the ENOSYS stub for syscalls newer than the profile.
 //!
 //! Program layout, per architecture in `architectures` (native x86_64 when
