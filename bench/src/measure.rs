@@ -157,30 +157,37 @@ impl Runtime {
         let _ = self.cmd(&["delete", "--force", "sleeper"]).status();
     }
 
-    /// Peak resident memory (MiB) of the runtime process during a `run`,
-    /// waited-for children included (GNU time's %M: wait4's ru_maxrss).
-    pub fn peak_rss(&self, bundle: &Path, i: usize) -> Result<f64, String> {
-        let out = self.root.with_extension(format!("rss{i}"));
-        let mut c = Command::new("/usr/bin/time");
-        c.arg("-f")
-            .arg("%M")
+    /// Runs `tool TOOL_ARGS -o FILE RUNTIME --root R run --bundle B ID` and
+    /// returns what the tool wrote to FILE.
+    fn run_under(
+        &self,
+        tool: &str,
+        tool_args: &[&str],
+        bundle: &Path,
+        id: &str,
+    ) -> Result<String, String> {
+        let out = self.root.with_extension(id);
+        let mut c = Command::new(tool);
+        c.args(tool_args)
             .arg("-o")
             .arg(&out)
             .arg(&self.bin)
             .arg("--root")
             .arg(&self.root)
-            .args([
-                "run",
-                "--bundle",
-                &bundle.to_string_lossy(),
-                &format!("m{i}"),
-            ])
+            .args(["run", "--bundle", &bundle.to_string_lossy(), id])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        self.ok(c, "run under time")?;
+        self.ok(c, &format!("run under {tool}"))?;
         let text = std::fs::read_to_string(&out).map_err(|e| format!("{out:?}: {e}"))?;
         let _ = std::fs::remove_file(&out);
+        Ok(text)
+    }
+
+    /// Peak resident memory (MiB) of the runtime process during a `run`,
+    /// waited-for children included (GNU time's %M: wait4's ru_maxrss).
+    pub fn peak_rss(&self, bundle: &Path, i: usize) -> Result<f64, String> {
+        let text = self.run_under("/usr/bin/time", &["-f", "%M"], bundle, &format!("m{i}"))?;
         let kb: f64 = text
             .trim()
             .lines()
@@ -193,25 +200,7 @@ impl Runtime {
     /// System calls made by a `run`, the runtime's and the container's
     /// processes together (`strace -f -c`).
     pub fn syscalls(&self, bundle: &Path, i: usize) -> Result<f64, String> {
-        let out = self.root.with_extension(format!("strace{i}"));
-        let mut c = Command::new("strace");
-        c.args(["-f", "-c", "-o"])
-            .arg(&out)
-            .arg(&self.bin)
-            .arg("--root")
-            .arg(&self.root)
-            .args([
-                "run",
-                "--bundle",
-                &bundle.to_string_lossy(),
-                &format!("s{i}"),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        self.ok(c, "run under strace")?;
-        let text = std::fs::read_to_string(&out).map_err(|e| format!("{out:?}: {e}"))?;
-        let _ = std::fs::remove_file(&out);
+        let text = self.run_under("strace", &["-f", "-c"], bundle, &format!("s{i}"))?;
         text.lines()
             .find(|l| l.trim_end().ends_with(" total"))
             .and_then(|l| l.split_whitespace().nth(3))
