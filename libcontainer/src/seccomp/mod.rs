@@ -162,13 +162,16 @@ impl Abi {
 
 /// Syscalls of architectures corral has no table for, which profiles
 /// written for several architectures name (Docker's names `recv`, `send`,
-/// `arm_fadvise64_64`…): skipped here, as runc does. A name that is neither
-/// one of these nor in any table is a mistake, refused by name.
+/// `arm_fadvise64_64`…; podman's `syscall`, MIPS's): skipped here, as runc
+/// does. With the prefixes below they cover every name libseccomp 2.5.4
+/// knows beyond corral's x86 tables. A name that is neither one of these
+/// nor in any table is a mistake, refused by name.
 const FOREIGN: &[&str] = &[
     "breakpoint",
     "cachectl",
     "cacheflush",
     "fstatat",
+    "get_tls",
     "getpagesize",
     "kern_features",
     "llseek",
@@ -184,7 +187,9 @@ const FOREIGN: &[&str] = &[
     "switch_endian",
     "sync_file_range2",
     "sys_debug_setcontext",
+    "syscall",
     "sysmips",
+    "timerfd",
     "usr26",
     "usr32",
     "utrap_install",
