@@ -76,6 +76,25 @@ fn verify(v: &Value, mountinfo: &str) {
                 );
                 assert_eq!(c["path"], v2.expect("v2 mount").0.as_str());
             }
+            "builtin" => {
+                assert_eq!(layout, "unified", "{name}: builtin on a {layout} host");
+                assert!(["cpuacct", "devices", "freezer"].contains(&name), "{name}");
+                let root = v2.expect("v2 mount").0.as_str();
+                assert_eq!(c["path"], root);
+                let file = match name {
+                    "cpuacct" => "cpu.stat",
+                    "freezer" => "cgroup.freeze",
+                    _ => "cgroup.procs",
+                };
+                // cgroup.freeze is in every cgroup but the root: look in a
+                // child made for the purpose.
+                let dir =
+                    std::path::Path::new(root).join(format!("corral-check-{}", std::process::id()));
+                std::fs::create_dir(&dir).expect("mkdir cgroup");
+                let there = dir.join(file).exists();
+                std::fs::remove_dir(&dir).expect("rmdir cgroup");
+                assert!(there, "{name}: no {file} in a cgroup");
+            }
             "not-mounted" => {
                 assert!(on_v1.is_none(), "{name} is mounted");
                 assert!(enabled.contains(&name), "{name} not in /proc/cgroups");

@@ -70,8 +70,9 @@ pub struct Feature {
 pub struct Controller {
     /// Its name.
     pub name: String,
-    /// `mounted` (usable), `not-mounted` (in the kernel, on no hierarchy)
-    /// or `absent` (not in this kernel).
+    /// `mounted` (usable), `builtin` (on cgroup v2, part of every cgroup:
+    /// cpuacct, devices, freezer), `not-mounted` (in the kernel, on no
+    /// hierarchy) or `absent` (not in this kernel).
     pub state: String,
     /// `v1` or `v2` when mounted.
     pub mode: Option<String>,
@@ -149,8 +150,25 @@ fn controllers(hs: &[cgroups::Hierarchy]) -> Vec<Controller> {
                     hint: None,
                 };
             }
-            // cpu and cpuacct, and net_cls and net_prio, are one controller
-            // each in v2 (cpu; none): the kernel lists them anyway.
+            // On a cgroup v2 host these are not controllers but part of
+            // every cgroup: cpuacct's figures are in cpu.stat, devices are
+            // eBPF programs, freezing is cgroup.freeze.
+            let unified = v2.is_some() && hs.iter().all(|h| h.v2);
+            let builtin = match name {
+                "cpuacct" => Some("cpu.stat of every cgroup"),
+                "devices" => Some("eBPF device programs"),
+                "freezer" => Some("cgroup.freeze of every cgroup"),
+                _ => None,
+            };
+            if let (true, Some(how), Some(h)) = (unified, builtin, v2) {
+                return Controller {
+                    name: name.into(),
+                    state: "builtin".into(),
+                    mode: Some("v2".into()),
+                    path: Some(h.mountpoint.clone()),
+                    hint: Some(how.into()),
+                };
+            }
             if in_kernel.iter().any(|(c, _)| c == name) {
                 let hint = if v2.is_some() && hs.iter().all(|h| h.v2) {
                     format!("echo +{name} > /sys/fs/cgroup/cgroup.subtree_control")
@@ -361,12 +379,12 @@ impl Report {
             self.cgroup_layout
         ));
         for c in &self.controllers {
-            let place = c
-                .path
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .or_else(|| c.hint.clone())
-                .unwrap_or_else(|| "not in this kernel".into());
+            let place = match (&c.path, &c.hint) {
+                (Some(p), Some(h)) => format!("{} ({h})", p.display()),
+                (Some(p), None) => p.display().to_string(),
+                (None, Some(h)) => h.clone(),
+                (None, None) => "not in this kernel".into(),
+            };
             t.push_str(&format!(
                 "{:10}  {:11}  {:4}  {}\n",
                 c.name,

@@ -328,8 +328,71 @@ fn field_of(file: &str) -> Option<&'static str> {
 /// mounted (v1), or every field has a v2 file. Errors name the field and the
 /// controller.
 pub fn check_supported_resources(res: &LinuxResources) -> Result<()> {
+    check_values(res)?;
     rdma_lines(res)?;
     check_with(&hierarchies()?, res)
+}
+
+/// Values no cgroup version takes, refused the same on v1 and v2 (where
+/// corral converts values, the kernel would not see them as given).
+pub fn check_values(res: &LinuxResources) -> Result<()> {
+    if let Some(m) = res.memory() {
+        for (name, v) in [
+            ("limit", m.limit()),
+            ("reservation", m.reservation()),
+            ("swap", m.swap()),
+            ("kernelTCP", m.kernel_tcp()),
+        ] {
+            if let Some(v) = v.filter(|v| *v < -1) {
+                return Err(Error::spec(
+                    format!("linux.resources.memory.{name}"),
+                    format!("{v}: -1 (unlimited) or a size in bytes"),
+                ));
+            }
+        }
+        if let (Some(l), Some(sw)) = (m.limit(), m.swap()) {
+            if l > 0 && sw > 0 && sw < l {
+                return Err(Error::spec(
+                    "linux.resources.memory.swap",
+                    format!("{sw} is below memory.limit {l} (swap is memory plus swap)"),
+                ));
+            }
+        }
+        if let Some(s) = m.swappiness().filter(|s| *s > 100) {
+            return Err(Error::spec(
+                "linux.resources.memory.swappiness",
+                format!("{s} is outside 0..100"),
+            ));
+        }
+    }
+    if let Some(c) = res.cpu() {
+        if let Some(p) = c
+            .period()
+            .filter(|p| *p != 0 && !(1000..=1_000_000).contains(p))
+        {
+            return Err(Error::spec(
+                "linux.resources.cpu.period",
+                format!("{p}: the period is 1000 to 1000000 microseconds"),
+            ));
+        }
+        if let Some(q) = c.quota().filter(|q| *q > 0 && *q < 1000) {
+            return Err(Error::spec(
+                "linux.resources.cpu.quota",
+                format!("{q}: a quota is at least 1000 microseconds (or -1)"),
+            ));
+        }
+    }
+    if let Some(b) = res.block_io() {
+        for (name, w) in [("weight", b.weight()), ("leafWeight", b.leaf_weight())] {
+            if let Some(w) = w.filter(|w| *w != 0 && !(10..=1000).contains(w)) {
+                return Err(Error::spec(
+                    format!("linux.resources.blockIO.{name}"),
+                    format!("{w} is outside 10..1000"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `linux.resources.rdma` as `rdma.max` lines (`mlx5_1 hca_handle=3
