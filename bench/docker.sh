@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-30}
-cargo build --release -q -p corral
+corral=$(bash scripts/build-release.sh)
 work=$(mktemp -d /tmp/corral-bench-docker.XXXXXX)
 sock_c=/run/corral-bench-containerd.sock
 sock_d=/run/corral-bench-docker.sock
@@ -26,7 +26,7 @@ containerd --address "$sock_c" --root /var/lib/corral-bench-containerd --state /
 echo $! >"$work/containerd.pid"
 for _ in $(seq 100); do [ -S "$sock_c" ] && break; sleep 0.1; done
 cat >"$work/daemon.json" <<JSON
-{"runtimes": {"corral": {"path": "$PWD/target/release/corral"}, "crun": {"path": "$(command -v crun)"}},
+{"runtimes": {"corral": {"path": "$corral"}, "crun": {"path": "$(command -v crun)"}},
  "storage-driver": "vfs"}
 JSON
 dockerd --config-file "$work/daemon.json" --containerd "$sock_c" -H "unix://$sock_d" \

@@ -10,5 +10,6 @@
 # figure. CI runs a small size (--iterations 5 --total 20) to prove it works.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p corral -p corral-bench
-exec target/release/corral-bench --corral target/release/corral "$@"
+corral=$(bash scripts/build-release.sh)
+cargo build --release -q -p corral-bench
+exec target/release/corral-bench --corral "$corral" "$@"

@@ -4,8 +4,9 @@
 #
 #   bash scripts/install.sh [--prefix /usr/local] [--destdir DIR] [--from DIR]
 #
-# --from DIR takes already-built binaries from DIR (default: cargo build
-# --release and target/release); --destdir stages the install under DIR.
+# --from DIR takes already-built binaries from DIR (default: the static
+# corral of scripts/build-release.sh and the shim of cargo build --release);
+# --destdir stages the install under DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prefix=/usr/local destdir="" from=""
@@ -18,13 +19,15 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ -z "$from" ]; then
-  cargo build --release -q -p corral -p shim
-  from=target/release
+  corral=$(bash scripts/build-release.sh)
+  cargo build --release -q -p shim
+  shim=target/release/containerd-shim-corral-v2
+else
+  corral=$from/corral shim=$from/containerd-shim-corral-v2
 fi
 root="$destdir$prefix"
-install -D -m 0755 "$from/corral" "$root/bin/corral"
-install -D -m 0755 "$from/containerd-shim-corral-v2" "$root/bin/containerd-shim-corral-v2"
-corral="$from/corral"
+install -D -m 0755 "$corral" "$root/bin/corral"
+install -D -m 0755 "$shim" "$root/bin/containerd-shim-corral-v2"
 install -d "$root/share/bash-completion/completions" "$root/share/zsh/site-functions" \
   "$root/share/fish/vendor_completions.d" "$root/share/man/man8"
 "$corral" completion bash > "$root/share/bash-completion/completions/corral"

@@ -22,6 +22,14 @@ echo "== end to end"; bash scripts/test-e2e.sh
 # The benchmark harness at a small size (README's `bash bench/run.sh` is
 # the full one): proves it runs; its figures are not asserted.
 echo "== bench (small)"; bash bench/run.sh --iterations 5 --total 20 --out target/bench >/dev/null
+# The linker's hot-function order (runtime-bin/hot-functions.txt) must
+# still name what this build runs, or the release binary's peak RSS grows
+# back: traced afresh here and compared.
+echo "== hot-function order"; bash bench/order.sh --out target/hot-functions.fresh >/dev/null
+awk 'NR == FNR { listed[$0] = 1; next } { n++; if ($0 in listed) k++ }
+  END { printf "runtime-bin/hot-functions.txt names %d of the %d functions this build runs\n", k, n
+        if (k < 0.8 * n) { print "it is stale: run bash bench/order.sh and commit it"; exit 1 } }' \
+  runtime-bin/hot-functions.txt target/hot-functions.fresh
 # cargo-fuzz targets (config.json, seccomp compiler, init channel): 60 s
 # each here; `bash scripts/fuzz.sh 300` is the documented long run.
 echo "== fuzz"; bash scripts/fuzz.sh "${CORRAL_FUZZ_SECONDS:-60}"

@@ -34,7 +34,7 @@ fn parse_args() -> Result<Options, String> {
         iterations: 100,
         total: 200,
         out: PathBuf::from("bench/results"),
-        corral: PathBuf::from("target/release/corral"),
+        corral: PathBuf::from("target/x86_64-unknown-linux-gnu/release/corral"),
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
