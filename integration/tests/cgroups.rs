@@ -146,3 +146,47 @@ fn a_shared_parent_stays_while_another_container_uses_it() {
     }
     assert!(cgroup_dirs_named(&top).is_empty());
 }
+
+/// The init moves itself into its cgroups (`0` to each v1 `tasks` file,
+/// `CLONE_INTO_CGROUP` for cgroup2): a move the kernel refuses fails create
+/// with the cgroup named, and leaves nothing but what was there before.
+/// v1: a cpuset cgroup without cpus takes no task. cgroup2: a cgroup whose
+/// children have controllers takes no process (no internal processes).
+#[test]
+fn a_refused_move_into_the_cgroup_fails_create_by_name() {
+    let mut env = Env::new(&["sleep", "1000"]);
+    let top = integration::unique("corral-refuse");
+    let hs = cgroups::hierarchies().expect("hierarchies");
+    let (made, want): (Vec<PathBuf>, String) = if let Some(cpuset) = hs
+        .iter()
+        .find(|h| !h.v2 && h.key.split(',').any(|c| c == "cpuset"))
+    {
+        // mkdir leaves cpuset.cpus and cpuset.mems empty.
+        let d = cpuset.mountpoint.join(&top);
+        std::fs::create_dir(&d).expect("mkdir cpuset cgroup");
+        (vec![d.clone()], format!("{}", d.join("tasks").display()))
+    } else {
+        let v2 = hs.iter().find(|h| h.v2).expect("a cgroup2 hierarchy");
+        let d = v2.mountpoint.join(&top);
+        std::fs::create_dir(&d).expect("mkdir");
+        std::fs::create_dir(d.join("child")).expect("mkdir child");
+        std::fs::write(d.join("cgroup.subtree_control"), "+pids").expect("enable pids");
+        (
+            vec![d.join("child"), d.clone()],
+            format!("into cgroup {}", d.display()),
+        )
+    };
+    env.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("/{top}")));
+    env.create_fails(&[&want]);
+    // Only what the test made is there; the dirs corral made in the other
+    // hierarchies are gone.
+    let mut left = cgroup_dirs_named(&top);
+    for d in &made {
+        assert!(d.exists(), "{d:?}, made before create, is kept");
+        left.retain(|l| l != d);
+    }
+    for d in &made {
+        std::fs::remove_dir(d).expect("cleanup");
+    }
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

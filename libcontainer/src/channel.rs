@@ -24,11 +24,6 @@ pub enum Msg {
     MapsDone,
     /// Intermediate → parent: the pid of the container's init.
     Pid(i32),
-    /// Parent → init: the init is in its cgroups, its resources are set and
-    /// its network devices moved. The init makes its mounts meanwhile, up
-    /// to the first cgroup mount, so that the cgroup migration's RCU grace
-    /// period overlaps the mount work instead of preceding it.
-    Joined,
     /// Init → parent: mounts are made; run prestart and createRuntime hooks.
     RunHooks,
     /// Parent → init: hooks done.

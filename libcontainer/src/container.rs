@@ -220,7 +220,11 @@ impl ContainerBuilder {
             ));
         }
         let linux = bundle.spec.linux().clone().unwrap_or_default();
-        let cg = cgroups::plan(linux.cgroups_path().as_deref(), &self.id)?;
+        let cg = cgroups::plan_with(
+            &bundle.hierarchies,
+            linux.cgroups_path().as_deref(),
+            &self.id,
+        )?;
         let mut st = StoredState {
             id: self.id.clone(),
             oci_version: bundle.spec.version().clone(),
@@ -329,6 +333,7 @@ impl ContainerBuilder {
             rootfs: &bundle.rootfs,
             plan,
             cgroups: &cg,
+            hierarchies: &bundle.hierarchies,
             fifo: fifo_fd.as_raw_fd(),
             console: console.as_ref().map(|c| c.as_raw_fd()),
             no_pivot: self.no_pivot,
@@ -340,14 +345,30 @@ impl ContainerBuilder {
             idmapped: &idmapped_fds,
             lock,
         };
-        let first =
-            match sys::clone3(clone_flags, None).ctx(|| "clone the container init".to_string())? {
-                sys::Forked::Child => {
-                    drop(parent);
-                    init::child_main(child, &args, fast)
-                }
-                sys::Forked::Parent(pid) => pid,
-            };
+        // The init enters its cgroups itself (cgroups::Entry): a cgroup2
+        // directory by the clone, v1 hierarchies by writing 0 to `tasks`.
+        let mut entry = cgroups::Entry::open(&cg)?;
+        let forked = match sys::clone3(clone_flags, entry.clone_into()) {
+            // A kernel before 5.7 has no CLONE_INTO_CGROUP.
+            Err(nix::errno::Errno::E2BIG | nix::errno::Errno::EINVAL)
+                if entry.clone_into().is_some() =>
+            {
+                entry.without_clone_into()?;
+                sys::clone3(clone_flags, None)
+            }
+            r => r,
+        };
+        let first = match forked.ctx(|| match entry.clone_into_dir() {
+            Some(d) => format!("clone the container init into cgroup {}", d.display()),
+            None => "clone the container init".to_string(),
+        })? {
+            sys::Forked::Child => {
+                drop(parent);
+                init::child_main(child, &args, entry, fast)
+            }
+            sys::Forked::Parent(pid) => pid,
+        };
+        drop(entry);
         drop(child);
         made.pids.push(first);
         let maps = |pid: i32| write_id_maps(pid, linux.uid_mappings(), linux.gid_mappings());
@@ -384,8 +405,9 @@ impl ContainerBuilder {
         st.pid_start = start;
         dir.save(st)?;
         faults::crash_point("clone");
-        // The init starts on its mounts now; it waits for Joined before its
-        // cgroup namespace, cgroup mounts, hooks and process context.
+        // The init is in its cgroups already (cgroups::Entry) and makes its
+        // mounts while the resources are written here; it waits for the
+        // hooks only.
         let (limits, devices) = match linux.resources() {
             Some(r) => {
                 let (l, d) = cgroups::split_devices(r);
@@ -396,10 +418,8 @@ impl ContainerBuilder {
         let joined = (|| {
             parent.send(&Msg::Go)?;
             parent.send(&Msg::Pid(pid))?;
-            cgroups::join(&cg, pid)?;
             crate::netdev::move_all(spec, pid)?;
-            cgroups::apply_resources(&cg, limits.as_ref(), false)?;
-            parent.send(&Msg::Joined)
+            cgroups::apply_resources(&cg, limits.as_ref(), false)
         })();
         if let Err(e) = joined {
             // The init may have failed first (a mount): its reason wins.

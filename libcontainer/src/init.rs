@@ -31,6 +31,8 @@ pub struct InitArgs<'a> {
     pub plan: &'a Plan,
     /// The container's cgroups (already created).
     pub cgroups: &'a CgroupState,
+    /// The host's cgroup hierarchies.
+    pub hierarchies: &'a [crate::cgroups::Hierarchy],
     /// `O_PATH` fd of the exec fifo.
     pub fifo: RawFd,
     /// Connected console socket, when the process has a terminal.
@@ -60,7 +62,7 @@ pub struct InitArgs<'a> {
 /// the parent and the child exits 1. `fast`: the namespaces were all created
 /// by the clone itself; otherwise this child joins and unshares, then forks
 /// the real init.
-pub fn child_main(mut ch: Channel, a: &InitArgs, fast: bool) -> ! {
+pub fn child_main(mut ch: Channel, a: &InitArgs, cg: crate::cgroups::Entry, fast: bool) -> ! {
     // Non-dumpable from the first instruction (CVE-2016-9962,
     // CVE-2019-5736): while this process runs corral's binary, nobody —
     // a process of a joined PID namespace included — may ptrace it or open
@@ -73,11 +75,15 @@ pub fn child_main(mut ch: Channel, a: &InitArgs, fast: bool) -> ! {
         let _ = nix::unistd::close(hfd);
     }
     let _ = nix::unistd::close(a.lock);
-    let r = if fast {
-        init(&mut ch, a)
-    } else {
-        intermediate(&mut ch, a)
-    };
+    // Into the container's cgroups first, while still single-threaded and
+    // outside any joined namespace; a forked init inherits them.
+    let r = cg.join_self().and_then(|()| {
+        if fast {
+            init(&mut ch, a)
+        } else {
+            intermediate(&mut ch, a)
+        }
+    });
     match r {
         Ok(()) => sys::exit_now(0),
         Err(e) => {
@@ -165,16 +171,16 @@ fn init(ch: &mut Channel, a: &InitArgs) -> Result<()> {
     let ctx = rootfs::Context {
         rootfs: a.rootfs,
         cgroups: a.cgroups,
+        hierarchies: a.hierarchies,
         cgroupns: a.plan.creates(NS::Cgroup),
         userns,
         idmapped: a.idmapped,
     };
     rootfs::prepare_root(a.rootfs)?;
-    // The parent moves us into our cgroups while we mount; the cgroup
-    // namespace (rooted at the cgroup we are in) and cgroup mounts wait.
+    // The parent applies the resources while we mount. The cgroup
+    // namespace is rooted at the cgroup we are in (joined first thing).
     let cgroupns = a.plan.creates(NS::Cgroup);
     rootfs::mount_all(spec, &ctx, &mut || {
-        ch.expect(&Msg::Joined)?;
         if cgroupns {
             sys::unshare(libc::CLONE_NEWCGROUP).ctx(|| "unshare cgroup namespace".to_string())?;
         }

@@ -393,6 +393,8 @@ pub struct Context<'a> {
     pub rootfs: &'a Path,
     /// The container's cgroups.
     pub cgroups: &'a CgroupState,
+    /// The host's cgroup hierarchies (read by the creator before the clone).
+    pub hierarchies: &'a [cgroups::Hierarchy],
     /// Whether the container has its own new cgroup namespace.
     pub cgroupns: bool,
     /// Whether the container has a user namespace (no mknod then).
@@ -668,11 +670,11 @@ fn apply_propagation(root: &OwnedFd, dest: &Path, props: &[MsFlags]) -> Result<(
 /// cgroup file systems rooted at its cgroup; without, bind mounts of its
 /// cgroup directories.
 fn mount_cgroup(m: &Mount, opts: &MountOptions, root: &OwnedFd, ctx: &Context) -> Result<()> {
-    let hs = cgroups::hierarchies()?;
+    let hs = ctx.hierarchies;
     let flags = opts.flags
         & (MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
     let dest = m.destination();
-    if cgroups::mode(&hs) == cgroups::Mode::Unified {
+    if cgroups::mode(hs) == cgroups::Mode::Unified {
         return mount_hierarchy(&hs[0], root, dest, flags, ctx);
     }
     let t = mkdir_all_in_root(root, dest, false)?;
@@ -684,7 +686,7 @@ fn mount_cgroup(m: &Mount, opts: &MountOptions, root: &OwnedFd, ctx: &Context) -
         Some("mode=755"),
     )
     .ctx(|| "mount tmpfs for cgroups".to_string())?;
-    for h in &hs {
+    for h in hs {
         let name = h.mountpoint.file_name().unwrap_or(OsStr::new(&h.key));
         mount_hierarchy(h, root, &dest.join(name), flags, ctx)?;
     }

@@ -21,6 +21,9 @@ pub struct Bundle {
     pub spec: Spec,
     /// What oci-spec does not parse (see [`Extras`]).
     pub extras: Extras,
+    /// The host's cgroup hierarchies, read once (/proc/self/mountinfo) for
+    /// the checks here, the cgroup plan and the init's cgroup mounts.
+    pub hierarchies: Vec<crate::cgroups::Hierarchy>,
 }
 
 /// Fields of runtime-spec 1.2+ that the `oci-spec` crate (0.8) does not
@@ -66,13 +69,15 @@ pub fn load(bundle: &Path) -> Result<Bundle> {
     let text = std::fs::read(&cfg).map_err(|e| Error::io("read", &cfg, e))?;
     let spec = parse(&text)?;
     let extras = parse_extras(&text)?;
-    let rootfs = validate(&spec, &dir)?;
+    let hierarchies = crate::cgroups::hierarchies()?;
+    let rootfs = validate_with(&spec, &dir, &hierarchies)?;
     crate::idmap::check(&spec, &extras)?;
     Ok(Bundle {
         dir,
         rootfs,
         spec,
         extras,
+        hierarchies,
     })
 }
 
@@ -172,6 +177,15 @@ fn clean_abs(p: &Path) -> bool {
 /// Checks `spec` against what corral and this host support. Returns the
 /// absolute rootfs path.
 pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
+    validate_with(spec, bundle, &crate::cgroups::hierarchies()?)
+}
+
+/// [`validate`] against the given cgroup hierarchies.
+pub fn validate_with(
+    spec: &Spec,
+    bundle: &Path,
+    hierarchies: &[crate::cgroups::Hierarchy],
+) -> Result<PathBuf> {
     if !spec.version().starts_with("1.") {
         return Err(Error::spec(
             "ociVersion",
@@ -202,7 +216,7 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
 
     validate_process(spec)?;
     let owned = validate_namespaces(spec)?;
-    validate_linux(spec, &owned)?;
+    validate_linux(spec, &owned, hierarchies)?;
     crate::procattr::check(spec)?;
     validate_mounts(spec)?;
     validate_hooks(spec)?;
@@ -424,7 +438,11 @@ fn check_id_maps(field: &str, maps: &[oci_spec::runtime::LinuxIdMapping]) -> Res
     Ok(())
 }
 
-fn validate_linux(spec: &Spec, owned: &HashSet<LinuxNamespaceType>) -> Result<()> {
+fn validate_linux(
+    spec: &Spec,
+    owned: &HashSet<LinuxNamespaceType>,
+    hierarchies: &[crate::cgroups::Hierarchy],
+) -> Result<()> {
     let new_uts = spec
         .linux()
         .as_ref()
@@ -517,7 +535,9 @@ fn validate_linux(spec: &Spec, owned: &HashSet<LinuxNamespaceType>) -> Result<()
         }
     }
     if let Some(res) = linux.resources() {
-        crate::cgroups::check_supported_resources(res)?;
+        crate::cgroups::check_values(res)?;
+        crate::cgroups::rdma_lines(res)?;
+        crate::cgroups::check_with(hierarchies, res)?;
     }
     if let Some(sc) = linux.seccomp() {
         crate::seccomp::compile(sc)?;

@@ -206,13 +206,17 @@ pub fn create(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupState> {
 /// record of them can be written before anything is made, so that a
 /// creation killed halfway leaves nothing that its record does not name.
 pub fn plan(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupState> {
-    let hs = hierarchies()?;
+    plan_with(&hierarchies()?, cgroups_path, id)
+}
+
+/// [`plan`] in the given hierarchies.
+pub fn plan_with(hs: &[Hierarchy], cgroups_path: Option<&Path>, id: &str) -> Result<CgroupState> {
     let own_text = fs::read_to_string("/proc/self/cgroup")
         .map_err(|e| Error::io("read", "/proc/self/cgroup", e))?;
     let own = parse_proc_cgroup(&own_text);
-    let paths = plan_paths(&hs, &own, cgroups_path, id);
+    let paths = plan_paths(hs, &own, cgroups_path, id);
     let mut created = Vec::new();
-    for h in &hs {
+    for h in hs {
         let dir = &paths[&h.key];
         let rel = dir.strip_prefix(&h.mountpoint).unwrap_or(Path::new(""));
         let mut cur = h.mountpoint.clone();
@@ -226,7 +230,7 @@ pub fn plan(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupState> {
     Ok(CgroupState {
         paths,
         created,
-        v2: mode(&hs) == Mode::Unified,
+        v2: mode(hs) == Mode::Unified,
     })
 }
 
@@ -593,6 +597,100 @@ pub(crate) fn read_trim(p: &Path) -> Result<String> {
         .map_err(|e| Error::io("read", p, e))
 }
 
+/// How a new process enters the container's cgroups without the cost of
+/// moving it from outside.
+///
+/// Writing another process's pid to `cgroup.procs` write-locks the kernel's
+/// global threadgroup rwsem, which waits for an RCU grace period (8-15 ms on
+/// the development VM: the largest single cost of a `run`). A
+/// single-threaded process that moves itself, by writing `0` to a v1
+/// hierarchy's `tasks` file, skips that lock (Linux 6.0, "cgroup: Optimize
+/// single thread migration"); a cgroup2 directory is entered by the clone
+/// itself (`CLONE_INTO_CGROUP`, Linux 5.7), which takes no write lock
+/// either. The files are opened here, by the creator: the kernel checks the
+/// opener's credentials, so a process already in a new user namespace may
+/// still write them.
+#[derive(Debug, Default)]
+pub struct Entry {
+    /// The cgroup2 directory, for `CLONE_INTO_CGROUP`.
+    into: Option<(PathBuf, std::os::fd::OwnedFd)>,
+    /// Files the new process writes `0` to (v1 `tasks`; a cgroup2
+    /// `cgroup.procs` where the clone could not place it), with their paths.
+    own: Vec<(PathBuf, std::os::fd::OwnedFd)>,
+}
+
+impl Entry {
+    /// Opens what a process needs to enter every cgroup of `st`.
+    pub fn open(st: &CgroupState) -> Result<Self> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut e = Entry::default();
+        for (key, dir) in &st.paths {
+            if key == "unified" {
+                let d = fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+                    .open(dir)
+                    .map_err(|err| Error::io("open the cgroup", dir, err))?;
+                e.into = Some((dir.clone(), d.into()));
+            } else {
+                let f = dir.join("tasks");
+                let fd = fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_CLOEXEC)
+                    .open(&f)
+                    .map_err(|err| Error::io("open", &f, err))?;
+                e.own.push((f, fd.into()));
+            }
+        }
+        Ok(e)
+    }
+
+    /// The cgroup2 directory fd to pass to `clone3` with
+    /// `CLONE_INTO_CGROUP`, if any.
+    pub fn clone_into(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.into.as_ref().map(|(_, d)| d.as_raw_fd())
+    }
+
+    /// For a kernel without `CLONE_INTO_CGROUP`: the process joins the
+    /// cgroup2 directory by `cgroup.procs` too (with the slow lock).
+    pub fn without_clone_into(&mut self) -> Result<()> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let Some((dir, _)) = self.into.take() else {
+            return Ok(());
+        };
+        let f = dir.join("cgroup.procs");
+        let fd = fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&f)
+            .map_err(|err| Error::io("open", &f, err))?;
+        self.own.push((f, fd.into()));
+        Ok(())
+    }
+
+    /// The cgroup2 directory the clone places the process in, if any.
+    pub fn clone_into_dir(&self) -> Option<&Path> {
+        self.into.as_ref().map(|(p, _)| p.as_path())
+    }
+
+    /// In the new, still single-threaded process: moves it into the v1
+    /// hierarchies (and cgroup2 where the clone did not), then closes the
+    /// files (dropping `self`) so that nothing of them reaches the container.
+    pub fn join_self(self) -> Result<()> {
+        for (path, fd) in &self.own {
+            nix::unistd::write(fd, b"0").map_err(|e| {
+                Error::io(
+                    "join the cgroup (write 0 to)",
+                    path,
+                    std::io::Error::from(e),
+                )
+            })?;
+        }
+        Ok(())
+    }
+}
+
 /// Moves `pid` into every cgroup of the container.
 pub fn join(st: &CgroupState, pid: i32) -> Result<()> {
     for dir in st.paths.values() {
@@ -729,6 +827,59 @@ mod tests {
         assert_eq!(device_rule(&d), "c 1:* rw");
         let all: LinuxDeviceCgroup = serde_json::from_str(r#"{"allow":false}"#).expect("json");
         assert_eq!(device_rule(&all), "a *:* rwm");
+    }
+
+    #[test]
+    fn entry_writes_zero_to_each_v1_tasks_file_and_clones_into_cgroup2() {
+        let root = std::env::temp_dir().join(format!("corral-entry-test-{}", std::process::id()));
+        let mut paths = BTreeMap::new();
+        for key in ["cpu", "memory", "name=systemd"] {
+            let d = root.join(key);
+            fs::create_dir_all(&d).expect("mkdir");
+            fs::write(d.join("tasks"), "").expect("tasks");
+            paths.insert(key.to_string(), d);
+        }
+        let unified = root.join("unified");
+        fs::create_dir_all(&unified).expect("mkdir");
+        fs::write(unified.join("cgroup.procs"), "").expect("procs");
+        paths.insert("unified".to_string(), unified.clone());
+        let st = CgroupState {
+            paths,
+            created: Vec::new(),
+            v2: false,
+        };
+
+        let e = Entry::open(&st).expect("open");
+        assert_eq!(e.clone_into_dir(), Some(unified.as_path()));
+        assert!(e.clone_into().is_some());
+        e.join_self().expect("join");
+        for key in ["cpu", "memory", "name=systemd"] {
+            assert_eq!(
+                fs::read_to_string(root.join(key).join("tasks")).expect("read"),
+                "0"
+            );
+        }
+        // cgroup2 is the clone's: nothing written there.
+        assert_eq!(
+            fs::read_to_string(unified.join("cgroup.procs")).expect("read"),
+            ""
+        );
+
+        // Without CLONE_INTO_CGROUP the process writes cgroup.procs itself.
+        let mut e = Entry::open(&st).expect("open");
+        e.without_clone_into().expect("fallback");
+        assert!(e.clone_into().is_none());
+        e.join_self().expect("join");
+        assert_eq!(
+            fs::read_to_string(unified.join("cgroup.procs")).expect("read"),
+            "0"
+        );
+
+        // A hierarchy without its control file is an error naming it.
+        fs::remove_file(root.join("memory").join("tasks")).expect("rm");
+        let err = Entry::open(&st).expect_err("missing tasks").to_string();
+        assert!(err.contains("memory/tasks"), "{err}");
+        fs::remove_dir_all(&root).expect("cleanup");
     }
 }
 

@@ -227,8 +227,28 @@ struct Rule {
     ret: u32,
 }
 
-/// Compiles `linux.seccomp`.
+/// The profile this process compiled last, with its filter: `create`
+/// checks the profile while validating config.json and then compiles it
+/// for the init, and a shim's helper compiles the same profile container
+/// after container; one compile serves them all.
+static LAST: std::sync::Mutex<Option<(LinuxSeccomp, Filter)>> = std::sync::Mutex::new(None);
+
+/// Compiles `linux.seccomp` (the last profile's filter is reused).
 pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
+    if let Ok(last) = LAST.lock() {
+        if let Some((_, f)) = last.as_ref().filter(|(p, _)| p == s) {
+            return Ok(f.clone());
+        }
+    }
+    let f = compile_profile(s)?;
+    if let Ok(mut last) = LAST.lock() {
+        *last = Some((s.clone(), f.clone()));
+    }
+    Ok(f)
+}
+
+/// Compiles `linux.seccomp`, always.
+fn compile_profile(s: &LinuxSeccomp) -> Result<Filter> {
     let default = action(
         s.default_action(),
         s.default_errno_ret(),
