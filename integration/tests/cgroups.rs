@@ -167,10 +167,29 @@ fn a_refused_move_into_the_cgroup_fails_create_by_name() {
         (vec![d.clone()], format!("{}", d.join("tasks").display()))
     } else {
         let v2 = hs.iter().find(|h| h.v2).expect("a cgroup2 hierarchy");
+        // A domain controller (a threaded one, such as pids, would let the
+        // cgroup become a thread root and take the process).
+        let root_has = |c: &str| {
+            std::fs::read_to_string(v2.mountpoint.join("cgroup.subtree_control"))
+                .unwrap_or_default()
+                .split_whitespace()
+                .any(|x| x == c)
+        };
+        let ctrl = ["memory", "io"]
+            .into_iter()
+            .find(|c| root_has(c))
+            .unwrap_or_else(|| {
+                // The VM tier's fresh host: the root has not delegated memory
+                // yet (every systemd host has); enabling it changes no limit.
+                std::fs::write(v2.mountpoint.join("cgroup.subtree_control"), "+memory")
+                    .expect("enable memory at the root");
+                "memory"
+            });
         let d = v2.mountpoint.join(&top);
         std::fs::create_dir(&d).expect("mkdir");
         std::fs::create_dir(d.join("child")).expect("mkdir child");
-        std::fs::write(d.join("cgroup.subtree_control"), "+pids").expect("enable pids");
+        std::fs::write(d.join("cgroup.subtree_control"), format!("+{ctrl}"))
+            .expect("enable a domain controller");
         (
             vec![d.join("child"), d.clone()],
             format!("into cgroup {}", d.display()),
