@@ -633,16 +633,22 @@ impl Entry {
                     .map_err(|err| Error::io("open the cgroup", dir, err))?;
                 e.into = Some((dir.clone(), d.into()));
             } else {
-                let f = dir.join("tasks");
-                let fd = fs::OpenOptions::new()
-                    .write(true)
-                    .custom_flags(libc::O_CLOEXEC)
-                    .open(&f)
-                    .map_err(|err| Error::io("open", &f, err))?;
-                e.own.push((f, fd.into()));
+                e.own_file(dir.join("tasks"))?;
             }
         }
         Ok(e)
+    }
+
+    /// Opens `f` for the new process to write `0` to.
+    fn own_file(&mut self, f: PathBuf) -> Result<()> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let fd = fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&f)
+            .map_err(|err| Error::io("open", &f, err))?;
+        self.own.push((f, fd.into()));
+        Ok(())
     }
 
     /// The cgroup2 directory fd to pass to `clone3` with
@@ -655,18 +661,10 @@ impl Entry {
     /// For a kernel without `CLONE_INTO_CGROUP`: the process joins the
     /// cgroup2 directory by `cgroup.procs` too (with the slow lock).
     pub fn without_clone_into(&mut self) -> Result<()> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let Some((dir, _)) = self.into.take() else {
-            return Ok(());
-        };
-        let f = dir.join("cgroup.procs");
-        let fd = fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(&f)
-            .map_err(|err| Error::io("open", &f, err))?;
-        self.own.push((f, fd.into()));
-        Ok(())
+        match self.into.take() {
+            Some((dir, _)) => self.own_file(dir.join("cgroup.procs")),
+            None => Ok(()),
+        }
     }
 
     /// The cgroup2 directory the clone places the process in, if any.
