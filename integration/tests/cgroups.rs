@@ -209,3 +209,30 @@ fn a_refused_move_into_the_cgroup_fails_create_by_name() {
     }
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// An exec'd process moves itself into every cgroup of the container, as
+/// the init does (and the clone places it in cgroup2).
+#[test]
+fn an_exec_process_is_in_every_cgroup_of_the_container() {
+    let mut env = Env::new(&["sleep", "1000"]);
+    let id = env.create();
+    assert!(env.corral(&["start", &id]).status.success());
+    let init = env.state(&id)["pid"].as_i64().expect("pid").to_string();
+    let pid_file = env.scratch.join("exec.pid");
+    let o = env.corral(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        pid_file.to_str().expect("utf8"),
+        &id,
+        "sleep",
+        "1000",
+    ]);
+    assert!(o.status.success(), "{}", integration::out(&o.stderr));
+    let exec_pid = std::fs::read_to_string(&pid_file).expect("pid file");
+    let theirs = container_cgroups(exec_pid.trim());
+    assert_eq!(theirs, container_cgroups(&init));
+    assert!(theirs.len() == own().len(), "every hierarchy");
+    assert!(env.corral(&["delete", "-f", &id]).status.success());
+    assert_nothing_left(&env, &id);
+}

@@ -176,7 +176,30 @@ impl Container {
         };
         let (mut parent, child) = Channel::pair()?;
         let pidns_join = kinds.contains(&NS::Pid);
-        let first = match sys::fork().ctx(|| "fork the exec process".to_string())? {
+        // The process enters the container's cgroups itself, as the init
+        // does (cgroups::Entry: no RCU grace period, which an exec after a
+        // quiet spell paid in full). execCPUAffinity.initial applies before
+        // the move: then the clone cannot place it in cgroup2 itself.
+        let initial_affinity = opts
+            .process
+            .exec_cpu_affinity()
+            .as_ref()
+            .is_some_and(|a| a.initial().is_some());
+        let mut entry = cgroups::Entry::open(self.cgroups())?;
+        if initial_affinity {
+            entry.without_clone_into()?;
+        }
+        let forked = match sys::clone3(0, entry.clone_into()) {
+            // A kernel before 5.7 has no CLONE_INTO_CGROUP.
+            Err(nix::errno::Errno::E2BIG | nix::errno::Errno::EINVAL)
+                if entry.clone_into().is_some() =>
+            {
+                entry.without_clone_into()?;
+                sys::clone3(0, None)
+            }
+            r => r,
+        };
+        let first = match forked.ctx(|| "fork the exec process".to_string())? {
             sys::Forked::Child => {
                 drop(parent);
                 let mut ch = child;
@@ -191,6 +214,7 @@ impl Container {
                         seccomp: seccomp.as_ref(),
                         linux: spec.linux().as_ref(),
                     },
+                    entry,
                 );
                 if let Err(e) = r {
                     let _ = ch.send(&Msg::Error(e.to_string()));
@@ -200,6 +224,7 @@ impl Container {
             }
             sys::Forked::Parent(pid) => pid,
         };
+        drop(entry);
         drop(child);
         drop(console);
         crate::faults::crash_point("exec-forked");
@@ -216,7 +241,6 @@ impl Container {
             } else {
                 first
             };
-            cgroups::join(self.cgroups(), pid)?;
             crate::faults::crash_point("exec-cgroup");
             parent.send(&Msg::Go)?;
             parent.send(&Msg::Pid(pid))?;
@@ -269,7 +293,12 @@ struct ChildContext<'a> {
 
 /// In the forked child: enter the container, then (after a second fork when
 /// the PID namespace is joined) set up and exec the process.
-fn exec_child(ch: &mut Channel, opts: &ExecOptions, cx: &ChildContext) -> Result<()> {
+fn exec_child(
+    ch: &mut Channel,
+    opts: &ExecOptions,
+    cx: &ChildContext,
+    cgroups: cgroups::Entry,
+) -> Result<()> {
     let ChildContext {
         join,
         root,
@@ -284,6 +313,10 @@ fn exec_child(ch: &mut Channel, opts: &ExecOptions, cx: &ChildContext) -> Result
         // Before the move into the container's cgroup.
         crate::procattr::apply_affinity("process.execCPUAffinity.initial", cpus)?;
     }
+    // Into the container's cgroups while single-threaded and before any
+    // namespace is joined; a process forked into the PID namespace
+    // inherits them.
+    cgroups.join_self()?;
     namespaces::join_all(join)?;
     // The root the init sees, whether it pivoted or chrooted (--no-pivot).
     nix::unistd::fchdir(root).ctx(|| "enter the container's root".to_string())?;
