@@ -348,20 +348,7 @@ impl ContainerBuilder {
         // The init enters its cgroups itself (cgroups::Entry): a cgroup2
         // directory by the clone, v1 hierarchies by writing 0 to `tasks`.
         let mut entry = cgroups::Entry::open(&cg)?;
-        let forked = match sys::clone3(clone_flags, entry.clone_into()) {
-            // A kernel before 5.7 has no CLONE_INTO_CGROUP.
-            Err(nix::errno::Errno::E2BIG | nix::errno::Errno::EINVAL)
-                if entry.clone_into().is_some() =>
-            {
-                entry.without_clone_into()?;
-                sys::clone3(clone_flags, None)
-            }
-            r => r,
-        };
-        let first = match forked.ctx(|| match entry.clone_into_dir() {
-            Some(d) => format!("clone the container init into cgroup {}", d.display()),
-            None => "clone the container init".to_string(),
-        })? {
+        let first = match entry.clone3(clone_flags, "clone the container init")? {
             sys::Forked::Child => {
                 drop(parent);
                 init::child_main(child, &args, entry, fast)

@@ -189,17 +189,7 @@ impl Container {
         if initial_affinity {
             entry.without_clone_into()?;
         }
-        let forked = match sys::clone3(0, entry.clone_into()) {
-            // A kernel before 5.7 has no CLONE_INTO_CGROUP.
-            Err(nix::errno::Errno::E2BIG | nix::errno::Errno::EINVAL)
-                if entry.clone_into().is_some() =>
-            {
-                entry.without_clone_into()?;
-                sys::clone3(0, None)
-            }
-            r => r,
-        };
-        let first = match forked.ctx(|| "fork the exec process".to_string())? {
+        let first = match entry.clone3(0, "fork the exec process")? {
             sys::Forked::Child => {
                 drop(parent);
                 let mut ch = child;

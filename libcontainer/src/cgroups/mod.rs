@@ -667,6 +667,26 @@ impl Entry {
         }
     }
 
+    /// `clone3(flags)` of the calling (single-threaded) process, the child
+    /// placed in the cgroup2 directory by the clone itself; on a kernel
+    /// without `CLONE_INTO_CGROUP` (before 5.7) the child writes
+    /// `cgroup.procs` in [`join_self`](Self::join_self) instead. `what`
+    /// names the child in the error.
+    pub fn clone3(&mut self, flags: u64, what: &str) -> Result<crate::sys::Forked> {
+        use crate::error::SysContext;
+        let r = match crate::sys::clone3(flags, self.clone_into()) {
+            Err(nix::Error::E2BIG | nix::Error::EINVAL) if self.into.is_some() => {
+                self.without_clone_into()?;
+                crate::sys::clone3(flags, None)
+            }
+            r => r,
+        };
+        r.ctx(|| match self.clone_into_dir() {
+            Some(d) => format!("{what} into cgroup {}", d.display()),
+            None => what.to_string(),
+        })
+    }
+
     /// The cgroup2 directory the clone places the process in, if any.
     pub fn clone_into_dir(&self) -> Option<&Path> {
         self.into.as_ref().map(|(p, _)| p.as_path())
