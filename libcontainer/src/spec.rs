@@ -535,9 +535,7 @@ fn validate_linux(
         }
     }
     if let Some(res) = linux.resources() {
-        crate::cgroups::check_values(res)?;
-        crate::cgroups::rdma_lines(res)?;
-        crate::cgroups::check_with(hierarchies, res)?;
+        crate::cgroups::check_supported_resources_with(hierarchies, res)?;
     }
     if let Some(sc) = linux.seccomp() {
         crate::seccomp::compile(sc)?;

@@ -332,9 +332,14 @@ fn field_of(file: &str) -> Option<&'static str> {
 /// mounted (v1), or every field has a v2 file. Errors name the field and the
 /// controller.
 pub fn check_supported_resources(res: &LinuxResources) -> Result<()> {
+    check_supported_resources_with(&hierarchies()?, res)
+}
+
+/// [`check_supported_resources`] against given hierarchies.
+pub fn check_supported_resources_with(hs: &[Hierarchy], res: &LinuxResources) -> Result<()> {
     check_values(res)?;
     rdma_lines(res)?;
-    check_with(&hierarchies()?, res)
+    check_with(hs, res)
 }
 
 /// Values no cgroup version takes, refused the same on v1 and v2 (where
@@ -429,7 +434,7 @@ pub(crate) fn rdma_lines(res: &LinuxResources) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// [`check_supported_resources`] against given hierarchies.
+/// The controller part of [`check_supported_resources_with`]: every field of `res` has a mounted controller (v1) or a v2 file.
 pub fn check_with(hs: &[Hierarchy], res: &LinuxResources) -> Result<()> {
     let res = &unset_zeros(res);
     if mode(hs) == Mode::Unified {
@@ -653,7 +658,7 @@ impl Entry {
 
     /// The cgroup2 directory fd to pass to `clone3` with
     /// `CLONE_INTO_CGROUP`, if any.
-    pub fn clone_into(&self) -> Option<std::os::fd::RawFd> {
+    fn clone_into(&self) -> Option<std::os::fd::RawFd> {
         use std::os::fd::AsRawFd;
         self.into.as_ref().map(|(_, d)| d.as_raw_fd())
     }
@@ -707,14 +712,6 @@ impl Entry {
         }
         Ok(())
     }
-}
-
-/// Moves `pid` into every cgroup of the container.
-pub fn join(st: &CgroupState, pid: i32) -> Result<()> {
-    for dir in st.paths.values() {
-        write(&dir.join("cgroup.procs"), &pid.to_string())?;
-    }
-    Ok(())
 }
 
 /// Every pid in the container's cgroup (from the first hierarchy that has
