@@ -107,10 +107,17 @@ impl Shim {
 /// Pids of the shim daemons started for `id` (processes of the shim binary
 /// naming it).
 fn shim_pids(id: &str) -> Vec<i32> {
-    let bin = shim_bin().canonicalize().expect("shim binary");
+    // The shim runs from a sealed image of its binary: its exe link names
+    // the binary's file, not its host path.
+    let bin = shim_bin();
+    let name = bin.file_name().expect("shim binary name");
     integration::processes_naming(id)
         .into_iter()
-        .filter(|p| std::fs::read_link(format!("/proc/{p}/exe")).ok().as_ref() == Some(&bin))
+        .filter(|p| {
+            std::fs::read_link(format!("/proc/{p}/exe"))
+                .ok()
+                .is_some_and(|l| l.file_name() == Some(name))
+        })
         .collect()
 }
 

@@ -13,6 +13,9 @@ use libcontainer::{helper, ContainerBuilder};
 
 fn main() -> Result<(), libcontainer::Error> {
     helper::run_if_helper();
+    // Then from a sealed image of this binary: what enters a container is
+    // a clone of this process (CVE-2019-5736).
+    libcontainer::process::seal::seal_self()?;
     let mut args = std::env::args().skip(1);
     let bundle = args
         .next()

@@ -12,6 +12,9 @@ fn main() -> Result<(), libcontainer::Error> {
     // First thing: a multi-threaded caller's creates go through this
     // binary as a helper process.
     helper::run_if_helper();
+    // Then from a sealed image of this binary: what enters a container is
+    // a clone of this process (CVE-2019-5736).
+    libcontainer::process::seal::seal_self()?;
     let mut args = std::env::args().skip(1);
     let bundle = args.next().expect("usage: run BUNDLE [STATE_ROOT]");
     let root = args.next().unwrap_or_else(|| "/run/corral-examples".into());

@@ -185,6 +185,8 @@ impl ContainerBuilder {
 
     /// Creates in this (single-threaded) process.
     pub(crate) fn create_here(&self) -> Result<(Container, Option<OwnedFd>)> {
+        // The init is a clone of this process: never of a writable image.
+        crate::process::seal::require_sealed()?;
         let bundle = spec::load(&self.bundle)?;
         let process = bundle
             .spec

@@ -98,6 +98,8 @@ impl Container {
             let pid = helper::exec_via_helper(&helper, self.root(), self.id(), &opts, opts.stdio)?;
             return Ok(Exec { pid, console: None });
         }
+        // The process is a clone of this one: never of a writable image.
+        crate::process::seal::require_sealed()?;
         match self.status() {
             Status::Stopped => return Err(Error::NotRunning),
             // Its init may not have entered its root yet.

@@ -89,6 +89,16 @@ fn from_reply(kind: &str, path: String, msg: String) -> Error {
 /// If this process was started as a libcontainer helper, serves the request
 /// and exits; otherwise returns at once. Call it first thing in `main`.
 pub fn run_if_helper() {
+    if std::env::var_os(HELPER_ENV).is_none() {
+        return;
+    }
+    // The helper clones what enters containers: it runs from a sealed
+    // image of its executable (this re-executes it once when it does not;
+    // the request fd survives the exec).
+    if let Err(e) = crate::process::seal::seal_self() {
+        eprintln!("libcontainer helper: {e}");
+        std::process::exit(2);
+    }
     let Ok(v) = std::env::var(HELPER_ENV) else {
         return;
     };

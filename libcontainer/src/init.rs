@@ -355,8 +355,10 @@ pub(crate) fn enter_process_context(
     Ok(())
 }
 
-/// The program to exec (found in the process's PATH, never the runtime's
-/// own binary) and its argv and envp as C strings.
+/// The program to exec (found in the process's PATH) and its argv and
+/// envp as C strings. A program that is, or whose `#!` chain ends in, the
+/// runtime's own executable runs its sealed image (see
+/// [`crate::process::seal`]): nothing to refuse.
 pub(crate) fn exec_args(
     p: &oci_spec::runtime::Process,
 ) -> Result<(CString, Vec<CString>, Vec<CString>)> {
@@ -366,7 +368,6 @@ pub(crate) fn exec_args(
         .first()
         .ok_or_else(|| Error::spec("process.args", "empty: nothing to execute"))?;
     let exe = find_executable(first, &env)?;
-    refuse_runtime_binary(&exe)?;
     let to_c = |v: &[String]| -> Result<Vec<CString>> {
         v.iter()
             .map(|s| {
@@ -377,45 +378,6 @@ pub(crate) fn exec_args(
     let exe_c =
         CString::new(exe.as_os_str().as_bytes()).map_err(|_| Error::Other("NUL in path".into()))?;
     Ok((exe_c, to_c(&args)?, to_c(&env)?))
-}
-
-/// Refuses to exec the runtime's own binary (CVE-2019-5736): an
-/// entrypoint of `/proc/self/exe`, a link to it, or a script whose
-/// interpreter is it, would run the host's corral inside the container,
-/// where a container process could reopen it for writing once it exits.
-/// The check compares device and inode with our own executable — one
-/// stat each, no copy of the binary.
-pub(crate) fn refuse_runtime_binary(exe: &Path) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let me =
-        std::fs::metadata("/proc/self/exe").map_err(|e| Error::io("stat", "/proc/self/exe", e))?;
-    let same =
-        |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.dev() == me.dev() && m.ino() == me.ino());
-    if same(exe) {
-        return Err(Error::Other(format!(
-            "refusing to execute {exe:?}: it is the container runtime's own binary"
-        )));
-    }
-    // One level of `#!` interpreter.
-    let mut head = [0u8; 256];
-    let n = std::fs::File::open(exe)
-        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-        .unwrap_or(0);
-    if n > 2 && head.starts_with(b"#!") {
-        let line = String::from_utf8_lossy(&head[2..n]);
-        if let Some(interp) = line
-            .lines()
-            .next()
-            .and_then(|l| l.split_whitespace().next())
-        {
-            if same(Path::new(interp)) {
-                return Err(Error::Other(format!(
-                    "refusing to execute {exe:?}: its interpreter {interp:?} is the container runtime's own binary"
-                )));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// chdir to `cwd` and check that it is inside the container: a cwd that

@@ -21,6 +21,7 @@
 //! use libcontainer::{helper, ContainerBuilder, Status};
 //!
 //! helper::run_if_helper(); // first thing in main (see below)
+//! libcontainer::process::seal::seal_self()?; // then this (see below)
 //! // create: the init is made and set up, and waits for start.
 //! let mut c = ContainerBuilder::new("demo", &root).bundle(&bundle).create()?;
 //! assert_eq!(c.status(), Status::Created);
@@ -79,6 +80,18 @@
 //! a container take its lock, so two processes or threads never change one
 //! container at once. `Container` is `Send` and `Sync`.
 //!
+//! # The runtime's own executable
+//!
+//! Whatever enters a container is a clone of the creating process, so that
+//! process must not run from a file a container could reopen for writing
+//! through `/proc/PID/exe` (CVE-2019-5736). A program that embeds
+//! libcontainer calls [`process::seal::seal_self`] at the start of `main`,
+//! after [`helper::run_if_helper`] (which seals a helper itself): it
+//! re-executes the process once from a read-only detached bind of its
+//! executable, or a sealed memfd copy where that cannot be made. Create
+//! and exec refuse to clone from an unsealed image
+//! ([`process::seal::require_sealed`]).
+//!
 //! # Errors
 //!
 //! The library never prints and never exits: every failure is an
@@ -122,6 +135,7 @@ pub mod namespaces;
 pub mod netdev;
 pub mod netns;
 pub mod procattr;
+pub mod process;
 mod procfile;
 pub mod rootfs;
 pub mod run;

@@ -511,3 +511,136 @@ pub fn has_syscall(nr: libc::c_long) -> bool {
     let r = unsafe { libc::syscall(nr, -1 as libc::c_long, 0, 0, 0, 0) };
     !(r == -1 && Errno::last() == Errno::ENOSYS)
 }
+
+/// Opens our own executable (`/proc/self/exe`) read-only, close-on-exec.
+pub fn open_self_exe() -> Result<OwnedFd, Errno> {
+    // SAFETY: a static C string; the kernel returns a new fd or -1.
+    let fd = unsafe { libc::open(c"/proc/self/exe".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    let fd = Errno::result(fd)?;
+    // SAFETY: the kernel just returned this fd to us; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `fcntl(fd, F_GET_SEALS)`: the seals of a memfd (EINVAL for other files).
+pub fn get_seals(fd: RawFd) -> Result<i32, Errno> {
+    // SAFETY: F_GET_SEALS takes no argument.
+    Errno::result(unsafe { libc::fcntl(fd, libc::F_GET_SEALS) })
+}
+
+/// `fcntl(fd, F_ADD_SEALS, seals)`.
+pub fn add_seals(fd: RawFd, seals: i32) -> Result<(), Errno> {
+    // SAFETY: F_ADD_SEALS takes an int.
+    Errno::result(unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) }).map(drop)
+}
+
+/// The `f_flag` of `fstatvfs(fd)`: the mount's and the superblock's flags
+/// (`ST_RDONLY`, `ST_NOSUID`…) as seen through this fd's mount.
+pub fn statvfs_flags(fd: RawFd) -> Result<u64, Errno> {
+    // SAFETY: statvfs is plain data the kernel fills; zeroed is valid.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid statvfs on our stack for the call.
+    Errno::result(unsafe { libc::fstatvfs(fd, &mut st) })?;
+    Ok(st.f_flag)
+}
+
+/// `fstat(fd)`.
+pub fn fstat(fd: RawFd) -> Result<libc::stat, Errno> {
+    // SAFETY: stat is plain data the kernel fills; zeroed is valid.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid stat on our stack for the call.
+    Errno::result(unsafe { libc::fstat(fd, &mut st) })?;
+    Ok(st)
+}
+
+/// A close-on-exec memfd that can be sealed and executed (`MFD_EXEC` where
+/// the kernel knows it, so `vm.memfd_noexec=1` does not make it
+/// non-executable).
+pub fn memfd_exec(name: &str) -> Result<OwnedFd, Errno> {
+    const MFD_EXEC: libc::c_uint = 0x10;
+    let c = CString::new(name).map_err(|_| Errno::EINVAL)?;
+    let base = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    // SAFETY: valid C string; the kernel returns a new fd or -1.
+    let mut fd = unsafe { libc::memfd_create(c.as_ptr(), base | MFD_EXEC) };
+    if fd < 0 && Errno::last() == Errno::EINVAL {
+        // Before Linux 6.3 MFD_EXEC is unknown, and every memfd executable.
+        // SAFETY: as above.
+        fd = unsafe { libc::memfd_create(c.as_ptr(), base) };
+    }
+    let fd = Errno::result(fd)?;
+    // SAFETY: the kernel just returned this fd to us; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Copies `len` bytes from `src` to `dst` (both at their offsets):
+/// `copy_file_range`, or `sendfile` where it is missing or refused.
+pub fn copy_all(src: RawFd, dst: RawFd, len: u64) -> Result<(), Errno> {
+    let mut left = len;
+    let mut use_sendfile = false;
+    while left > 0 {
+        let chunk = left.min(1 << 30) as usize;
+        let n = if use_sendfile {
+            // SAFETY: plain fds, a null offset (the file's own is used).
+            unsafe { libc::sendfile(dst, src, std::ptr::null_mut(), chunk) }
+        } else {
+            // SAFETY: plain fds, null offsets (the files' own are used).
+            unsafe {
+                libc::copy_file_range(
+                    src,
+                    std::ptr::null_mut(),
+                    dst,
+                    std::ptr::null_mut(),
+                    chunk,
+                    0,
+                )
+            }
+        };
+        match Errno::result(n) {
+            Ok(0) => return Err(Errno::EIO),
+            Ok(n) => left -= n as u64,
+            Err(Errno::EINTR) => {}
+            Err(Errno::ENOSYS | Errno::EXDEV | Errno::EINVAL | Errno::EPERM) if !use_sendfile => {
+                use_sendfile = true
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// `execveat(fd, "", argv, envp, AT_EMPTY_PATH)`: executes the file open on
+/// `fd`; returns only on failure.
+pub fn execveat_empty(fd: RawFd, argv: &[CString], envp: &[CString]) -> Errno {
+    let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
+    a.push(std::ptr::null());
+    let mut e: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
+    e.push(std::ptr::null());
+    // SAFETY: NUL-terminated arrays of valid C strings that outlive the
+    // call; on success it does not return.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd,
+            c"".as_ptr(),
+            a.as_ptr(),
+            e.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    Errno::last()
+}
+
+/// `openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC)`.
+pub fn openat_path(dirfd: RawFd, name: &Path) -> Result<OwnedFd, Errno> {
+    let c = cstr(name)?;
+    // SAFETY: valid C string for the duration of the call.
+    let fd = unsafe {
+        libc::openat(
+            dirfd,
+            c.as_ptr(),
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    let fd = Errno::result(fd)?;
+    // SAFETY: the kernel just returned this fd to us; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}

@@ -329,6 +329,13 @@ enum Cmd {
 
 fn main() {
     libcontainer::helper::run_if_helper();
+    // Every corral process runs from a sealed image of its binary, so that
+    // none a container can see has the host's file as its executable
+    // (CVE-2019-5736): re-executes once when it does not.
+    if let Err(e) = libcontainer::process::seal::seal_self() {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {

@@ -183,8 +183,11 @@ fn start(f: &Flags) -> Result<(), String> {
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path).map_err(|e| format!("listen on {path:?}: {e}"))?;
     let fd = listener.as_raw_fd();
-    let exe = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
-    let mut cmd = Command::new(exe);
+    // Our sealed image, not the path it was read from.
+    let mut cmd = Command::new("/proc/self/exe");
+    if let Some(arg0) = std::env::args_os().next() {
+        cmd.arg0(arg0);
+    }
     cmd.args([
         "-namespace",
         &f.namespace,
@@ -254,6 +257,12 @@ fn main() {
     // A multi-threaded embedder of libcontainer creates containers through
     // a helper process: this binary, started again in helper mode.
     libcontainer::helper::run_if_helper();
+    // The shim, its daemon and its helpers run from a sealed image of this
+    // binary (CVE-2019-5736): re-executes once when it does not.
+    if let Err(e) = libcontainer::process::seal::seal_self() {
+        eprintln!("containerd-shim-corral-v2: {e}");
+        std::process::exit(2);
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let flags = match parse_flags(&args) {
         Ok(f) => f,

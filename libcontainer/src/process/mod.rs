@@ -1,0 +1,4 @@
+//! The processes corral makes: how each comes to be and what keeps the
+//! runtime's own executable out of their reach.
+
+pub mod seal;
