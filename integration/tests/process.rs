@@ -346,3 +346,225 @@ fn apparmor_profile_confines_the_process() {
     assert!(o.contains(&format!("{name} (enforce)")), "{o}");
     assert!(o.contains("hostname-denied"), "{o}");
 }
+
+/// The `Uid:`, `Gid:` and `Groups:` lines of a `/proc/self/status`, each
+/// with its fields joined by one space (`Uid: 1 1 1 1`).
+fn id_lines(text: &str) -> String {
+    text.lines()
+        .filter(|l| l.starts_with("Uid:") || l.starts_with("Gid:") || l.starts_with("Groups:"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+/// What [`id_lines`] shows for a process running as exactly these ids.
+fn want_ids(uid: u32, gid: u32, groups: &str) -> String {
+    let groups = if groups.is_empty() {
+        "Groups:".to_string()
+    } else {
+        format!("Groups: {groups}")
+    };
+    format!("Uid: {uid} {uid} {uid} {uid}|Gid: {gid} {gid} {gid} {gid}|{groups}")
+}
+
+/// A detached runc container of a bundle, deleted on drop (also when the
+/// test fails).
+struct RuncContainer {
+    root: std::path::PathBuf,
+    id: String,
+}
+
+impl RuncContainer {
+    fn run(env: &Env) -> RuncContainer {
+        assert!(
+            integration::have("runc"),
+            "runc is not installed: apt-get install runc"
+        );
+        let c = RuncContainer {
+            root: env.scratch.join("runc"),
+            id: integration::unique("runc"),
+        };
+        let st = std::process::Command::new("runc")
+            .arg("--root")
+            .arg(&c.root)
+            .args([
+                "run",
+                "-d",
+                "--bundle",
+                env.bundle.to_str().expect("utf8"),
+                &c.id,
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("runc run");
+        assert!(st.success(), "runc run -d failed");
+        c
+    }
+
+    fn exec(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new("runc")
+            .arg("--root")
+            .arg(&self.root)
+            .arg("exec")
+            .args(
+                args.iter()
+                    .map(|a| if *a == "ID" { self.id.as_str() } else { a }),
+            )
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("runc exec")
+    }
+}
+
+impl Drop for RuncContainer {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("runc")
+            .arg("--root")
+            .arg(&self.root)
+            .args(["delete", "-f", &self.id])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// Every form of `exec --user` and `--additional-gids` gives exactly its
+/// ids, with corral and runc side by side; malformed forms are refused with
+/// an error naming the flag and the value, never turned into uid 0 (crun's
+/// CVE-2026-30892: `exec -u 1` ran as root). runc differs on three
+/// malformed forms it takes: `-u ''` (the config's user), `-u 4294967296`
+/// (wraps to uid 0) and `-g 4294967296` (gid 0); corral refuses them.
+#[test]
+fn exec_user_forms_give_exact_ids_like_runc() {
+    let mut env = Env::new(&["sleep", "1000"]);
+    let id = env.create();
+    assert!(env.corral(&["start", &id]).status.success());
+    let runc = RuncContainer::run(&env);
+    let probe = ["grep", "-E", "^(Uid|Gid|Groups):", "/proc/self/status"];
+    // (form, additional gids, uid, gid, groups). Without a gid the process
+    // keeps the config's (0), as with runc.
+    let table: [(&str, &[&str], u32, u32, &str); 8] = [
+        ("0", &[], 0, 0, ""),
+        ("1", &[], 1, 0, ""),
+        ("1:1", &[], 1, 1, ""),
+        ("0:1", &[], 0, 1, ""),
+        ("65534:65534", &[], 65534, 65534, ""),
+        ("01", &[], 1, 0, ""),
+        ("1:1", &["5", "100"], 1, 1, "5 100"),
+        ("65534:65534", &["0"], 65534, 65534, "0"),
+    ];
+    for (form, gids, uid, gid, groups) in table {
+        let mut args = vec!["-u", form];
+        for g in gids {
+            args.extend(["-g", g]);
+        }
+        let want = want_ids(uid, gid, groups);
+        let mut ours_args = args.clone();
+        ours_args.push(&id);
+        ours_args.extend(probe);
+        let o = env.corral(&[&["exec"][..], &ours_args].concat());
+        assert!(
+            o.status.success(),
+            "corral -u {form:?} {gids:?}: {}",
+            out(&o.stderr)
+        );
+        assert_eq!(
+            id_lines(&out(&o.stdout)),
+            want,
+            "corral -u {form:?} {gids:?}"
+        );
+        let mut theirs_args = args.clone();
+        theirs_args.push("ID");
+        theirs_args.extend(probe);
+        let o = runc.exec(&theirs_args);
+        assert!(
+            o.status.success(),
+            "runc -u {form:?} {gids:?}: {}",
+            out(&o.stderr)
+        );
+        assert_eq!(id_lines(&out(&o.stdout)), want, "runc -u {form:?} {gids:?}");
+    }
+    for form in [
+        "4294967295",
+        "1:4294967295",
+        "",
+        "abc",
+        "daemon",
+        "1:",
+        ":1",
+        "-1",
+        "1:-1",
+        "4294967296",
+    ] {
+        let o = env.corral(&["exec", "-u", form, &id, "sh", "-c", "echo ran as $(id -u)"]);
+        let err = out(&o.stderr);
+        assert!(
+            !o.status.success(),
+            "-u {form:?} accepted: {}",
+            out(&o.stdout)
+        );
+        assert_eq!(out(&o.stdout), "", "-u {form:?} ran something");
+        assert!(
+            err.contains("--user") && err.contains(&format!("{form:?}")),
+            "-u {form:?}: {err}"
+        );
+    }
+    for g in ["-1", "4294967295", "4294967296", ""] {
+        let o = env.corral(&["exec", "-u", "1:1", "-g", g, &id, "sh", "-c", "echo ran"]);
+        let err = out(&o.stderr);
+        assert!(!o.status.success(), "-g {g:?} accepted: {}", out(&o.stdout));
+        assert_eq!(out(&o.stdout), "", "-g {g:?} ran something");
+        assert!(
+            err.contains("--additional-gids") && err.contains(&format!("'{g}'")),
+            "-g {g:?}: {err}"
+        );
+    }
+    drop(runc);
+    assert!(env.corral(&["delete", "-f", &id]).status.success());
+    assert_nothing_left(&env, &id);
+}
+
+/// `process.user` in the config gives exactly its ids with corral and
+/// runc; 4294967295 ((uid_t)-1, which setresuid takes as "unchanged") is
+/// refused at create naming the field, as runc refuses it.
+#[test]
+fn config_user_gives_exact_ids_like_runc_and_no_id_is_refused() {
+    for (user, want) in [
+        (json!({"uid": 1, "gid": 1}), want_ids(1, 1, "")),
+        (json!({"uid": 0, "gid": 1}), want_ids(0, 1, "")),
+        (
+            json!({"uid": 65534, "gid": 65534, "additionalGids": [5, 100]}),
+            want_ids(65534, 65534, "5 100"),
+        ),
+        (
+            json!({"uid": 4294967294_u32, "gid": 1}),
+            want_ids(4294967294, 1, ""),
+        ),
+    ] {
+        let mut env = Env::new(&["grep", "-E", "^(Uid|Gid|Groups):", "/proc/self/status"]);
+        env.edit(|c| c["process"]["user"] = user.clone());
+        assert_eq!(id_lines(&env.run_ok()), want, "corral {user}");
+        // runc limits ids to 0..2147483647 (a Go int32), corral to what
+        // the kernel holds.
+        if user["uid"].as_u64() < Some(1 << 31) {
+            let o = env.runc_run();
+            assert!(o.status.success(), "runc {user}: {}", out(&o.stderr));
+            assert_eq!(id_lines(&out(&o.stdout)), want, "runc {user}");
+        }
+    }
+    for (user, field) in [
+        (json!({"uid": 4294967295_u32, "gid": 0}), "process.user.uid"),
+        (json!({"uid": 1, "gid": 4294967295_u32}), "process.user.gid"),
+        (
+            json!({"uid": 1, "gid": 1, "additionalGids": [5, 4294967295_u32]}),
+            "process.user.additionalGids[1]",
+        ),
+    ] {
+        let mut env = Env::new(&["true"]);
+        env.edit(|c| c["process"]["user"] = user.clone());
+        env.create_fails(&[field, "4294967295"]);
+        let o = env.runc_run();
+        assert!(!o.status.success(), "runc ran {user}");
+    }
+}

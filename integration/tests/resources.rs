@@ -615,3 +615,134 @@ fn rdma_limits_reach_the_controller_or_fail_clearly() {
         env.create_fails(&["linux.resources.unified", "cgroup v2"]);
     }
 }
+
+/// What a container with `CAP_MKNOD` can do with device nodes: for each
+/// probe, `ok` or the error (`EPERM` for the device cgroup's refusal,
+/// `other` for anything else, such as a driver's ENXIO). `mk:` probes are
+/// mknod, the others open the node for reading.
+const DEVICE_PROBE: &str = r#"
+o() { if ( exec 3<"$2" ) 2>/dev/probe-err; then echo "$1 ok"; elif grep -q 'not permitted' /dev/probe-err; then echo "$1 EPERM"; else echo "$1 other"; fi; }
+m() { if mknod "$2" "$3" "$4" "$5" 2>/dev/probe-err; then echo "mk:$1 ok"; else echo "mk:$1 EPERM-or-other"; fi; }
+m loop1 /dev/probe-loop1 b 7 1; o loop1 /dev/probe-loop1
+m mem /dev/probe-mem c 1 1; o mem /dev/probe-mem
+m console /dev/probe-console c 5 1; o console /dev/probe-console
+m tun /dev/probe-tun c 10 200; o tun /dev/probe-tun
+for d in null zero full random urandom tty ptmx pts/ptmx loopx; do o "$d" "/dev/$d"; done
+"#;
+
+/// The probe's answers, name → result.
+fn probe_results(stdout: &str) -> std::collections::BTreeMap<String, String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// An env running [`DEVICE_PROBE`] as root with `CAP_MKNOD`, a
+/// `linux.devices` node `/dev/loopx` (7:0), and `rules` as
+/// `linux.resources.devices` (`None`: no `resources` at all).
+fn device_probe_env(rules: Option<serde_json::Value>) -> Env {
+    let mut env = Env::new(&["sh", "-c", DEVICE_PROBE]);
+    env.edit(|c| {
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .expect("caps")
+                .push(json!("CAP_MKNOD"));
+        }
+        c["linux"]["devices"] =
+            json!([{"path": "/dev/loopx", "type": "b", "major": 7, "minor": 0, "fileMode": 432}]);
+        match rules {
+            Some(r) => c["linux"]["resources"] = json!({ "devices": r }),
+            None => {
+                c["linux"]
+                    .as_object_mut()
+                    .expect("linux")
+                    .remove("resources");
+            }
+        }
+    });
+    env
+}
+
+/// A device policy applies even when the config lists no device rules
+/// (issue 17 item 3), and with rules it is runc's: deny all first, the
+/// rules, then runc's allowed devices. A process with `CAP_MKNOD` may make
+/// any node but open only the allowed ones. runc runs the same bundle and
+/// must agree, except on the config's own `linux.devices` node when the
+/// config lists no rules (corral allows it, runc does not).
+#[test]
+fn host_devices_stay_closed_with_or_without_device_rules_like_runc() {
+    let expect_common = [
+        ("mk:loop1", "ok"),
+        ("loop1", "EPERM"),
+        ("mk:mem", "ok"),
+        ("mem", "EPERM"),
+        ("mk:console", "ok"),
+        ("console", "EPERM"),
+        ("mk:tun", "ok"),
+        ("null", "ok"),
+        ("zero", "ok"),
+        ("full", "ok"),
+        ("random", "ok"),
+        ("urandom", "ok"),
+        ("ptmx", "ok"),
+        ("pts/ptmx", "ok"),
+    ];
+    // Whether /dev/loopx (7:0, in linux.devices) may be opened, by corral
+    // and by runc (allowed: not EPERM; the loop driver may be absent).
+    let cases: [(&str, Option<serde_json::Value>, bool, bool); 3] = [
+        ("no rules", None, true, false),
+        (
+            "allow rules only",
+            Some(json!([{"allow": true, "type": "b", "major": 7, "minor": 0, "access": "r"}])),
+            true,
+            true,
+        ),
+        (
+            "deny all",
+            Some(json!([{"allow": false, "access": "rwm"}])),
+            false,
+            false,
+        ),
+    ];
+    for (name, rules, loopx_corral, loopx_runc) in cases {
+        let mut env = device_probe_env(rules);
+        let ours = probe_results(&env.run_ok());
+        let o = env.runc_run();
+        assert!(o.status.success(), "runc {name}: {}", out(&o.stderr));
+        let theirs = probe_results(&out(&o.stdout));
+        for (who, got, loopx) in [
+            ("corral", &ours, loopx_corral),
+            ("runc", &theirs, loopx_runc),
+        ] {
+            for (k, want) in expect_common {
+                assert_eq!(
+                    got.get(k).map(String::as_str),
+                    Some(want),
+                    "{who}, {name}: {k}: {got:?}"
+                );
+            }
+            let loopx_got = got.get("loopx").map(String::as_str);
+            assert!(
+                loopx_got.is_some(),
+                "{who}, {name}: no loopx probe: {got:?}"
+            );
+            assert_eq!(
+                loopx_got != Some("EPERM"),
+                loopx,
+                "{who}, {name}: loopx allowed should be {loopx}: {got:?}"
+            );
+            // No controlling terminal: the tty driver's ENXIO, not the
+            // cgroup's EPERM; tun is allowed (the driver may be absent).
+            for k in ["tty", "tun"] {
+                assert_ne!(
+                    got.get(k).map(String::as_str),
+                    Some("EPERM"),
+                    "{who}, {name}: {k}: {got:?}"
+                );
+            }
+        }
+    }
+}

@@ -258,6 +258,106 @@ fn shim_serves_the_task_api_over_ttrpc() {
     let _ = std::fs::remove_dir(&root);
 }
 
+/// A terminal task: the shim's console socket is in a private directory
+/// of its own, so paths planted in advance at the old, predictable
+/// `/tmp/corral-shim-PID-N.sock` (a directory there made every terminal
+/// Create fail; a file or symlink was removed and replaced) are neither
+/// used nor touched, and the directory is gone once the pty master came.
+#[test]
+fn terminal_task_ignores_planted_console_socket_paths() {
+    struct Planted(Vec<PathBuf>);
+    impl Drop for Planted {
+        fn drop(&mut self) {
+            for p in &self.0 {
+                let _ = std::fs::remove_file(p);
+                let _ = std::fs::remove_dir(p);
+            }
+        }
+    }
+    let mut env = Env::new(&["sh", "-c", "tty; sleep 100"]);
+    env.edit(|c| c["process"]["terminal"] = json!(true));
+    let id = env.id();
+    let ns = "corral-it-shim-tty";
+    let shim = Shim::start(ns, &id, &env.bundle, None);
+    let client = &shim.client;
+    let daemons = shim_pids(&id);
+    assert_eq!(daemons.len(), 1, "{daemons:?}");
+    let daemon = daemons[0];
+    let target = env.scratch.join("planted-target");
+    let mut planted = Planted(Vec::new());
+    for n in 0..4 {
+        let p = PathBuf::from(format!("/tmp/corral-shim-{daemon}-{n}.sock"));
+        if n == 0 {
+            std::fs::create_dir(&p).expect("plant a directory");
+        } else {
+            std::os::unix::fs::symlink(&target, &p).expect("plant a symlink");
+        }
+        planted.0.push(p);
+    }
+
+    let log = env.scratch.join("tty.log");
+    let mut create = create_request(&id, &env.bundle, &log);
+    create.terminal = true;
+    let pid = client
+        .create(ctx(), &create)
+        .expect("Create with a terminal")
+        .pid;
+    let mut start = api::StartRequest::new();
+    start.id = id.clone();
+    client.start(ctx(), &start).expect("Start");
+    let t = std::time::Instant::now();
+    let mut text = String::new();
+    while t.elapsed() < std::time::Duration::from_secs(10) && !text.contains("/dev/") {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        text = std::fs::read_to_string(&log).unwrap_or_default();
+    }
+    assert!(
+        text.contains("/dev/"),
+        "no tty name through the pty: {text:?}"
+    );
+
+    for (n, p) in planted.0.iter().enumerate() {
+        let m = std::fs::symlink_metadata(p).unwrap_or_else(|e| panic!("{p:?} removed: {e}"));
+        if n == 0 {
+            assert!(m.is_dir(), "{p:?} replaced");
+        } else {
+            assert!(m.file_type().is_symlink(), "{p:?} replaced");
+        }
+    }
+    assert!(!target.exists(), "a planted symlink was followed");
+    let prefix = format!("{daemon}-");
+    let left: Vec<_> = std::fs::read_dir("/run/corral-shim")
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "console directories left: {left:?}");
+
+    let mut kill = api::KillRequest::new();
+    kill.id = id.clone();
+    kill.signal = 9;
+    client.kill(ctx(), &kill).expect("Kill");
+    let mut wait = api::WaitRequest::new();
+    wait.id = id.clone();
+    assert_eq!(client.wait(ctx(), &wait).expect("Wait").exit_status, 137);
+    let mut delete = api::DeleteRequest::new();
+    delete.id = id.clone();
+    assert_eq!(client.delete(ctx(), &delete).expect("Delete").pid, pid);
+    let mut shutdown = api::ShutdownRequest::new();
+    shutdown.id = id.clone();
+    client.shutdown(ctx(), &shutdown).expect("Shutdown");
+    drop(shim);
+    let t = std::time::Instant::now();
+    while !shim_pids(&id).is_empty() && t.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_nothing_left(&env, &id);
+    let _ = std::fs::remove_dir(PathBuf::from("/run/containerd/corral").join(ns));
+}
+
 /// The shim killed mid-Create — after mounting the rootfs containerd
 /// gave it, and after the container is made but before the reply —
 /// then cleaned up the way containerd does it (the shim binary's

@@ -397,13 +397,10 @@ impl ContainerBuilder {
         // The init is in its cgroups already (cgroups::Entry) and makes its
         // mounts while the resources are written here; it waits for the
         // hooks only.
-        let (limits, devices) = match linux.resources() {
-            Some(r) => {
-                let (l, d) = cgroups::split_devices(r);
-                (Some(l), Some(d))
-            }
-            None => (None, None),
-        };
+        let limits = linux
+            .resources()
+            .as_ref()
+            .map(|r| cgroups::split_devices(r).0);
         let joined = (|| {
             parent.send(&Msg::Go)?;
             parent.send(&Msg::Pid(pid))?;
@@ -424,7 +421,15 @@ impl ContainerBuilder {
                     parent.send(&Msg::HooksDone)?;
                 }
                 Some(Msg::Ready) => {
-                    cgroups::apply_resources(&cg, devices.as_ref(), false)?;
+                    // The device policy applies with or without rules in
+                    // the config (a container never gets every host device).
+                    let rules = linux
+                        .resources()
+                        .as_ref()
+                        .and_then(|r| r.devices().clone())
+                        .unwrap_or_default();
+                    let nodes = linux.devices().clone().unwrap_or_default();
+                    cgroups::apply_devices(&cg, &rules, &nodes)?;
                     if crate::netns::requested(&st.annotations)? {
                         made.netns = Some((self.root.clone(), self.id.clone()));
                         crate::netns::publish(&self.root, &self.id, pid)?;

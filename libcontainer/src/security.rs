@@ -4,7 +4,9 @@
 use std::collections::HashSet;
 
 use caps::{CapSet, Capability};
-use oci_spec::runtime::{Capabilities, LinuxCapabilities, PosixRlimit, PosixRlimitType, Process};
+use oci_spec::runtime::{
+    Capabilities, LinuxCapabilities, PosixRlimit, PosixRlimitType, Process, User,
+};
 
 use crate::error::{Error, Result, SysContext};
 use crate::sys;
@@ -85,9 +87,41 @@ fn to_set(c: &Option<Capabilities>) -> HashSet<Capability> {
         .collect()
 }
 
+/// `(uid_t)-1`, the one id the kernel cannot hold: `setresuid(2)` and
+/// `setresgid(2)` take it as "leave this id unchanged", so a process asked
+/// to run as 4294967295 would keep the runtime's root (crun's
+/// CVE-2026-30892 is a parser that produced it).
+pub const NO_ID: u32 = u32::MAX;
+
+/// Checks `process.user`: no uid, gid or additional gid is [`NO_ID`].
+/// Errors name the field and the value.
+pub fn check_user(u: &User) -> Result<()> {
+    let bad = |field: String, v: u32| {
+        Error::spec(
+            field,
+            format!("{v} is (uid_t)-1, which the kernel takes as \"unchanged\": ids are 0 to 4294967294"),
+        )
+    };
+    if u.uid() == NO_ID {
+        return Err(bad("process.user.uid".into(), u.uid()));
+    }
+    if u.gid() == NO_ID {
+        return Err(bad("process.user.gid".into(), u.gid()));
+    }
+    for (i, g) in u.additional_gids().iter().flatten().enumerate() {
+        if *g == NO_ID {
+            return Err(bad(format!("process.user.additionalGids[{i}]"), *g));
+        }
+    }
+    Ok(())
+}
+
 /// Switches to the process's uid, gid and groups, keeping exactly the
-/// capability sets the config asks for.
+/// capability sets the config asks for. Refuses an id the kernel would
+/// leave unchanged ([`check_user`]) and checks afterwards that the real,
+/// effective and saved ids are the ones asked for.
 pub fn set_user_and_caps(p: &Process) -> Result<()> {
+    check_user(p.user())?;
     let empty = LinuxCapabilities::default();
     let c = p.capabilities().as_ref().unwrap_or(&empty);
     let bounding = to_set(c.bounding());
@@ -113,6 +147,17 @@ pub fn set_user_and_caps(p: &Process) -> Result<()> {
     let uid = nix::unistd::Uid::from_raw(u.uid());
     nix::unistd::setresuid(uid, uid, uid)
         .ctx(|| format!("process.user.uid: setresuid {}", u.uid()))?;
+    let ids = nix::unistd::getresuid().ctx(|| "getresuid".to_string())?;
+    let gids = nix::unistd::getresgid().ctx(|| "getresgid".to_string())?;
+    if [ids.real, ids.effective, ids.saved] != [uid; 3]
+        || [gids.real, gids.effective, gids.saved] != [gid; 3]
+    {
+        return Err(Error::Other(format!(
+            "process.user: asked for uid {} gid {}, the kernel left uid {ids:?} gid {gids:?}",
+            u.uid(),
+            u.gid()
+        )));
+    }
     sys::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0).ctx(|| "clear keepcaps".to_string())?;
     let set = |which: CapSet, v: &HashSet<Capability>| {
         caps::set(None, which, v)

@@ -232,6 +232,7 @@ fn validate_process(spec: &Spec) -> Result<()> {
         Some(a) if !a.is_empty() => {}
         _ => return Err(Error::spec("process.args", "empty: nothing to execute")),
     }
+    crate::security::check_user(p.user())?;
     if !p.cwd().is_absolute() {
         return Err(Error::spec(
             "process.cwd",

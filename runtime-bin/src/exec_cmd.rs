@@ -27,20 +27,11 @@ fn process_from_flags(c: &Container, a: &ExecArgs) -> Result<Process, String> {
     }
     p.set_env(Some(env));
     if let Some(u) = &a.user {
-        let (uid, gid) = match u.split_once(':') {
-            Some((u, g)) => (u, Some(g)),
-            None => (u.as_str(), None),
-        };
+        let (uid, gid) = parse_user(u)?;
         let user = p.user_mut();
-        user.set_uid(
-            uid.parse()
-                .map_err(|_| format!("--user {u:?}: uid must be a number"))?,
-        );
+        user.set_uid(uid);
         if let Some(g) = gid {
-            user.set_gid(
-                g.parse()
-                    .map_err(|_| format!("--user {u:?}: gid must be a number"))?,
-            );
+            user.set_gid(g);
         }
     }
     if !a.additional_gids.is_empty() {
@@ -80,6 +71,42 @@ fn process_from_flags(c: &Container, a: &ExecArgs) -> Result<Process, String> {
     Ok(p)
 }
 
+/// One id of a flag: decimal (`1`, `01`, `+1`, as runc's `strconv.Atoi`
+/// reads them) from 0 to 4294967294. Not 4294967295: that is `(uid_t)-1`,
+/// which the kernel takes as "leave unchanged" (a process would stay root).
+/// Names are not looked up, as with runc.
+fn parse_id(part: &str) -> Option<u32> {
+    part.parse::<u32>()
+        .ok()
+        .filter(|v| *v != libcontainer::security::NO_ID)
+}
+
+/// `--user UID[:GID]`: the uid, and the gid when given (else the
+/// container's process keeps its own gid, as with runc). An empty part, a
+/// name, a sign other than `+`, a number out of range or a third part is
+/// an error naming the flag and the value, never a default of 0.
+pub(crate) fn parse_user(u: &str) -> Result<(u32, Option<u32>), String> {
+    let range = "a number from 0 to 4294967294";
+    let (uid, gid) = match u.split_once(':') {
+        Some((a, b)) => (a, Some(b)),
+        None => (u, None),
+    };
+    let uid = parse_id(uid).ok_or_else(|| format!("--user {u:?}: uid {uid:?} is not {range}"))?;
+    let gid = match gid {
+        Some(g) => {
+            Some(parse_id(g).ok_or_else(|| format!("--user {u:?}: gid {g:?} is not {range}"))?)
+        }
+        None => None,
+    };
+    Ok((uid, gid))
+}
+
+/// clap's parser of one `--additional-gids` value (clap names the flag and
+/// the value in its error).
+pub(crate) fn parse_gid_arg(g: &str) -> Result<u32, String> {
+    parse_id(g).ok_or_else(|| "a gid is a number from 0 to 4294967294".to_string())
+}
+
 fn process_from_file(path: &Path) -> Result<Process, String> {
     let text = std::fs::read(path).map_err(|e| format!("read {path:?}: {e}"))?;
     let de = &mut serde_json::Deserializer::from_slice(&text);
@@ -116,4 +143,55 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32, String> {
     let started = c.exec(opts).map_err(|e| e.to_string())?;
     fwd.wait_with_console(started.pid, started.console)
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_forms_give_exactly_their_ids() {
+        for (form, want) in [
+            ("0", (0, None)),
+            ("1", (1, None)),
+            ("1:1", (1, Some(1))),
+            ("0:1", (0, Some(1))),
+            ("65534:65534", (65534, Some(65534))),
+            ("01", (1, None)),
+            ("+1", (1, None)),
+            ("4294967294:4294967294", (4294967294, Some(4294967294))),
+        ] {
+            assert_eq!(parse_user(form), Ok(want), "{form:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_users_are_refused_naming_flag_and_value() {
+        for form in [
+            "",
+            ":",
+            "abc",
+            "daemon",
+            "1:",
+            ":1",
+            "-1",
+            "1:-1",
+            "4294967295",
+            "1:4294967295",
+            "4294967296",
+            "1:2:3",
+            " 1",
+            "0x1",
+        ] {
+            let e = parse_user(form).expect_err(form);
+            assert!(
+                e.starts_with(&format!("--user {form:?}: ")),
+                "{form:?}: {e}"
+            );
+        }
+        for g in ["-1", "", "4294967295", "4294967296", "users"] {
+            assert!(parse_gid_arg(g).is_err(), "{g:?}");
+        }
+        assert_eq!(parse_gid_arg("100"), Ok(100));
+    }
 }

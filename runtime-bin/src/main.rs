@@ -102,10 +102,13 @@ pub struct ExecArgs {
     #[arg(long, short = 't')]
     tty: bool,
     /// UID (format: <uid>[:<gid>]).
-    #[arg(long, short = 'u')]
+    // Hyphen values reach the parser, which names the flag in its refusal
+    // of `-u -1` (clap would call it an unknown argument).
+    #[arg(long, short = 'u', allow_hyphen_values = true)]
     user: Option<String>,
     /// Additional gids.
-    #[arg(long = "additional-gids", short = 'g')]
+    #[arg(long = "additional-gids", short = 'g', allow_hyphen_values = true,
+          value_parser = exec_cmd::parse_gid_arg)]
     additional_gids: Vec<u32>,
     /// Path to the process.json.
     #[arg(long, short = 'p')]

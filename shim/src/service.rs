@@ -205,21 +205,143 @@ fn output_targets(stdout: &str, stderr: &str, id: &str, ns: &str) -> std::io::Re
     Ok((open_stdio(stdout, true)?, open_stdio(stderr, true)?))
 }
 
-/// A unix socket a container process sends its pty master to.
+/// Where the shim makes the private directories of its console sockets: a
+/// directory of root's in /run, not the world-writable /tmp (where
+/// `/tmp/corral-shim-PID-N.sock` could be made in advance by anyone).
+const CONSOLE_BASE: &str = "/run/corral-shim";
+
+/// A directory only its owner can enter (0700), made by `mkdir` under a
+/// name nothing had (mkdir neither follows nor reuses an existing path,
+/// symlinks included), removed with what it holds when dropped.
+#[derive(Debug)]
+struct PrivateDir(PathBuf);
+
+impl PrivateDir {
+    /// Makes `base` if it is missing (0700) and checks it: a directory, not
+    /// a symlink, of this effective user, writable by no one else. Then
+    /// makes the new directory in it, under the first of `names` that does
+    /// not exist yet.
+    fn new_in(base: &Path, names: impl IntoIterator<Item = String>) -> std::io::Result<PrivateDir> {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+        let refuse = |why: String| {
+            std::io::Error::other(format!(
+                "console socket directory {}: {why}",
+                base.display()
+            ))
+        };
+        match std::fs::DirBuilder::new().mode(0o700).create(base) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(refuse(format!("mkdir: {e}"))),
+        }
+        let m = std::fs::symlink_metadata(base).map_err(|e| refuse(format!("lstat: {e}")))?;
+        let me = nix::unistd::geteuid().as_raw();
+        if !m.file_type().is_dir() {
+            return Err(refuse(
+                "not a directory (a symlink or a file): refused".into(),
+            ));
+        }
+        if m.uid() != me {
+            return Err(refuse(format!(
+                "owned by uid {}, not {me}: refused",
+                m.uid()
+            )));
+        }
+        if m.mode() & 0o022 != 0 {
+            return Err(refuse(format!(
+                "mode {:o} lets others write in it: refused",
+                m.mode() & 0o7777
+            )));
+        }
+        let mut last = None;
+        for name in names {
+            let dir = base.join(&name);
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => {
+                    let d = PrivateDir(dir);
+                    // Exactly 0700 whatever the umask; the directory is in
+                    // a base nobody else can write, so it is still ours.
+                    std::fs::set_permissions(&d.0, std::fs::Permissions::from_mode(0o700))?;
+                    return Ok(d);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(dir),
+                Err(e) => return Err(refuse(format!("mkdir {name}: {e}"))),
+            }
+        }
+        Err(refuse(format!("every name was taken (last {last:?})")))
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        // remove_dir_all does not follow symlinks inside.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Names for a console socket's directory: the shim's pid, a counter and
+/// the clock, so that a name is not known in advance (and a taken one is
+/// skipped).
+fn console_dir_names() -> impl Iterator<Item = String> {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    (0..64).map(|_| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        format!(
+            "{}-{}-{nanos:08x}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        )
+    })
+}
+
+/// Removes the console directories of shims that are gone (killed while a
+/// socket was open): names `PID-…` whose pid is no running process. A
+/// live shim's directory is never touched.
+fn sweep_stale(base: &Path) {
+    let Ok(rd) = std::fs::read_dir(base) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// A unix socket a container process sends its pty master to, in a
+/// [`PrivateDir`] of its own; the directory goes when the socket is done
+/// ([`ConsoleSocket::finish`]) or dropped.
+#[derive(Debug)]
 struct ConsoleSocket {
     path: PathBuf,
     accept: std::thread::JoinHandle<std::io::Result<OwnedFd>>,
+    dir: PrivateDir,
 }
 
 impl ConsoleSocket {
     fn new() -> std::io::Result<ConsoleSocket> {
-        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "corral-shim-{}-{}.sock",
-            std::process::id(),
-            N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_file(&path);
+        ConsoleSocket::new_in(Path::new(CONSOLE_BASE), console_dir_names())
+    }
+
+    /// A console socket in a new private directory under `base`.
+    fn new_in(
+        base: &Path,
+        names: impl IntoIterator<Item = String>,
+    ) -> std::io::Result<ConsoleSocket> {
+        let dir = PrivateDir::new_in(base, names)?;
+        sweep_stale(base);
+        let path = dir.0.join("console.sock");
         let listener = UnixListener::bind(&path)?;
         let accept = std::thread::spawn(move || -> std::io::Result<OwnedFd> {
             let (conn, _) = listener.accept()?;
@@ -227,16 +349,16 @@ impl ConsoleSocket {
                 .map(|(fd, _)| fd)
                 .map_err(|e| std::io::Error::other(e.to_string()))
         });
-        Ok(ConsoleSocket { path, accept })
+        Ok(ConsoleSocket { path, accept, dir })
     }
 
     /// The master, once the process sent it; `sent` false: unblock the
-    /// accept and return an error.
+    /// accept and return an error. The socket's directory is removed.
     fn finish(self, sent: bool) -> std::io::Result<File> {
         if !sent {
             let _ = std::os::unix::net::UnixStream::connect(&self.path);
         }
-        let _ = std::fs::remove_file(&self.path);
+        drop(self.dir);
         let fd = self
             .accept
             .join()
@@ -816,5 +938,167 @@ impl Task for TaskService {
             });
         }
         Ok(Empty::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    /// Paths removed on drop, also when a test fails.
+    struct Cleanup(Vec<PathBuf>);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            for p in &self.0 {
+                let _ = std::fs::remove_file(p);
+                let _ = std::fs::remove_dir_all(p);
+            }
+        }
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("corral-shim-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir(&d).expect("scratch dir");
+        d
+    }
+
+    /// Sends `/dev/null` as the pty master would be sent, and finishes.
+    fn send_and_finish(c: ConsoleSocket) -> std::io::Result<File> {
+        let peer = std::os::unix::net::UnixStream::connect(&c.path).expect("connect");
+        let null = File::open("/dev/null").expect("/dev/null");
+        libcontainer::tty::send_fd(peer.as_raw_fd(), "pty", null.as_raw_fd()).expect("send");
+        c.finish(true)
+    }
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::symlink_metadata(p).expect("lstat").mode() & 0o7777
+    }
+
+    /// The shim's console socket (the production path): a file and a
+    /// symlink made in advance at the old, predictable
+    /// `/tmp/corral-shim-PID-N.sock` are neither used nor removed; the
+    /// socket is in a 0700 directory of root's in /run, removed once the
+    /// socket is done.
+    #[test]
+    fn console_socket_ignores_precreated_tmp_paths_and_is_private() {
+        let s = scratch("precreated");
+        let target = s.join("attacker-target");
+        let mut cleanup = Cleanup(vec![s.clone()]);
+        let mut planted = Vec::new();
+        for n in 0..16 {
+            let p =
+                std::env::temp_dir().join(format!("corral-shim-{}-{n}.sock", std::process::id()));
+            let _ = std::fs::remove_file(&p);
+            if n % 2 == 0 {
+                std::os::unix::fs::symlink(&target, &p).expect("plant symlink");
+            } else {
+                std::fs::write(&p, "planted").expect("plant file");
+            }
+            cleanup.0.push(p.clone());
+            planted.push(p);
+        }
+        let c = ConsoleSocket::new().expect("console socket");
+        let dir = c.path.parent().expect("socket dir").to_path_buf();
+        assert!(
+            !planted.contains(&c.path),
+            "{:?} is an old-style path",
+            c.path
+        );
+        let m = std::fs::symlink_metadata(&dir).expect("lstat dir");
+        assert!(m.file_type().is_dir(), "{dir:?}");
+        assert_eq!(mode(&dir), 0o700, "{dir:?}");
+        assert_eq!(m.uid(), nix::unistd::geteuid().as_raw(), "{dir:?}");
+        let base = dir.parent().expect("base");
+        assert_eq!(mode(base) & 0o022, 0, "{base:?} writable by others");
+        send_and_finish(c).expect("the master arrives");
+        assert!(!dir.exists(), "{dir:?} left after the socket is done");
+        for (n, p) in planted.iter().enumerate() {
+            let m = std::fs::symlink_metadata(p).unwrap_or_else(|e| panic!("{p:?} removed: {e}"));
+            if n % 2 == 0 {
+                assert!(m.file_type().is_symlink(), "{p:?} replaced");
+            } else {
+                assert_eq!(
+                    std::fs::read_to_string(p).expect("read"),
+                    "planted",
+                    "{p:?}"
+                );
+            }
+        }
+        assert!(!target.exists(), "a planted symlink was followed");
+    }
+
+    /// A name taken in advance (a symlink to a directory elsewhere) is
+    /// skipped, not followed; a made base is 0700; a failed create removes
+    /// the directory too.
+    #[test]
+    fn console_dir_skips_taken_names_and_is_removed_on_failure() {
+        let s = scratch("taken");
+        let _cleanup = Cleanup(vec![s.clone()]);
+        let base = s.join("base");
+        let first = ConsoleSocket::new_in(&base, ["a".to_string()]).expect("first");
+        assert_eq!(mode(&base), 0o700);
+        let elsewhere = s.join("elsewhere");
+        std::fs::create_dir(&elsewhere).expect("mkdir");
+        std::os::unix::fs::symlink(&elsewhere, base.join("taken")).expect("symlink");
+        let c = ConsoleSocket::new_in(&base, ["taken".to_string(), "fresh".to_string()])
+            .expect("second");
+        assert_eq!(c.path, base.join("fresh").join("console.sock"));
+        assert_eq!(mode(&base.join("fresh")), 0o700);
+        assert_eq!(std::fs::read_dir(&elsewhere).expect("ls").count(), 0);
+        send_and_finish(c).expect("master");
+        assert!(!base.join("fresh").exists());
+        assert!(
+            base.join("taken").is_symlink(),
+            "the taken name is left alone"
+        );
+        // Create failed: no master, an error, the directory removed.
+        assert!(first.finish(false).is_err());
+        assert!(!base.join("a").exists());
+        let e = ConsoleSocket::new_in(&base, ["taken".to_string()]).expect_err("all taken");
+        assert!(e.to_string().contains("taken"), "{e}");
+    }
+
+    /// A base that is a symlink, or that others may write in, is refused
+    /// with its path named.
+    #[test]
+    fn console_base_others_could_change_is_refused() {
+        let s = scratch("base");
+        let _cleanup = Cleanup(vec![s.clone()]);
+        let real = s.join("real");
+        std::fs::create_dir(&real).expect("mkdir");
+        let link = s.join("link");
+        std::os::unix::fs::symlink(&real, &link).expect("symlink");
+        let e = ConsoleSocket::new_in(&link, ["x".to_string()]).expect_err("symlink base");
+        assert!(
+            e.to_string().contains("not a directory") && e.to_string().contains("link"),
+            "{e}"
+        );
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let e = ConsoleSocket::new_in(&real, ["x".to_string()]).expect_err("0777 base");
+        assert!(e.to_string().contains("777"), "{e}");
+        assert!(!real.join("x").exists());
+    }
+
+    /// The directory of a shim that is gone is swept; a live one's is not.
+    #[test]
+    fn stale_console_dirs_of_dead_shims_are_swept() {
+        let s = scratch("stale");
+        let _cleanup = Cleanup(vec![s.clone()]);
+        let base = s.join("base");
+        std::fs::create_dir(&base).expect("mkdir");
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        // Above the kernel's pid_max limit (4194304): never a live pid.
+        let dead = base.join("999999999-0-0");
+        let live = base.join("1-0-0");
+        for d in [&dead, &live] {
+            std::fs::create_dir(d).expect("mkdir");
+        }
+        let c = ConsoleSocket::new_in(&base, ["mine".to_string()]).expect("socket");
+        assert!(!dead.exists(), "a dead shim's directory stays");
+        assert!(live.exists(), "pid 1's directory was removed");
+        c.finish(false).expect_err("nothing sent");
     }
 }

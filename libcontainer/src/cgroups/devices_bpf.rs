@@ -93,19 +93,21 @@ impl Rule {
         })
     }
 
-    /// From the kernel's v1 syntax (`c 1:3 rwm`, `c 136:* rwm`).
+    /// From the kernel's v1 syntax (`c 1:3 rwm`, `c 136:* rwm`); `None` for
+    /// a fifo (`p`) or unknown type, which names no device.
     pub fn from_v1(allow: bool, s: &str) -> Option<Rule> {
         let mut it = s.split_whitespace();
-        let t = it.next()?;
+        let dev_type = match it.next()? {
+            "a" => None,
+            "b" => Some(1),
+            "c" => Some(2),
+            _ => return None,
+        };
         let (maj, min) = it.next()?.split_once(':')?;
         let num = |x: &str| if x == "*" { None } else { x.parse().ok() };
         Some(Rule {
             allow,
-            dev_type: match t {
-                "a" => None,
-                "b" => Some(1),
-                _ => Some(2),
-            },
+            dev_type,
             major: num(maj),
             minor: num(min),
             access: access_bits(it.next().unwrap_or("rwm")),
@@ -341,6 +343,40 @@ mod tests {
         let p = program(&rules(&[(true, "c 1:3 rwm"), (false, "a *:* rwm")]));
         assert_eq!(p.len(), 6 + 2);
         assert_eq!(run(&p, C, R, 1, 3), 0);
+    }
+
+    #[test]
+    fn default_policy_program_allows_mknod_and_runcs_devices_only() {
+        let policy = crate::cgroups::device_policy(&[], &[]);
+        let list: Vec<Rule> = policy
+            .iter()
+            .map(|(a, r)| Rule::from_v1(*a, r).expect("rule"))
+            .collect();
+        let p = program(&list);
+        assert_eq!(run(&p, B, M, 8, 0), 1, "mknod of a disk");
+        assert_eq!(run(&p, B, R, 8, 0), 0, "read of a disk");
+        assert_eq!(run(&p, C, M, 1, 1), 1, "mknod of /dev/mem");
+        assert_eq!(run(&p, C, R | W, 1, 1), 0, "open of /dev/mem");
+        assert_eq!(run(&p, C, R | W, 5, 1), 0, "the host console");
+        for (maj, min) in [
+            (1, 3),
+            (1, 5),
+            (1, 7),
+            (1, 8),
+            (1, 9),
+            (5, 0),
+            (5, 2),
+            (136, 4),
+            (10, 200),
+        ] {
+            assert_eq!(run(&p, C, R | W, maj, min), 1, "{maj}:{min}");
+        }
+        assert_eq!(run(&p, B, R | W, 1, 3), 0, "type matters");
+        assert_eq!(
+            Rule::from_v1(true, "p *:* rwm"),
+            None,
+            "a fifo is no device"
+        );
     }
 
     #[test]

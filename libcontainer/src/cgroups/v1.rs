@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources, LinuxThrottleDevice};
+use oci_spec::runtime::{LinuxResources, LinuxThrottleDevice};
 
-use super::{device_rule, read_trim, write, DEFAULT_ALLOWED};
+use super::{read_trim, write};
 use crate::error::{Error, Result};
 
 /// The container's directory for controller `name` (`cpu` finds a
@@ -152,7 +152,7 @@ pub fn apply(paths: &BTreeMap<String, PathBuf>, res: &LinuxResources, update: bo
     }
     if let Some(rules) = res.devices().as_ref().filter(|r| !r.is_empty()) {
         let d = ctl(paths, "devices", "linux.resources.devices")?;
-        devices(d, rules)?;
+        devices(d, &super::device_policy(rules, &[]))?;
     }
     Ok(())
 }
@@ -370,19 +370,18 @@ fn blkio(d: &Path, b: &oci_spec::runtime::LinuxBlockIo) -> Result<()> {
     Ok(())
 }
 
-/// The v1 device list: the config's rules in order, then the devices every
-/// container may use (as runc: no rule can take /dev/null away).
-pub fn devices(d: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
-    for r in rules {
-        let file = if r.allow() {
+/// Writes a device policy ([`super::device_policy`]) to the v1 `devices`
+/// cgroup `d`, rule by rule: `devices.deny` for a deny, `devices.allow` for
+/// an allow. The first rule, deny `a`, empties the list (an allow-list
+/// from then on).
+pub fn devices(d: &Path, policy: &[(bool, String)]) -> Result<()> {
+    for (allow, rule) in policy {
+        let file = if *allow {
             "devices.allow"
         } else {
             "devices.deny"
         };
-        write(&d.join(file), &device_rule(r))?;
-    }
-    for rule in DEFAULT_ALLOWED {
-        write(&d.join("devices.allow"), rule)?;
+        write(&d.join(file), rule)?;
     }
     Ok(())
 }
@@ -412,6 +411,7 @@ pub fn is_frozen(paths: &BTreeMap<String, PathBuf>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cgroups::DEFAULT_ALLOWED;
     use std::fs;
 
     /// A fake v1 hierarchy per controller, with empty control files.

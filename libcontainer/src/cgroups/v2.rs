@@ -5,7 +5,7 @@ use std::path::Path;
 use oci_spec::runtime::{LinuxResources, LinuxThrottleDevice};
 
 use super::devices_bpf::{self, Rule};
-use super::{read_trim, write, DEFAULT_ALLOWED};
+use super::{read_trim, write};
 use crate::error::{Error, Result};
 
 /// Fails for what cgroup v2 has no file for, naming the field.
@@ -161,6 +161,16 @@ fn max_or(v: i64) -> String {
     }
 }
 
+/// Attaches a device policy ([`super::device_policy`]) as the eBPF device
+/// program of the cgroup `d` (fifo rules name no device and are left out).
+pub fn devices(d: &Path, policy: &[(bool, String)]) -> Result<()> {
+    let list: Vec<Rule> = policy
+        .iter()
+        .filter_map(|(allow, r)| Rule::from_v1(*allow, r))
+        .collect();
+    devices_bpf::apply(d, &list)
+}
+
 /// Applies every resource of `res` to the container's cgroup `d`.
 pub fn apply(d: &Path, res: &LinuxResources, update: bool) -> Result<()> {
     check(res)?;
@@ -287,13 +297,7 @@ pub fn apply(d: &Path, res: &LinuxResources, update: bool) -> Result<()> {
         }
     }
     if let Some(rules) = res.devices().as_ref().filter(|r| !r.is_empty()) {
-        let mut list: Vec<Rule> = rules.iter().filter_map(Rule::from_oci).collect();
-        list.extend(
-            DEFAULT_ALLOWED
-                .iter()
-                .filter_map(|r| Rule::from_v1(true, r)),
-        );
-        devices_bpf::apply(d, &list)?;
+        devices(d, &super::device_policy(rules, &[]))?;
     }
     if let Some(u) = res.unified() {
         let mut keys: Vec<&String> = u.keys().collect();
