@@ -194,9 +194,19 @@ impl MountOptions {
         self.rec_set != 0 || self.rec_clr != 0
     }
 
-    /// The flags that matter on a bind remount (everything but bind/rec).
-    fn remount_flags(&self) -> MsFlags {
-        self.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT)
+    /// Turns the recursive attributes into mount flags (for a new file
+    /// system, which has no submounts for them to reach).
+    fn fold_recursive_attrs(&mut self) {
+        if self.rec_clr & attr::ATIME_MASK != 0 {
+            self.flags -= MsFlags::MS_NOATIME | MsFlags::MS_STRICTATIME | MsFlags::MS_RELATIME;
+            if self.rec_set & attr::ATIME_MASK == attr::RELATIME {
+                self.flags |= MsFlags::MS_RELATIME;
+            }
+        }
+        self.flags -= flags_of(self.rec_clr & !attr::ATIME_MASK);
+        self.flags |= flags_of(self.rec_set);
+        self.rec_set = 0;
+        self.rec_clr = 0;
     }
 }
 
@@ -537,24 +547,21 @@ pub fn mount_all(
 /// One entry of `mounts`; `idmapped` is the detached, idmapped copy of its
 /// source the parent made (see [`crate::idmap`]).
 fn mount_one(m: &Mount, idmapped: Option<RawFd>, root: &OwnedFd, ctx: &Context) -> Result<()> {
-    let opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[])).map_err(Error::Other)?;
+    let mut opts =
+        MountOptions::parse(m.options().as_deref().unwrap_or(&[])).map_err(Error::Other)?;
     let typ = m.typ().clone().unwrap_or_default();
+    let is_bind = opts.bind || typ == "bind";
+    if !is_bind || typ == "cgroup" || typ == "cgroup2" {
+        // A new file system has no submounts yet: its recursive attributes
+        // are flags of the mount call itself, set as it is made.
+        opts.fold_recursive_attrs();
+    }
     if typ == "cgroup" || typ == "cgroup2" {
-        mount_cgroup(m, &opts, root, ctx)?;
+        mount_cgroup(m, &opts, root, ctx)
     } else {
-        mount_plain(m, &opts, idmapped, root, ctx)?;
+        // Binds get their recursive attributes on the detached tree.
+        mount_plain(m, &opts, idmapped, root, ctx)
     }
-    if opts.has_recursive_attrs() {
-        let t = mkdir_all_in_root(root, m.destination(), false)?;
-        let a = sys::MountAttr {
-            attr_set: opts.rec_set,
-            attr_clr: opts.rec_clr,
-            ..Default::default()
-        };
-        sys::mount_setattr(t.as_raw_fd(), true, &a)
-            .ctx(|| "set recursive mount attributes (mount_setattr)".to_string())?;
-    }
-    Ok(())
 }
 
 fn mount_plain(
@@ -579,27 +586,14 @@ fn mount_plain(
     let tpath = fd_path(&target);
     let data = opts.data.join(",");
     if is_bind {
-        if let Some(tree) = idmapped {
-            sys::move_mount_fd(tree, target.as_raw_fd())
-                .ctx(|| format!("attach the idmapped bind of {source:?}"))?;
-        } else {
-            let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
-            mount(Some(&source), &tpath, None::<&str>, flags, None::<&str>)
-                .ctx(|| format!("bind {source:?}"))?;
+        let recursive = opts.flags.contains(MsFlags::MS_REC);
+        let mnt = bind_mount(&source, recursive, &BindAttrs::of(opts), &target, idmapped)?;
+        // Propagation through the new mount's own fd: no path again.
+        for p in &opts.propagation {
+            mount(None::<&str>, &fd_path(&mnt), None::<&str>, *p, None::<&str>)
+                .ctx(|| format!("set propagation {p:?}"))?;
         }
-        let extra = opts.remount_flags();
-        if !extra.is_empty() {
-            // Resolve again: the fd still names the directory under the mount.
-            let t2 = mkdir_all_in_root(root, m.destination(), is_file)?;
-            mount(
-                None::<&str>,
-                &fd_path(&t2),
-                None::<&str>,
-                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra,
-                None::<&str>,
-            )
-            .ctx(|| "remount bind with the mount's options".to_string())?;
-        }
+        return Ok(());
     } else {
         // tmpcopyup: the directory the tmpfs will cover, kept open.
         let below = if opts.tmpcopyup {
@@ -638,6 +632,306 @@ fn mount_plain(
     apply_propagation(root, m.destination(), &opts.propagation)
 }
 
+/// The `MOUNT_ATTR_*` bits of the mount flags `f` that a mount carries
+/// (read-only, nosuid, nodev, noexec, the atime mode, nosymfollow).
+fn attrs_of(f: MsFlags) -> u64 {
+    let mut a = 0;
+    for (flag, bit) in [
+        (MsFlags::MS_RDONLY, attr::RDONLY),
+        (MsFlags::MS_NOSUID, attr::NOSUID),
+        (MsFlags::MS_NODEV, attr::NODEV),
+        (MsFlags::MS_NOEXEC, attr::NOEXEC),
+        (MsFlags::MS_NOATIME, attr::NOATIME),
+        (MsFlags::MS_STRICTATIME, attr::STRICTATIME),
+        (MsFlags::MS_NODIRATIME, attr::NODIRATIME),
+        (MS_NOSYMFOLLOW, attr::NOSYMFOLLOW),
+    ] {
+        if f.contains(flag) {
+            a |= bit;
+        }
+    }
+    a
+}
+
+/// The mount flags of `MOUNT_ATTR_*` bits (the inverse of [`attrs_of`]).
+fn flags_of(a: u64) -> MsFlags {
+    let mut f = MsFlags::empty();
+    for (flag, bit) in [
+        (MsFlags::MS_RDONLY, attr::RDONLY),
+        (MsFlags::MS_NOSUID, attr::NOSUID),
+        (MsFlags::MS_NODEV, attr::NODEV),
+        (MsFlags::MS_NOEXEC, attr::NOEXEC),
+        (MsFlags::MS_NODIRATIME, attr::NODIRATIME),
+        (MS_NOSYMFOLLOW, attr::NOSYMFOLLOW),
+    ] {
+        if a & bit != 0 {
+            f |= flag;
+        }
+    }
+    match a & attr::ATIME_MASK {
+        attr::NOATIME => f |= MsFlags::MS_NOATIME,
+        attr::STRICTATIME => f |= MsFlags::MS_STRICTATIME,
+        _ => {}
+    }
+    f
+}
+
+/// The attributes a bind mount ends with, set on it before it is attached
+/// anywhere.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BindAttrs {
+    /// `MOUNT_ATTR_*` to set on the top mount.
+    pub set: u64,
+    /// `MOUNT_ATTR_*` to clear on the top mount.
+    pub clr: u64,
+    /// `MOUNT_ATTR_*` to set on the mount and every submount.
+    pub rec_set: u64,
+    /// `MOUNT_ATTR_*` to clear on the mount and every submount.
+    pub rec_clr: u64,
+}
+
+impl BindAttrs {
+    /// The attributes of a bind's options: the plain ones (`ro`, `nosuid`,
+    /// `noatime`…) on the top mount only, as runc applies them; the
+    /// recursive ones (`rro`…) on every submount too.
+    pub fn of(o: &MountOptions) -> BindAttrs {
+        let set = attrs_of(o.flags);
+        let mut clr = attrs_of(o.clear) & !attr::ATIME_MASK;
+        let atime =
+            o.flags & (MsFlags::MS_NOATIME | MsFlags::MS_STRICTATIME | MsFlags::MS_RELATIME);
+        if !atime.is_empty() {
+            clr |= attr::ATIME_MASK;
+        }
+        BindAttrs {
+            set,
+            clr,
+            rec_set: o.rec_set,
+            rec_clr: o.rec_clr,
+        }
+    }
+
+    /// Read-only (and nothing else asked).
+    pub fn readonly(recursive: bool) -> BindAttrs {
+        if recursive {
+            BindAttrs {
+                rec_set: attr::RDONLY,
+                ..Default::default()
+            }
+        } else {
+            BindAttrs {
+                set: attr::RDONLY,
+                ..Default::default()
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        *self == BindAttrs::default()
+    }
+
+    /// The bits the mount must show once made (checked with fstatvfs).
+    fn must_have(&self) -> u64 {
+        (self.set | self.rec_set) & (attr::RDONLY | attr::NOSUID | attr::NODEV | attr::NOEXEC)
+    }
+}
+
+/// Sets `a` on the detached (or just attached) mount `tree`.
+fn set_attrs(tree: RawFd, a: &BindAttrs) -> std::result::Result<(), Errno> {
+    if a.set != 0 || a.clr != 0 {
+        let m = sys::MountAttr {
+            attr_set: a.set,
+            attr_clr: a.clr,
+            ..Default::default()
+        };
+        sys::mount_setattr(tree, false, &m)?;
+    }
+    if a.rec_set != 0 || a.rec_clr != 0 {
+        let m = sys::MountAttr {
+            attr_set: a.rec_set,
+            attr_clr: a.rec_clr,
+            ..Default::default()
+        };
+        sys::mount_setattr(tree, true, &m)?;
+    }
+    Ok(())
+}
+
+/// Checks, on an fd of the mount itself, that the attributes asked for
+/// landed: a bind that should be read-only and is not is refused.
+fn verify_attrs(mnt: &OwnedFd, a: &BindAttrs, what: &dyn Fn() -> String) -> Result<()> {
+    use nix::sys::statvfs::FsFlags;
+    let want = a.must_have();
+    if want == 0 {
+        return Ok(());
+    }
+    let st = nix::sys::statvfs::fstatvfs(mnt).ctx(|| format!("fstatvfs {}", what()))?;
+    let fl = st.flags();
+    let mut have = 0;
+    for (f, bit) in [
+        (FsFlags::ST_RDONLY, attr::RDONLY),
+        (FsFlags::ST_NOSUID, attr::NOSUID),
+        (FsFlags::ST_NODEV, attr::NODEV),
+        (FsFlags::ST_NOEXEC, attr::NOEXEC),
+    ] {
+        if fl.contains(f) {
+            have |= bit;
+        }
+    }
+    if have & want != want {
+        return Err(Error::Other(format!(
+            "{}: the mount came out without the attributes asked for ({want:#x} wanted, {have:#x} set): refused",
+            what()
+        )));
+    }
+    Ok(())
+}
+
+/// Bind-mounts `source` (a host path, or an fd path) on the directory or
+/// file `target` names, with its final attributes, and returns an fd of
+/// the new mount's root.
+///
+/// The bind is cloned detached (`open_tree(OPEN_TREE_CLONE)`), given its
+/// attributes there (`mount_setattr`) and only then attached on `target`
+/// (`move_mount` of fd onto fd): it is never visible in the rootfs with
+/// other attributes, and no path is resolved after it is attached, so a
+/// target swapped for a symlink cannot make a "ro" bind writable.
+/// `tree`, when given, is a detached copy made already (an idmapped one).
+///
+/// Where the new mount API is missing (ENOSYS, or EPERM from a seccomp
+/// filter) the same guarantee comes from [`bind_staged`].
+pub fn bind_mount(
+    source: &Path,
+    recursive: bool,
+    a: &BindAttrs,
+    target: &OwnedFd,
+    tree: Option<RawFd>,
+) -> Result<OwnedFd> {
+    let what = || format!("bind {source:?}");
+    let cloned;
+    let tfd = match tree {
+        Some(fd) => fd,
+        None => match sys::open_tree_clone(source, recursive) {
+            Ok(fd) => {
+                cloned = fd;
+                cloned.as_raw_fd()
+            }
+            Err(e) if sys::api_missing(e) => {
+                return bind_staged(source, recursive, a, Some(target))
+            }
+            Err(e) => return Err(Error::sys(format!("{}: open_tree", what()), e)),
+        },
+    };
+    match set_attrs(tfd, a) {
+        Ok(()) => {}
+        Err(e) if sys::api_missing(e) && tree.is_none() && a.rec_set == 0 && a.rec_clr == 0 => {
+            return bind_staged(source, recursive, a, Some(target))
+        }
+        Err(e) => {
+            return Err(Error::sys(
+                format!("{}: set its attributes (mount_setattr)", what()),
+                e,
+            ))
+        }
+    }
+    sys::move_mount_fd(tfd, target.as_raw_fd())
+        .ctx(|| format!("{}: attach it (move_mount)", what()))?;
+    // The tree fd now names the attached mount's root.
+    let mnt = sys::dup_cloexec(tfd).ctx(|| "dup the mount fd".to_string())?;
+    verify_attrs(&mnt, a, &what)?;
+    Ok(mnt)
+}
+
+/// The bind of [`bind_mount`] without `open_tree`/`mount_setattr`: `source`
+/// is bound on itself (in the init's mount namespace, which no container
+/// process sees and which does not propagate to the host), that mount is
+/// reopened at the trusted source path and checked to be it (same file,
+/// another mount), remounted with its attributes through its own fd, and
+/// checked with fstatvfs; only then is it moved (MS_MOVE) onto `target`'s
+/// fd. The rootfs path is never looked up again.
+/// With no `target` the bind stays on the source (a readonly path).
+fn bind_staged(
+    source: &Path,
+    recursive: bool,
+    a: &BindAttrs,
+    target: Option<&OwnedFd>,
+) -> Result<OwnedFd> {
+    use std::os::unix::fs::MetadataExt;
+    if a.rec_set != 0 || a.rec_clr != 0 {
+        return Err(Error::Other(format!(
+            "bind {source:?}: recursive mount attributes need mount_setattr (Linux 5.12)"
+        )));
+    }
+    let open = |p: &Path| -> Result<OwnedFd> {
+        Ok(std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+            .open(p)
+            .map_err(|e| Error::io("open bind source", p, e))?
+            .into())
+    };
+    let before = open(source)?;
+    let md0 = std::fs::metadata(fd_path(&before)).map_err(|e| Error::io("stat", source, e))?;
+    let mnt0 = sys::mount_id(before.as_raw_fd()).ctx(|| format!("mount id of {source:?}"))?;
+    let rec = if recursive {
+        MsFlags::MS_REC
+    } else {
+        MsFlags::empty()
+    };
+    mount(
+        Some(&fd_path(&before)),
+        &fd_path(&before),
+        None::<&str>,
+        MsFlags::MS_BIND | rec,
+        None::<&str>,
+    )
+    .ctx(|| format!("bind {source:?} (staged on itself)"))?;
+    let staged = (|| -> Result<OwnedFd> {
+        let m = open(source)?;
+        let md = std::fs::metadata(fd_path(&m)).map_err(|e| Error::io("stat", source, e))?;
+        let mid = sys::mount_id(m.as_raw_fd()).ctx(|| format!("mount id of {source:?}"))?;
+        if (md.dev(), md.ino()) != (md0.dev(), md0.ino()) || mid == mnt0 {
+            return Err(Error::Other(format!(
+                "bind {source:?}: the staged bind is not where it was made (the source changed meanwhile): refused"
+            )));
+        }
+        if !a.is_empty() {
+            // MS_REMOUNT sets the flags it is given and clears the others:
+            // start from the mount's own (locked ones must stay).
+            let mut f = statvfs_flags(&fd_path(&m)) - flags_of(a.clr);
+            if a.clr & attr::ATIME_MASK != 0 {
+                f -= MsFlags::MS_NOATIME | MsFlags::MS_STRICTATIME | MsFlags::MS_RELATIME;
+            }
+            f |= flags_of(a.set);
+            mount(
+                None::<&str>,
+                &fd_path(&m),
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | f,
+                None::<&str>,
+            )
+            .ctx(|| format!("bind {source:?}: remount with its options"))?;
+            verify_attrs(&m, a, &|| format!("bind {source:?}"))?;
+        }
+        if let Some(target) = target {
+            mount(
+                Some(&fd_path(&m)),
+                &fd_path(target),
+                None::<&str>,
+                MsFlags::MS_MOVE,
+                None::<&str>,
+            )
+            .ctx(|| format!("bind {source:?}: move it onto its target"))?;
+        }
+        Ok(m)
+    })();
+    if staged.is_err() {
+        // The staged mount covers `before`'s dentry (in the init's private
+        // namespace): detach it by its trusted path.
+        let _ = umount2(source, MntFlags::MNT_DETACH);
+    }
+    staged
+}
+
 /// procfs and sysfs only go on real directories of the image: a symlinked
 /// `/proc` could send later writes to /proc elsewhere (CVE-2019-16884,
 /// CVE-2019-19921).
@@ -668,33 +962,39 @@ fn apply_propagation(root: &OwnedFd, dest: &Path, props: &[MsFlags]) -> Result<(
 
 /// A `cgroup` mount: with its own cgroup namespace the container gets fresh
 /// cgroup file systems rooted at its cgroup; without, bind mounts of its
-/// cgroup directories.
+/// cgroup directories. On a hybrid or legacy host the hierarchies go in a
+/// tmpfs, reached through the tmpfs's own fd (never through the rootfs
+/// path again) and made read-only through it.
 fn mount_cgroup(m: &Mount, opts: &MountOptions, root: &OwnedFd, ctx: &Context) -> Result<()> {
     let hs = ctx.hierarchies;
     let flags = opts.flags
         & (MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
     let dest = m.destination();
-    if cgroups::mode(hs) == cgroups::Mode::Unified {
-        return mount_hierarchy(&hs[0], root, dest, flags, ctx);
-    }
     let t = mkdir_all_in_root(root, dest, false)?;
-    mount(
-        Some("tmpfs"),
-        &fd_path(&t),
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        Some("mode=755"),
-    )
-    .ctx(|| "mount tmpfs for cgroups".to_string())?;
+    if cgroups::mode(hs) == cgroups::Mode::Unified {
+        return mount_hierarchy(&hs[0], &t, flags, ctx);
+    }
+    let tmp = cgroup_tmpfs(root, dest, &t)?;
     for h in hs {
-        let name = h.mountpoint.file_name().unwrap_or(OsStr::new(&h.key));
-        mount_hierarchy(h, root, &dest.join(name), flags, ctx)?;
+        let name = Path::new(h.mountpoint.file_name().unwrap_or(OsStr::new(&h.key)));
+        match sys::mkdirat(tmp.as_raw_fd(), name, 0o755) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(Error::sys(format!("mkdir {name:?} in the cgroup tmpfs"), e)),
+        }
+        let ht = sys::openat_resolve(
+            tmp.as_raw_fd(),
+            name,
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+            libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_XDEV,
+        )
+        .ctx(|| format!("open {name:?} in the cgroup tmpfs"))?;
+        mount_hierarchy(h, &ht, flags, ctx)?;
     }
     if flags.contains(MsFlags::MS_RDONLY) {
-        let t = mkdir_all_in_root(root, dest, false)?;
         mount(
             None::<&str>,
-            &fd_path(&t),
+            &fd_path(&tmp),
             None::<&str>,
             MsFlags::MS_REMOUNT
                 | MsFlags::MS_RDONLY
@@ -704,19 +1004,64 @@ fn mount_cgroup(m: &Mount, opts: &MountOptions, root: &OwnedFd, ctx: &Context) -
             Some("mode=755"),
         )
         .ctx(|| "remount cgroup tmpfs readonly".to_string())?;
+        verify_attrs(&tmp, &BindAttrs::readonly(false), &|| {
+            "the cgroup tmpfs".to_string()
+        })?;
     }
     Ok(())
 }
 
+/// The magic number of tmpfs.
+const TMPFS_MAGIC: i64 = 0x0102_1994;
+
+/// Mounts the tmpfs that holds the cgroup hierarchies on `t` and returns an
+/// fd of its root: made detached with `fsmount` and attached fd onto fd;
+/// where fsopen is missing, mounted on `t`'s fd and reopened at `dest`,
+/// refused unless what is found there is a tmpfs on another mount than
+/// `t`'s.
+fn cgroup_tmpfs(root: &OwnedFd, dest: &Path, t: &OwnedFd) -> Result<OwnedFd> {
+    let attrs = attr::NOSUID | attr::NODEV | attr::NOEXEC;
+    match sys::fsmount_new("tmpfs", &[("mode", "755")], attrs) {
+        Ok(mfd) => {
+            sys::move_mount_fd(mfd.as_raw_fd(), t.as_raw_fd())
+                .ctx(|| "attach the cgroup tmpfs (move_mount)".to_string())?;
+            Ok(mfd)
+        }
+        Err(e) if sys::api_missing(e) => {
+            mount(
+                Some("tmpfs"),
+                &fd_path(t),
+                Some("tmpfs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                Some("mode=755"),
+            )
+            .ctx(|| "mount tmpfs for cgroups".to_string())?;
+            let again = mkdir_all_in_root(root, dest, false)?;
+            let under = sys::mount_id(t.as_raw_fd()).ctx(|| "mount id".to_string())?;
+            let top = sys::mount_id(again.as_raw_fd()).ctx(|| "mount id".to_string())?;
+            if sys::fs_magic(again.as_raw_fd()).ctx(|| "statfs".to_string())? != TMPFS_MAGIC
+                || top == under
+            {
+                return Err(Error::Other(format!(
+                    "{dest:?} changed while the cgroup tmpfs was mounted on it: refused"
+                )));
+            }
+            Ok(again)
+        }
+        Err(e) => Err(Error::sys("make the cgroup tmpfs (fsopen)", e)),
+    }
+}
+
+/// One cgroup hierarchy on the resolved directory `t`: a fresh cgroup file
+/// system (mounted with its flags) or a bind of the container's cgroup
+/// made with its attributes before it is attached.
 fn mount_hierarchy(
     h: &cgroups::Hierarchy,
-    root: &OwnedFd,
-    dest: &Path,
+    t: &OwnedFd,
     flags: MsFlags,
     ctx: &Context,
 ) -> Result<()> {
-    let t = mkdir_all_in_root(root, dest, false)?;
-    let target = fd_path(&t);
+    let target = fd_path(t);
     if ctx.cgroupns {
         let (fstype, data) = if h.v2 {
             ("cgroup2", String::new())
@@ -742,27 +1087,13 @@ fn mount_hierarchy(
             .get(&h.key)
             .cloned()
             .unwrap_or_else(|| h.mountpoint.clone());
-        mount(
-            Some(&src),
-            &target,
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None::<&str>,
-        )
-        .ctx(|| format!("bind cgroup {src:?}"))?;
-        if !flags.is_empty() {
-            // The remount must name the new mount, not the directory under it.
-            let t2 = mkdir_all_in_root(root, dest, false)?;
-            mount(
-                None::<&str>,
-                &fd_path(&t2),
-                None::<&str>,
-                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags,
-                None::<&str>,
-            )
-            .ctx(|| format!("remount cgroup {src:?}"))?;
-        }
-        Ok(())
+        let a = BindAttrs {
+            set: attrs_of(flags),
+            ..Default::default()
+        };
+        bind_mount(&src, true, &a, t, None)
+            .map(drop)
+            .map_err(|e| Error::Other(format!("bind cgroup {src:?}: {e}")))
     }
 }
 
@@ -1091,18 +1422,35 @@ fn remount_ro(p: &Path, rec: bool) -> Result<()> {
     .ctx(|| format!("remount {p:?} readonly"))
 }
 
+/// Makes `p` (inside the new root) a read-only bind of itself, recursively:
+/// cloned detached, made read-only there and attached on the fd `p` was
+/// opened as; where the new mount API is missing, [`bind_staged`].
 fn readonly_path(p: &Path) -> Result<()> {
-    match mount(
-        Some(p),
-        p,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    ) {
-        Ok(()) => remount_ro(p, true),
-        Err(Errno::ENOENT) => Ok(()),
-        Err(e) => Err(Error::sys(format!("bind readonly path {p:?}"), e)),
+    let fd: OwnedFd = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+        .open(p)
+    {
+        Ok(f) => f.into(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("open readonly path", p, e)),
+    };
+    let a = BindAttrs::readonly(true);
+    let what = || format!("readonly path {p:?}");
+    match sys::open_tree_clone_fd(fd.as_raw_fd(), true) {
+        Ok(tree) => match set_attrs(tree.as_raw_fd(), &a) {
+            Ok(()) => {
+                sys::move_mount_fd(tree.as_raw_fd(), fd.as_raw_fd())
+                    .ctx(|| format!("{}: attach it (move_mount)", what()))?;
+                return verify_attrs(&tree, &a, &what);
+            }
+            Err(e) if sys::api_missing(e) => {}
+            Err(e) => return Err(Error::sys(format!("{}: mount_setattr", what()), e)),
+        },
+        Err(e) if sys::api_missing(e) => {}
+        Err(e) => return Err(Error::sys(format!("{}: open_tree", what()), e)),
     }
+    bind_staged(p, true, &BindAttrs::readonly(false), None).map(drop)
 }
 
 /// Opens the container's `/dev/null` (after pivot_root), checked to be the
