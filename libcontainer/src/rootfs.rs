@@ -1313,6 +1313,7 @@ pub fn open_pty(root: &OwnedFd) -> Result<(OwnedFd, OwnedFd)> {
 /// for `--no-pivot`.
 pub fn enter_root(rootfs: &Path, no_pivot: bool) -> Result<()> {
     if no_pivot {
+        detach_visible_pseudo_fs(rootfs)?;
         nix::unistd::chdir(rootfs).ctx(|| "chdir rootfs".to_string())?;
         mount(
             Some(rootfs),
@@ -1342,6 +1343,82 @@ pub fn enter_root(rootfs: &Path, no_pivot: bool) -> Result<()> {
     .ctx(|| "make old root rslave".to_string())?;
     umount2(".", MntFlags::MNT_DETACH).ctx(|| "unmount old root".to_string())?;
     nix::unistd::chdir("/").ctx(|| "chdir /".to_string())
+}
+
+/// Before `--no-pivot`'s MS_MOVE + chroot: the old root's mounts stay in
+/// the container's mount namespace under the new root, and a full procfs or
+/// sysfs among them lets a container process mount an unmasked one of its
+/// own (the kernel allows it when one is fully visible in the namespace).
+/// As runc's msMoveRoot: every full (root "/") proc and sysfs mount outside
+/// the rootfs is made rslave (no unmount reaches the host) and detached, or
+/// covered with a tmpfs where it cannot be (a locked mount).
+fn detach_visible_pseudo_fs(rootfs: &Path) -> Result<()> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| Error::io("read", "/proc/self/mountinfo", e))?;
+    for (point, fstype, root) in mountinfo_entries(&text) {
+        if root != "/" || !(fstype == "proc" || fstype == "sysfs") || point.starts_with(rootfs) {
+            continue;
+        }
+        match mount(
+            None::<&str>,
+            &point,
+            None::<&str>,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None::<&str>,
+        ) {
+            Ok(()) => {}
+            // Gone with a parent detached before it.
+            Err(Errno::ENOENT) => continue,
+            Err(e) => return Err(Error::sys(format!("make {point:?} rslave"), e)),
+        }
+        match umount2(&point, MntFlags::MNT_DETACH) {
+            Ok(()) => {}
+            Err(Errno::EINVAL) | Err(Errno::EPERM) => mount(
+                Some("tmpfs"),
+                &point,
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                None::<&str>,
+            )
+            .ctx(|| format!("cover {fstype} at {point:?} with a tmpfs"))?,
+            Err(e) => return Err(Error::sys(format!("detach {fstype} at {point:?}"), e)),
+        }
+    }
+    Ok(())
+}
+
+/// (mount point, fs type, root) of each line of a mountinfo text, with the
+/// kernel's octal escapes (`\040` for a space…) undone.
+fn mountinfo_entries(text: &str) -> Vec<(PathBuf, String, String)> {
+    use std::os::unix::ffi::OsStringExt;
+    let unescape = |f: &str| -> Vec<u8> {
+        let b = f.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'\\'
+                && i + 3 < b.len()
+                && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+            {
+                let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+                out.push(v);
+                i += 4;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        out
+    };
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let dash = f.iter().position(|x| *x == "-")?;
+            let root = String::from_utf8_lossy(&unescape(f.get(3)?)).into_owned();
+            let point = PathBuf::from(std::ffi::OsString::from_vec(unescape(f.get(4)?)));
+            Some((point, f.get(dash + 1)?.to_string(), root))
+        })
+        .collect()
 }
 
 /// Step 4, inside the new root: readonly and masked paths, sysctls,
@@ -1523,6 +1600,18 @@ mod tests {
 
     fn opts(v: &[&str]) -> MountOptions {
         MountOptions::parse(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>()).expect("parse")
+    }
+
+    #[test]
+    fn mountinfo_fields_are_unescaped() {
+        let text = "22 1 0:5 / /proc rw,nosuid - proc proc rw\n\
+                    30 22 0:6 /sys /mnt/a\\040b rw - sysfs sysfs rw\n";
+        let e = mountinfo_entries(text);
+        assert_eq!(e[0], (PathBuf::from("/proc"), "proc".into(), "/".into()));
+        assert_eq!(
+            e[1],
+            (PathBuf::from("/mnt/a b"), "sysfs".into(), "/sys".into())
+        );
     }
 
     #[test]
