@@ -174,3 +174,62 @@ fn ro_bind_stays_readonly_while_its_target_is_swapped() {
     assert!(made >= 10, "only {made} creates succeeded: {refused:?}");
     assert!(swaps > 1000, "only {swaps} swaps");
 }
+
+/// The container's attempt, as an unprivileged user, from a user, PID and
+/// mount namespace of its own, to mount a fresh procfs: the kernel allows
+/// it only when a fully visible procfs is in the mount namespace already.
+/// The tmpfs mount is the control (the namespaces work); `UNMASKED` means
+/// the attack worked (an unmasked procfs, /proc/sysrq-trigger and all).
+const FRESH_PROC: &str = "mkdir -p /dev/shm/p; \
+    unshare -Urpmf sh -c 'mount -t tmpfs t /dev/shm/p && echo CONTROL; umount /dev/shm/p; \
+      mount -t proc proc /dev/shm/p 2>&1 && echo UNMASKED'; \
+    echo end";
+
+/// Item 9: with `--no-pivot` the old root's mounts stayed under the new
+/// root, the host's fully visible /proc among them, so a container
+/// process could mount an unmasked procfs of its own (and write
+/// /proc/sysrq-trigger from it). They are detached before the MS_MOVE now,
+/// as runc does; runc --no-pivot is run beside corral for comparison.
+#[test]
+fn no_pivot_leaves_no_fully_visible_procfs() {
+    let mut env = Env::new(&["sh", "-c", FRESH_PROC]);
+    // An unprivileged user may map its own uid in a user namespace of its
+    // own (root of the container may not: that needs CAP_SETFCAP).
+    env.edit(|c| c["process"]["user"] = json!({"uid": 1000, "gid": 1000}));
+    let check = |who: &str, text: &str| {
+        assert!(
+            text.contains("CONTROL"),
+            "{who}: the namespaces did not work: {text}"
+        );
+        assert!(text.contains("end"), "{who}: {text}");
+        assert!(
+            !text.contains("UNMASKED"),
+            "{who}: the container mounted an unmasked procfs: {text}"
+        );
+    };
+    let b = env.bundle.to_str().expect("utf8").to_string();
+    for no_pivot in [false, true] {
+        let id = env.id();
+        let mut args = vec!["run"];
+        if no_pivot {
+            args.push("--no-pivot");
+        }
+        args.extend(["--bundle", &b, &id]);
+        let o = env.corral(&args);
+        assert!(o.status.success(), "{}", out(&o.stderr));
+        check(&format!("corral (no_pivot {no_pivot})"), &out(&o.stdout));
+        assert_nothing_left(&env, &id);
+    }
+    if integration::have("runc") {
+        let o = std::process::Command::new("runc")
+            .arg("--root")
+            .arg(env.scratch.join("runc"))
+            .args(["run", "--no-pivot", "--bundle", &b])
+            .arg(integration::unique("runc"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run runc");
+        println!("runc --no-pivot: {}", out(&o.stdout).trim());
+        check("runc --no-pivot", &out(&o.stdout));
+    }
+}
