@@ -233,3 +233,110 @@ fn no_pivot_leaves_no_fully_visible_procfs() {
         check("runc --no-pivot", &out(&o.stdout));
     }
 }
+
+/// Item 5: a sysctl whose file the config over-mounts with a bind of
+/// another procfs file (CVE-2025-52881's class: /proc/sysrq-trigger or
+/// core_pattern over a sysctl target). Here the harmless pair: the
+/// container's `kernel.hostname` bound over `kernel.domainname`, with
+/// `linux.sysctl` setting `kernel.domainname`. The old check (O_NOFOLLOW
+/// and fs type) let the write through the over-mount: the hostname became
+/// the domain. corral must refuse or write the real domainname file; the
+/// hostname stays the config's.
+#[test]
+fn sysctl_write_is_not_redirected_by_an_over_mount() {
+    let mut env = Env::new(&["sh", "-c", "cat /proc/sys/kernel/hostname; sleep 100"]);
+    env.edit(|c| {
+        c["hostname"] = json!("good-host");
+        c["linux"]["sysctl"] = json!({"kernel.domainname": "written-domain"});
+        let m = c["mounts"].as_array_mut().expect("mounts");
+        m.push(json!({
+            "destination": "/proc/sys/kernel/domainname",
+            "type": "bind",
+            "source": "/proc/sys/kernel/hostname",
+            "options": ["bind"]
+        }));
+    });
+    let (id, log) = env.create_logged();
+    let pid = env.state(&id)["pid"].to_string();
+    let in_uts = |file: &str| {
+        let o = std::process::Command::new("nsenter")
+            .args(["-t", &pid, "-u", "cat", file])
+            .output()
+            .expect("nsenter");
+        assert!(o.status.success(), "{}", out(&o.stderr));
+        out(&o.stdout).trim().to_string()
+    };
+    let (host, domain) = (
+        in_uts("/proc/sys/kernel/hostname"),
+        in_uts("/proc/sys/kernel/domainname"),
+    );
+    assert!(env.corral(&["start", &id]).status.success());
+    let end = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_to_string(&log).unwrap_or_default().is_empty() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let inside = std::fs::read_to_string(&log).expect("log");
+    assert!(env.corral(&["delete", "--force", &id]).status.success());
+    assert_nothing_left(&env, &id);
+    assert_eq!(
+        host, "good-host",
+        "the sysctl write went to the over-mounting file (the hostname)"
+    );
+    assert_eq!(inside.trim(), "good-host");
+    assert_eq!(
+        domain, "written-domain",
+        "the real domainname file was not written"
+    );
+}
+
+/// Item 5 for oom_score_adj, with and without a user namespace: the
+/// config bind-mounts the init's own `/proc/self/comm` (a host procfs
+/// file, resolved before pivot_root) over `/proc/self/oom_score_adj` and
+/// sets `process.oomScoreAdj`. The old code wrote the score into the comm
+/// file (the created init was named "123"). corral writes the real file
+/// through a procfs of its own, or, where the kernel refuses it one (a
+/// user namespace whose /proc is masked already), refuses the create by
+/// the mount-id check.
+#[test]
+fn oom_score_adj_write_is_not_redirected_by_an_over_mount() {
+    for userns in [true, false] {
+        let args = ["sleep", "100"];
+        let mut env = if userns {
+            Env::userns(&args)
+        } else {
+            Env::new(&args)
+        };
+        env.edit(|c| {
+            c["process"]["oomScoreAdj"] = json!(123);
+            let m = c["mounts"].as_array_mut().expect("mounts");
+            m.push(json!({
+                "destination": "/proc/self/oom_score_adj",
+                "type": "bind",
+                "source": "/proc/self/comm",
+                "options": ["bind"]
+            }));
+        });
+        let id = env.id();
+        let b = env.bundle.clone();
+        let o = env.corral(&["create", "--bundle", b.to_str().expect("utf8"), &id]);
+        let err = out(&o.stderr);
+        if !o.status.success() {
+            println!("userns {userns}: refused: {}", err.trim());
+            assert!(err.contains("something is mounted over it"), "{err}");
+            assert_nothing_left(&env, &id);
+            continue;
+        }
+        let pid = env.state(&id)["pid"].to_string();
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).expect("comm");
+        let score = std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj")).expect("score");
+        assert!(env.corral(&["delete", "--force", &id]).status.success());
+        assert_nothing_left(&env, &id);
+        println!("userns {userns}: written, comm {:?}", comm.trim());
+        assert_ne!(
+            comm.trim(),
+            "123",
+            "userns {userns}: the oom_score_adj write went to the over-mounting file (comm)"
+        );
+        assert_eq!(score.trim(), "123", "userns {userns}");
+    }
+}
