@@ -496,6 +496,7 @@ pub fn mount_all(
         .map_err(|e| Error::io("open rootfs", ctx.rootfs, e))?
         .into();
     let mut waited = false;
+    let mut made = Made::new();
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         let typ = m.typ().as_deref().unwrap_or("");
         if !waited && (typ == "cgroup" || typ == "cgroup2") {
@@ -511,13 +512,16 @@ pub fn mount_all(
             .iter()
             .find(|(j, _)| *j == i)
             .map(|(_, fd)| *fd);
-        mount_one(m, idmapped, &root, ctx).map_err(|e| {
+        let mnt = mount_one(m, idmapped, &root, &made, ctx).map_err(|e| {
             Error::Other(format!(
                 "mounts[{i}] ({:?} on {:?}): {e}",
                 m.typ().clone().unwrap_or_else(|| "bind".into()),
                 m.destination()
             ))
         })?;
+        if let Some(mnt) = mnt {
+            made.push((m.destination().to_path_buf(), mnt));
+        }
     }
     if !waited {
         before_cgroups()?;
@@ -537,16 +541,22 @@ pub fn mount_all(
         .and_then(|l| l.devices().clone())
         .unwrap_or_default();
     if fresh_dev {
-        create_devices(&root, &default_devices(), ctx.userns)?;
-        dev_symlinks(&root)?;
+        create_devices(&root, &made, &default_devices(), ctx.userns)?;
+        dev_symlinks(&root, &made)?;
     }
-    create_devices(&root, &devices, ctx.userns)?;
+    create_devices(&root, &made, &devices, ctx.userns)?;
     Ok(())
 }
 
 /// One entry of `mounts`; `idmapped` is the detached, idmapped copy of its
 /// source the parent made (see [`crate::idmap`]).
-fn mount_one(m: &Mount, idmapped: Option<RawFd>, root: &OwnedFd, ctx: &Context) -> Result<()> {
+fn mount_one(
+    m: &Mount,
+    idmapped: Option<RawFd>,
+    root: &OwnedFd,
+    made: &Made,
+    ctx: &Context,
+) -> Result<Option<OwnedFd>> {
     let mut opts =
         MountOptions::parse(m.options().as_deref().unwrap_or(&[])).map_err(Error::Other)?;
     let typ = m.typ().clone().unwrap_or_default();
@@ -557,11 +567,30 @@ fn mount_one(m: &Mount, idmapped: Option<RawFd>, root: &OwnedFd, ctx: &Context) 
         opts.fold_recursive_attrs();
     }
     if typ == "cgroup" || typ == "cgroup2" {
-        mount_cgroup(m, &opts, root, ctx)
+        let (base, rel) = base_for(made, root, m.destination());
+        mount_cgroup(&rel, &opts, base, ctx).map(|()| None)
     } else {
         // Binds get their recursive attributes on the detached tree.
-        mount_plain(m, &opts, idmapped, root, ctx)
+        mount_plain(m, &opts, idmapped, root, made, ctx)
     }
+}
+
+/// The file systems corral made so far in this rootfs: (destination, fd of
+/// the mount's root). A later destination under one of them is resolved
+/// from that fd, not from the rootfs path again: a co-tenant who swaps the
+/// directory under `/dev` for a symlink cannot send `/dev/pts`, the device
+/// nodes or the `/dev` symlinks elsewhere.
+pub(crate) type Made = Vec<(PathBuf, OwnedFd)>;
+
+/// Where to resolve `dest` from: the newest file system corral made at or
+/// above it and the rest of the path, else the rootfs and the whole path.
+fn base_for<'a>(made: &'a Made, root: &'a OwnedFd, dest: &Path) -> (&'a OwnedFd, PathBuf) {
+    for (d, fd) in made.iter().rev() {
+        if let Ok(rest) = dest.strip_prefix(d) {
+            return (fd, rest.to_path_buf());
+        }
+    }
+    (root, dest.to_path_buf())
 }
 
 fn mount_plain(
@@ -569,11 +598,12 @@ fn mount_plain(
     opts: &MountOptions,
     idmapped: Option<RawFd>,
     root: &OwnedFd,
+    made: &Made,
     ctx: &Context,
-) -> Result<()> {
+) -> Result<Option<OwnedFd>> {
     let typ = m.typ().clone().unwrap_or_default();
     let is_bind = opts.bind || typ == "bind";
-    if typ == "proc" || typ == "sysfs" {
+    if typ == "proc" || typ == "sysfs" || typ == "devpts" {
         refuse_symlinked_target(ctx.rootfs, m.destination())?;
     }
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(&typ));
@@ -582,54 +612,152 @@ fn mount_plain(
         && std::fs::metadata(&source)
             .map(|md| !md.is_dir())
             .unwrap_or(false);
-    let target = mkdir_all_in_root(root, m.destination(), is_file)?;
-    let tpath = fd_path(&target);
-    let data = opts.data.join(",");
+    let (base, rel) = base_for(made, root, m.destination());
+    let target = mkdir_all_in_root(base, &rel, is_file)?;
     if is_bind {
         let recursive = opts.flags.contains(MsFlags::MS_REC);
         let mnt = bind_mount(&source, recursive, &BindAttrs::of(opts), &target, idmapped)?;
-        // Propagation through the new mount's own fd: no path again.
-        for p in &opts.propagation {
-            mount(None::<&str>, &fd_path(&mnt), None::<&str>, *p, None::<&str>)
-                .ctx(|| format!("set propagation {p:?}"))?;
-        }
-        return Ok(());
-    } else {
-        // tmpcopyup: the directory the tmpfs will cover, kept open.
-        let below = if opts.tmpcopyup {
-            if typ != "tmpfs" {
-                return Err(Error::Other(format!(
-                    "tmpcopyup is for tmpfs mounts, not {typ:?}"
-                )));
-            }
-            Some(pfd_dir(&target)?)
-        } else {
-            None
-        };
+        set_propagation(&mnt, &opts.propagation)?;
+        return Ok(None);
+    }
+    if opts.flags.contains(MsFlags::MS_REMOUNT) {
+        // A remount changes the mount `target` already names (the top one
+        // at the destination): no new mount, nothing to pin.
+        let data = opts.data.join(",");
         mount(
             Some(&source),
-            &tpath,
+            &fd_path(&target),
             Some(typ.as_str()),
             opts.flags,
-            if data.is_empty() {
-                None
-            } else {
-                Some(data.as_str())
-            },
+            (!data.is_empty()).then_some(data.as_str()),
         )
-        .ctx(|| format!("mount {typ} (data {data:?})"))?;
-        if let Some(below) = below {
-            let top = pfd_dir(&mkdir_all_in_root(root, m.destination(), false)?)?;
-            copy_up(&below, &top).ctx(|| "tmpcopyup".to_string())?;
+        .ctx(|| format!("remount {typ} (data {data:?})"))?;
+        return Ok(None);
+    }
+    // tmpcopyup: the directory the tmpfs will cover, kept open.
+    let below = if opts.tmpcopyup {
+        if typ != "tmpfs" {
+            return Err(Error::Other(format!(
+                "tmpcopyup is for tmpfs mounts, not {typ:?}"
+            )));
         }
-        if typ == "proc" {
-            let t2 = mkdir_all_in_root(root, m.destination(), false)?;
-            if sys::fs_magic(t2.as_raw_fd()).ctx(|| "statfs".to_string())? != PROC_SUPER_MAGIC {
-                return Err(Error::Other("the proc mount is not procfs".into()));
-            }
+        Some(pfd_dir(&target)?)
+    } else {
+        None
+    };
+    let mnt = new_fs_mount(&typ, &source, opts, &target, base, &rel, below.as_ref())?;
+    if typ == "proc"
+        && sys::fs_magic(mnt.as_raw_fd()).ctx(|| "statfs".to_string())? != PROC_SUPER_MAGIC
+    {
+        return Err(Error::Other("the proc mount is not procfs".into()));
+    }
+    set_propagation(&mnt, &opts.propagation)?;
+    Ok(Some(mnt))
+}
+
+/// Propagation changes on a mount through its own root fd.
+fn set_propagation(mnt: &OwnedFd, props: &[MsFlags]) -> Result<()> {
+    for p in props {
+        mount(None::<&str>, &fd_path(mnt), None::<&str>, *p, None::<&str>)
+            .ctx(|| format!("set propagation {p:?}"))?;
+    }
+    Ok(())
+}
+
+/// The superblock options of mount flags, as `fsconfig` flags; None when a
+/// flag has no such spelling (then the mount goes through mount(2)).
+fn sb_params(f: MsFlags) -> Option<Vec<&'static str>> {
+    let mut v = Vec::new();
+    for (flag, name) in [
+        (MsFlags::MS_SYNCHRONOUS, "sync"),
+        (MsFlags::MS_DIRSYNC, "dirsync"),
+        (MsFlags::MS_LAZYTIME, "lazytime"),
+        (MsFlags::MS_MANDLOCK, "mand"),
+        (MsFlags::MS_SILENT, "silent"),
+        (MsFlags::MS_RDONLY, "ro"),
+    ] {
+        if f.contains(flag) {
+            v.push(name);
         }
     }
-    apply_propagation(root, m.destination(), &opts.propagation)
+    let known = MsFlags::MS_SYNCHRONOUS
+        | MsFlags::MS_DIRSYNC
+        | MsFlags::MS_LAZYTIME
+        | MsFlags::MS_MANDLOCK
+        | MsFlags::MS_SILENT
+        | MsFlags::MS_RDONLY
+        | MsFlags::MS_NOSUID
+        | MsFlags::MS_NODEV
+        | MsFlags::MS_NOEXEC
+        | MsFlags::MS_NOATIME
+        | MsFlags::MS_NODIRATIME
+        | MsFlags::MS_RELATIME
+        | MsFlags::MS_STRICTATIME
+        | MS_NOSYMFOLLOW;
+    (f - known).is_empty().then_some(v)
+}
+
+/// Mounts a new `typ` file system on `target` and returns an fd of its
+/// root. Made detached (`fsopen`/`fsconfig`/`fsmount`, with its mount
+/// attributes), filled (tmpcopyup from `below`) while nothing can see it,
+/// then attached fd onto fd. Where that fails (no fsopen, or a file system
+/// or option it does not take) it is mounted with mount(2) on `target`'s
+/// fd and reopened at `rel` under `base`, refused unless what is found
+/// there is on another mount than `target`.
+fn new_fs_mount(
+    typ: &str,
+    source: &Path,
+    opts: &MountOptions,
+    target: &OwnedFd,
+    base: &OwnedFd,
+    rel: &Path,
+    below: Option<&OwnedFd>,
+) -> Result<OwnedFd> {
+    let data = opts.data.join(",");
+    let src = source.to_string_lossy();
+    let detached = sb_params(opts.flags).and_then(|sb| {
+        let mut params: Vec<(&str, Option<&str>)> = vec![("source", Some(&src))];
+        for d in &opts.data {
+            params.push(match d.split_once('=') {
+                Some((k, v)) => (k, Some(v)),
+                None => (d.as_str(), None),
+            });
+        }
+        params.extend(sb.iter().map(|f| (*f, None)));
+        sys::fsmount_new(typ, &params, attrs_of(opts.flags)).ok()
+    });
+    if let Some(mnt) = detached {
+        if let Some(below) = below {
+            copy_up(below, &pfd_dir(&mnt)?).ctx(|| "tmpcopyup".to_string())?;
+        }
+        sys::move_mount_fd(mnt.as_raw_fd(), target.as_raw_fd())
+            .ctx(|| format!("attach the new {typ} (move_mount)"))?;
+        return Ok(mnt);
+    }
+    mount(
+        Some(source),
+        &fd_path(target),
+        Some(typ),
+        opts.flags,
+        if data.is_empty() {
+            None
+        } else {
+            Some(data.as_str())
+        },
+    )
+    .ctx(|| format!("mount {typ} (data {data:?})"))?;
+    let again = mkdir_all_in_root(base, rel, false)?;
+    let under = sys::mount_id(target.as_raw_fd()).ctx(|| "mount id".to_string())?;
+    let top = sys::mount_id(again.as_raw_fd()).ctx(|| "mount id".to_string())?;
+    if top == under {
+        return Err(Error::Other(format!(
+            "{rel:?} changed while the {typ} was mounted on it: refused"
+        )));
+    }
+    if let Some(below) = below {
+        copy_up(below, &pfd_dir(&again)?).ctx(|| "tmpcopyup".to_string())?;
+    }
+    Ok(again)
 }
 
 /// The `MOUNT_ATTR_*` bits of the mount flags `f` that a mount carries
@@ -932,9 +1060,10 @@ fn bind_staged(
     staged
 }
 
-/// procfs and sysfs only go on real directories of the image: a symlinked
-/// `/proc` could send later writes to /proc elsewhere (CVE-2019-16884,
-/// CVE-2019-19921).
+/// procfs, sysfs and devpts only go on real directories of the image: a
+/// symlinked `/proc` could send later writes to /proc elsewhere
+/// (CVE-2019-16884, CVE-2019-19921), a symlinked `/dev/pts` the terminal
+/// set-up onto a path the image chose (crun CVE-2026-88264).
 fn refuse_symlinked_target(rootfs: &Path, dest: &Path) -> Result<()> {
     let mut cur = rootfs.to_path_buf();
     for comp in dest
@@ -951,25 +1080,15 @@ fn refuse_symlinked_target(rootfs: &Path, dest: &Path) -> Result<()> {
     Ok(())
 }
 
-fn apply_propagation(root: &OwnedFd, dest: &Path, props: &[MsFlags]) -> Result<()> {
-    for p in props {
-        let t = mkdir_all_in_root(root, dest, false)?;
-        mount(None::<&str>, &fd_path(&t), None::<&str>, *p, None::<&str>)
-            .ctx(|| format!("set propagation {p:?}"))?;
-    }
-    Ok(())
-}
-
 /// A `cgroup` mount: with its own cgroup namespace the container gets fresh
 /// cgroup file systems rooted at its cgroup; without, bind mounts of its
 /// cgroup directories. On a hybrid or legacy host the hierarchies go in a
 /// tmpfs, reached through the tmpfs's own fd (never through the rootfs
 /// path again) and made read-only through it.
-fn mount_cgroup(m: &Mount, opts: &MountOptions, root: &OwnedFd, ctx: &Context) -> Result<()> {
+fn mount_cgroup(dest: &Path, opts: &MountOptions, root: &OwnedFd, ctx: &Context) -> Result<()> {
     let hs = ctx.hierarchies;
     let flags = opts.flags
         & (MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
-    let dest = m.destination();
     let t = mkdir_all_in_root(root, dest, false)?;
     if cgroups::mode(hs) == cgroups::Mode::Unified {
         return mount_hierarchy(&hs[0], &t, flags, ctx);
@@ -1011,6 +1130,9 @@ fn mount_cgroup(m: &Mount, opts: &MountOptions, root: &OwnedFd, ctx: &Context) -
     Ok(())
 }
 
+/// The magic number of devpts.
+const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
+
 /// The magic number of tmpfs.
 const TMPFS_MAGIC: i64 = 0x0102_1994;
 
@@ -1021,7 +1143,11 @@ const TMPFS_MAGIC: i64 = 0x0102_1994;
 /// `t`'s.
 fn cgroup_tmpfs(root: &OwnedFd, dest: &Path, t: &OwnedFd) -> Result<OwnedFd> {
     let attrs = attr::NOSUID | attr::NODEV | attr::NOEXEC;
-    match sys::fsmount_new("tmpfs", &[("mode", "755")], attrs) {
+    match sys::fsmount_new(
+        "tmpfs",
+        &[("source", Some("tmpfs")), ("mode", Some("755"))],
+        attrs,
+    ) {
         Ok(mfd) => {
             sys::move_mount_fd(mfd.as_raw_fd(), t.as_raw_fd())
                 .ctx(|| "attach the cgroup tmpfs (move_mount)".to_string())?;
@@ -1122,14 +1248,21 @@ pub fn default_devices() -> Vec<LinuxDevice> {
     .collect()
 }
 
-fn create_devices(root: &OwnedFd, devs: &[LinuxDevice], userns: bool) -> Result<()> {
+/// Creates the device nodes `devs` (or, in a user namespace, binds the
+/// host's nodes). Each node's directory is resolved once (from the `/dev`
+/// corral mounted when there is one, see [`Made`]); the node itself is
+/// made, opened and checked relative to that directory fd with no symlink
+/// followed, and chmod/chown go through the opened fd: nothing an image or
+/// a co-tenant swaps in can receive them.
+fn create_devices(root: &OwnedFd, made: &Made, devs: &[LinuxDevice], userns: bool) -> Result<()> {
     for d in devs {
         let path = d.path();
         let parent = path.parent().unwrap_or(Path::new("/"));
         let name = path
             .file_name()
             .ok_or_else(|| Error::Other(format!("device path {path:?}")))?;
-        let pfd = mkdir_all_in_root(root, parent, false)?;
+        let (base, rel) = base_for(made, root, parent);
+        let dirfd = pfd_dir(&mkdir_all_in_root(base, &rel, false)?)?;
         let kind = match d.typ() {
             LinuxDeviceType::C | LinuxDeviceType::U => libc::S_IFCHR,
             LinuxDeviceType::B => libc::S_IFBLK,
@@ -1137,36 +1270,62 @@ fn create_devices(root: &OwnedFd, devs: &[LinuxDevice], userns: bool) -> Result<
             LinuxDeviceType::A => return Err(Error::Other(format!("device {path:?}: type a"))),
         };
         let perm = d.file_mode().unwrap_or(0o666) & 0o7777;
+        // An existing node, file or symlink (from the image or an earlier
+        // rule) is replaced.
+        let _ = nix::unistd::unlinkat(&dirfd, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+        let open_node = || {
+            sys::openat_resolve(
+                dirfd.as_raw_fd(),
+                Path::new(name),
+                libc::O_PATH | libc::O_NOFOLLOW,
+                0,
+                libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_XDEV,
+            )
+            .ctx(|| format!("open {path:?}"))
+        };
         if userns {
             // mknod is not allowed in a user namespace: bind the host's node.
-            let target = mkdir_all_in_root(root, path, true)?;
-            mount(
-                Some(path),
-                &fd_path(&target),
-                None::<&str>,
-                MsFlags::MS_BIND,
-                None::<&str>,
+            sys::openat_resolve(
+                dirfd.as_raw_fd(),
+                Path::new(name),
+                libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_NOCTTY,
+                0o644,
+                libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS,
             )
-            .ctx(|| format!("bind device {path:?}"))?;
+            .ctx(|| format!("create {path:?} to bind the device on"))?;
+            let target = open_node()?;
+            let st = nix::sys::stat::fstat(&target).ctx(|| format!("stat {path:?}"))?;
+            if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+                return Err(Error::Other(format!(
+                    "{path:?} changed while the device was set up: refused"
+                )));
+            }
+            bind_mount(path, false, &BindAttrs::default(), &target, None)
+                .map_err(|e| Error::Other(format!("bind device {path:?}: {e}")))?;
             continue;
         }
         let dev = libc::makedev(d.major() as u32, d.minor() as u32);
-        // An existing node (from the image or an earlier rule) is replaced.
-        let _ = nix::unistd::unlinkat(
-            &pfd_dir(&pfd)?,
-            name,
-            nix::unistd::UnlinkatFlags::NoRemoveDir,
-        );
-        let dirfd = pfd_dir(&pfd)?;
         sys::mknodat(dirfd.as_raw_fd(), Path::new(name), kind | perm, dev)
             .ctx(|| format!("mknod {path:?}"))?;
-        let node = sys::openat_in_root(root.as_raw_fd(), path, libc::O_PATH, 0)
-            .ctx(|| format!("open {path:?}"))?;
+        let node = open_node()?;
+        let st = nix::sys::stat::fstat(&node).ctx(|| format!("stat {path:?}"))?;
+        if st.st_mode & libc::S_IFMT != kind || (kind != libc::S_IFIFO && st.st_rdev != dev) {
+            return Err(Error::Other(format!(
+                "{path:?} is not the node just made (mode {:o}): refused",
+                st.st_mode
+            )));
+        }
         let np = fd_path(&node);
         std::fs::set_permissions(&np, std::os::unix::fs::PermissionsExt::from_mode(perm))
             .map_err(|e| Error::io("chmod", path, e))?;
-        std::os::unix::fs::chown(&np, Some(d.uid().unwrap_or(0)), Some(d.gid().unwrap_or(0)))
-            .map_err(|e| Error::io("chown", path, e))?;
+        nix::unistd::fchownat(
+            &node,
+            "",
+            Some(d.uid().unwrap_or(0).into()),
+            Some(d.gid().unwrap_or(0).into()),
+            nix::fcntl::AtFlags::AT_EMPTY_PATH,
+        )
+        .ctx(|| format!("chown {path:?}"))?;
     }
     Ok(())
 }
@@ -1179,8 +1338,11 @@ fn pfd_dir(pfd: &OwnedFd) -> Result<OwnedFd> {
         .into())
 }
 
-fn dev_symlinks(root: &OwnedFd) -> Result<()> {
-    let dev = pfd_dir(&mkdir_all_in_root(root, Path::new("/dev"), false)?)?;
+/// The `/dev` symlinks (fd, stdin, stdout, stderr, ptmx, core), made in the
+/// `/dev` directory resolved once (corral's `/dev` mount when there is one).
+fn dev_symlinks(root: &OwnedFd, made: &Made) -> Result<()> {
+    let (base, rel) = base_for(made, root, Path::new("/dev"));
+    let dev = pfd_dir(&mkdir_all_in_root(base, &rel, false)?)?;
     let mut links = vec![
         ("/proc/self/fd", "fd"),
         ("/proc/self/fd/0", "stdin"),
@@ -1306,6 +1468,22 @@ pub fn open_pty(root: &OwnedFd) -> Result<(OwnedFd, OwnedFd)> {
     sys::unlock_pty(master.as_raw_fd()).ctx(|| "unlock pty".to_string())?;
     let slave = sys::pty_peer(master.as_raw_fd()).ctx(|| "open the pty's slave".to_string())?;
     is_char(&slave, "the pty slave", &|ma, _| (136..=143).contains(&ma))?;
+    // The master must be the ptmx node of the devpts instance the slave is
+    // on (the container's /dev/pts), not a 5:2 node the image placed
+    // elsewhere.
+    let dev_of = |fd: &OwnedFd, what: &str| -> Result<u64> {
+        Ok(nix::sys::stat::fstat(fd)
+            .ctx(|| format!("stat {what}"))?
+            .st_dev)
+    };
+    if dev_of(&master, "/dev/ptmx")? != dev_of(&slave, "the pty slave")?
+        || sys::fs_magic(master.as_raw_fd()).ctx(|| "statfs /dev/ptmx".to_string())?
+            != DEVPTS_SUPER_MAGIC
+    {
+        return Err(Error::Other(
+            "/dev/ptmx in the container is not the ptmx of its devpts instance: refused".into(),
+        ));
+    }
     Ok((master, slave))
 }
 
@@ -1530,16 +1708,29 @@ fn readonly_path(p: &Path) -> Result<()> {
     bind_staged(p, true, &BindAttrs::readonly(false), None).map(drop)
 }
 
-/// Opens the container's `/dev/null` (after pivot_root), checked to be the
-/// real character device 1:3 and not a symlink: masks bind this fd, never a
-/// `/dev/null` the image made a symlink or a file (CVE-2025-31133).
+/// Opens the container's `/dev/null` (after pivot_root) with no symlink
+/// followed on the way (`RESOLVE_NO_SYMLINKS`), checked on the opened fd to
+/// be the character device 1:3: masks bind this fd, never a `/dev/null` the
+/// image made a symlink or a file (CVE-2025-31133, CVE-2026-88265). Nothing
+/// in corral reopens `/dev/null` for stdio or changes its owner: stdio are
+/// the caller's fds.
 pub fn verified_dev_null() -> Result<OwnedFd> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH | libc::O_NOFOLLOW)
-        .open("/dev/null")
-        .map_err(|e| Error::Other(format!("masked paths need /dev/null: {e}")))?;
+    let root = std::fs::File::open("/").map_err(|e| Error::io("open", "/", e))?;
+    // No component may be a symlink: not /dev, not null.
+    let fd = sys::openat_in_root_nofollow(
+        root.as_raw_fd(),
+        Path::new("dev/null"),
+        libc::O_PATH | libc::O_NOFOLLOW,
+        0,
+    )
+    .map_err(|e| match e {
+        Errno::ELOOP => Error::Other(
+            "refusing to mask paths with the container's /dev/null: it is not the null device (1:3) but reached through a symlink".into(),
+        ),
+        e => Error::Other(format!("masked paths need /dev/null: {e}")),
+    })?;
+    let f = std::fs::File::from(fd);
     let md = f
         .metadata()
         .map_err(|e| Error::io("stat", "/dev/null", e))?;

@@ -542,12 +542,17 @@ pub fn open_tree_clone_fd(dirfd: RawFd, recursive: bool) -> Result<OwnedFd, Errn
 }
 
 /// `fsopen(fstype, FSOPEN_CLOEXEC)`, `fsconfig(FSCONFIG_SET_STRING)` of
-/// each `(key, value)`, `fsconfig(FSCONFIG_CMD_CREATE)` and
+/// each `(key, Some(value))` (`FSCONFIG_SET_FLAG` of each `(key, None)`), `fsconfig(FSCONFIG_CMD_CREATE)` and
 /// `fsmount(FSMOUNT_CLOEXEC, attrs)`: a new, detached instance of the file
 /// system `fstype` with mount attributes `attrs` (`MOUNT_ATTR_*`), attached
 /// nowhere until [`move_mount_fd`].
-pub fn fsmount_new(fstype: &str, options: &[(&str, &str)], attrs: u64) -> Result<OwnedFd, Errno> {
+pub fn fsmount_new(
+    fstype: &str,
+    options: &[(&str, Option<&str>)],
+    attrs: u64,
+) -> Result<OwnedFd, Errno> {
     const FSOPEN_CLOEXEC: u32 = 1;
+    const FSCONFIG_SET_FLAG: u32 = 0;
     const FSCONFIG_SET_STRING: u32 = 1;
     const FSCONFIG_CMD_CREATE: u32 = 6;
     const FSMOUNT_CLOEXEC: u32 = 1;
@@ -560,17 +565,18 @@ pub fn fsmount_new(fstype: &str, options: &[(&str, &str)], attrs: u64) -> Result
     use std::os::fd::AsRawFd;
     for (k, v) in options {
         let k = CString::new(*k).map_err(|_| Errno::EINVAL)?;
-        let v = CString::new(*v).map_err(|_| Errno::EINVAL)?;
-        // SAFETY: valid C strings that outlive the call.
+        let v = match v {
+            Some(v) => Some(CString::new(*v).map_err(|_| Errno::EINVAL)?),
+            None => None,
+        };
+        let (cmd, vp) = match &v {
+            Some(v) => (FSCONFIG_SET_STRING, v.as_ptr()),
+            None => (FSCONFIG_SET_FLAG, std::ptr::null()),
+        };
+        // SAFETY: valid C strings (or NULL for a flag, as the man page
+        // asks) that outlive the call.
         Errno::result(unsafe {
-            libc::syscall(
-                libc::SYS_fsconfig,
-                fs.as_raw_fd(),
-                FSCONFIG_SET_STRING,
-                k.as_ptr(),
-                v.as_ptr(),
-                0,
-            )
+            libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), cmd, k.as_ptr(), vp, 0)
         })?;
     }
     // SAFETY: FSCONFIG_CMD_CREATE takes no key or value (NULL, 0).
