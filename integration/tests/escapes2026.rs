@@ -340,3 +340,64 @@ fn oom_score_adj_write_is_not_redirected_by_an_over_mount() {
         assert_eq!(score.trim(), "123", "userns {userns}");
     }
 }
+
+/// Item 8, runc CVE-2026-41579's class: `/dev` swapped for a symlink to a
+/// host volume (a co-tenant's directory bound into the container) while
+/// corral mounts /dev/pts, /dev/shm, /dev/mqueue and creates the device
+/// nodes and the /dev symlinks. The old code looked `/dev` up again for
+/// each of them after mounting the /dev tmpfs, so whenever the lookup met
+/// the symlink they went into the host volume: device nodes, root-owned
+/// and mode 0666, in a directory an unprivileged host user controls. Now
+/// everything under /dev is resolved from the /dev tmpfs's own fd. After
+/// every create the host volume is empty.
+#[test]
+fn dev_swapped_for_a_symlink_to_a_host_volume_during_creates() {
+    let mut env = Env::new(&["true"]);
+    let rootfs = env.private_rootfs();
+    let vol = env.scratch.join("vol");
+    std::fs::create_dir(&vol).expect("vol");
+    std::fs::create_dir(rootfs.join("vol")).expect("vol target");
+    std::fs::create_dir_all(rootfs.join("dev")).expect("dev");
+    std::os::unix::fs::symlink("/vol", rootfs.join("dev-evil")).expect("symlink");
+    env.edit(|c| {
+        let m = c["mounts"].as_array_mut().expect("mounts");
+        m.insert(
+            0,
+            json!({"destination": "/vol", "type": "bind", "source": vol, "options": ["rbind"]}),
+        );
+        c["linux"]["devices"] = json!([
+            {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438, "uid": 0, "gid": 0}
+        ]);
+    });
+    let swapper = Swapper::start(vec![(rootfs.join("dev"), rootfs.join("dev-evil"))]);
+    let (mut made, mut refused, mut tries) = (0, Vec::new(), 0);
+    let end = Instant::now() + Duration::from_secs(10);
+    while tries < 60 && Instant::now() < end {
+        tries += 1;
+        let id = env.id();
+        let b = env.bundle.clone();
+        let o = env.corral(&["create", "--bundle", b.to_str().expect("utf8"), &id]);
+        if o.status.success() {
+            made += 1;
+            assert!(env.corral(&["delete", "--force", &id]).status.success());
+        } else {
+            refused.push(out(&o.stderr));
+        }
+        assert_nothing_left(&env, &id);
+        assert!(
+            entries(&vol).is_empty(),
+            "create {tries}: /dev set-up wrote into the host volume: {:?}",
+            entries(&vol)
+        );
+    }
+    let swaps = swapper.finish();
+    println!(
+        "{tries} creates under {swaps} swaps of /dev: {made} made, {} refused",
+        refused.len()
+    );
+    for e in refused.iter().take(3) {
+        println!("  refused: {}", e.trim());
+    }
+    assert!(made >= 10, "only {made} creates succeeded: {refused:?}");
+    assert!(swaps > 1000, "only {swaps} swaps");
+}
