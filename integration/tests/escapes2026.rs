@@ -401,3 +401,148 @@ fn dev_swapped_for_a_symlink_to_a_host_volume_during_creates() {
     assert!(made >= 10, "only {made} creates succeeded: {refused:?}");
     assert!(swaps > 1000, "only {swaps} swaps");
 }
+
+/// The config's `/dev` mount removed: the image's own `/dev` is used.
+fn without_dev_mount(c: &mut serde_json::Value) {
+    let m = c["mounts"].as_array_mut().expect("mounts");
+    m.retain(|m| m["destination"] != "/dev");
+}
+
+/// Item 8, crun CVE-2026-88264's class: no `/dev` mount in the config, a
+/// terminal, and the image's `/dev/pts` a symlink to a host volume bound
+/// into the container — with a writable and with a read-only root (the
+/// case where a runtime falls back to another place for its terminal
+/// files). The terminal set-up must not land in the volume: corral refuses
+/// devpts on a symlinked target (the old code mounted the container's
+/// devpts over the volume and allocated the console's pty there), and
+/// nothing is created in the volume either way.
+#[test]
+fn terminal_setup_in_an_image_dev_stays_off_a_host_volume() {
+    use std::os::fd::AsRawFd;
+    for readonly in [false, true] {
+        let mut env = Env::new(&["true"]);
+        let rootfs = env.private_rootfs();
+        let vol = env.scratch.join("hostpts");
+        std::fs::create_dir(&vol).expect("vol");
+        std::fs::create_dir(rootfs.join("hostpts")).expect("vol target");
+        let pts = rootfs.join("dev/pts");
+        std::fs::create_dir_all(rootfs.join("dev")).expect("dev");
+        let _ = std::fs::remove_dir(&pts);
+        let _ = std::fs::remove_file(&pts);
+        std::os::unix::fs::symlink("/hostpts", &pts).expect("symlink");
+        let _ = std::fs::remove_file(rootfs.join("dev/console"));
+        env.edit(|c| {
+            without_dev_mount(c);
+            c["process"]["terminal"] = json!(true);
+            c["root"]["readonly"] = json!(readonly);
+            let m = c["mounts"].as_array_mut().expect("mounts");
+            m.insert(
+                0,
+                json!({"destination": "/hostpts", "type": "bind", "source": vol, "options": ["rbind"]}),
+            );
+        });
+        let sock = env.scratch.join("console.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&sock).expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let id = env.id();
+        let b = env.bundle.clone();
+        let o = env.corral(&[
+            "create",
+            "--console-socket",
+            sock.to_str().expect("utf8"),
+            "--bundle",
+            b.to_str().expect("utf8"),
+            &id,
+        ]);
+        let err = out(&o.stderr);
+        if o.status.success() {
+            let (conn, _) = listener.accept().expect("console socket");
+            let (_master, _) =
+                libcontainer::tty::recv_fd(conn.as_raw_fd()).expect("receive pty master");
+            let pid = env.state(&id)["pid"].to_string();
+            let over_vol: Vec<Vec<String>> = mountinfo(&pid)
+                .into_iter()
+                .filter(|f| f.len() > 4 && f[4] == "/hostpts")
+                .filter(|f| {
+                    f.iter().skip_while(|x| *x != "-").nth(1) == Some(&"devpts".to_string())
+                })
+                .collect();
+            assert!(env.corral(&["delete", "--force", &id]).status.success());
+            assert!(
+                over_vol.is_empty(),
+                "readonly {readonly}: the terminal's devpts was mounted over the host volume: {over_vol:?}"
+            );
+        } else {
+            println!("readonly {readonly}: refused: {}", err.trim());
+            assert!(err.contains("is a symlink"), "readonly {readonly}: {err}");
+        }
+        assert_nothing_left(&env, &id);
+        assert!(
+            entries(&vol).is_empty(),
+            "readonly {readonly}: terminal set-up wrote into the host volume: {:?}",
+            entries(&vol)
+        );
+    }
+}
+
+/// Item 8, CVE-2026-88265's class: the image's `/dev/null` is a symlink to a
+/// host file bound into the container (root's, 0644), with the image's own
+/// `/dev` and with a `/dev` bound from a host directory, and the process
+/// runs as uid 1000. A runtime that reopens `/dev/null` for stdio after
+/// pivot_root and hands it to the user (fchown) would give the host file
+/// to uid 1000. corral never reopens it for stdio (the stdio are the
+/// caller's fds); the masks' /dev/null is opened with no symlink followed
+/// and checked to be 1:3. The host file keeps its owner, mode and content.
+#[test]
+fn dev_null_symlink_to_a_host_file_is_never_chowned() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    for bound_dev in [false, true] {
+        let mut env = Env::new(&["sh", "-c", "echo x > /dev/null; ls -l /dev/null"]);
+        let rootfs = env.private_rootfs();
+        let host = env.scratch.join("hostfile");
+        std::fs::write(&host, "host").expect("host file");
+        std::fs::set_permissions(&host, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        std::fs::write(rootfs.join("hostfile"), "").expect("bind target");
+        let dev = if bound_dev {
+            let d = env.scratch.join("dev");
+            std::fs::create_dir(&d).expect("dev");
+            d
+        } else {
+            rootfs.join("dev")
+        };
+        let _ = std::fs::remove_file(dev.join("null"));
+        std::os::unix::fs::symlink("/hostfile", dev.join("null")).expect("symlink");
+        env.edit(|c| {
+            without_dev_mount(c);
+            c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+            let m = c["mounts"].as_array_mut().expect("mounts");
+            m.insert(
+                0,
+                json!({"destination": "/hostfile", "type": "bind", "source": host, "options": ["bind"]}),
+            );
+            if bound_dev {
+                m.retain(|m| !m["destination"].as_str().unwrap_or("").starts_with("/dev/"));
+                m.push(json!({"destination": "/dev", "type": "bind", "source": dev, "options": ["rbind"]}));
+            }
+        });
+        let (code, o, e) = env.run();
+        println!(
+            "bound /dev {bound_dev}: exit {code}: {} {}",
+            o.trim(),
+            e.trim()
+        );
+        let md = std::fs::metadata(&host).expect("host file");
+        assert_eq!(
+            (md.uid(), md.gid(), md.mode() & 0o7777),
+            (0, 0, 0o644),
+            "bound /dev {bound_dev}: the host file behind /dev/null changed owner or mode"
+        );
+        assert_eq!(std::fs::read_to_string(&host).expect("host file"), "host");
+        if code == 0 {
+            // The container's /dev/null was the null device, not the file.
+            assert!(o.starts_with("crw"), "bound /dev {bound_dev}: {o}");
+        } else {
+            assert!(e.contains("/dev/null"), "bound /dev {bound_dev}: {e}");
+        }
+    }
+}
