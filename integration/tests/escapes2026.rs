@@ -97,6 +97,97 @@ fn entries(dir: &Path) -> Vec<String> {
     v
 }
 
+/// The new mount API's system calls: open_tree, move_mount, fsopen,
+/// fsconfig, fsmount, fspick, mount_setattr, open_tree_attr (x86_64).
+const NEW_MOUNT_API: [u32; 8] = [428, 429, 430, 431, 432, 433, 442, 467];
+
+/// A seccomp program that answers ENOSYS to the new mount API, as on a
+/// kernel older than 5.2 (the older-kernels tier's way).
+fn deny_new_mount_api() -> Vec<libc::sock_filter> {
+    let stmt = |code: u16, k: u32| libc::sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let n = NEW_MOUNT_API.len() as u8;
+    let mut prog = vec![
+        stmt((libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16, 4),
+        libc::sock_filter {
+            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+            jt: 1,
+            jf: 0,
+            k: 0xc000_003e, // AUDIT_ARCH_X86_64
+        },
+        stmt(
+            (libc::BPF_RET | libc::BPF_K) as u16,
+            libc::SECCOMP_RET_ALLOW,
+        ),
+        stmt((libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16, 0),
+    ];
+    for (i, nr) in NEW_MOUNT_API.iter().enumerate() {
+        prog.push(libc::sock_filter {
+            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+            jt: n - i as u8,
+            jf: 0,
+            k: *nr,
+        });
+    }
+    prog.push(stmt(
+        (libc::BPF_RET | libc::BPF_K) as u16,
+        libc::SECCOMP_RET_ALLOW,
+    ));
+    prog.push(stmt(
+        (libc::BPF_RET | libc::BPF_K) as u16,
+        libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32,
+    ));
+    prog
+}
+
+/// `corral --root ROOT args…` like [`Env::corral`], with the new mount API
+/// denied (ENOSYS) when `old_api`: the fallbacks must keep the guarantees.
+fn corral_with(env: &Env, args: &[&str], old_api: bool) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    if !old_api {
+        return env.corral(args);
+    }
+    let err = env
+        .scratch
+        .join(format!(".err-old-{}", integration::unique("e")));
+    let mut cmd = env.corral_cmd(args);
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err).expect("stderr file"));
+    let prog = deny_new_mount_api();
+    // SAFETY: between fork and exec the closure makes two prctl calls on
+    // data built before the fork; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            let fprog = libc::sock_fprog {
+                len: prog.len() as u16,
+                filter: prog.as_ptr() as *mut libc::sock_filter,
+            };
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::prctl(
+                    libc::PR_SET_SECCOMP,
+                    libc::SECCOMP_MODE_FILTER,
+                    &fprog as *const libc::sock_fprog,
+                ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let status = cmd.status().expect("run corral");
+    let stderr = std::fs::read(&err).unwrap_or_default();
+    let _ = std::fs::remove_file(&err);
+    std::process::Output {
+        status,
+        stdout: Vec::new(),
+        stderr,
+    }
+}
+
 /// Item 2: a "ro" bind of a host volume stays read-only while a co-tenant
 /// flips its target in the rootfs between the directory and a symlink to a
 /// writable mount (a tmpfs at /rw) in a tight loop. Old code bound the
@@ -107,6 +198,17 @@ fn entries(dir: &Path) -> Vec<String> {
 /// volume stays empty.
 #[test]
 fn ro_bind_stays_readonly_while_its_target_is_swapped() {
+    ro_bind_race(false);
+}
+
+/// The same race with the new mount API denied (ENOSYS): the staged bind
+/// of the fallback keeps the guarantee.
+#[test]
+fn ro_bind_stays_readonly_while_its_target_is_swapped_without_the_new_mount_api() {
+    ro_bind_race(true);
+}
+
+fn ro_bind_race(old_api: bool) {
     let mut env = Env::new(&[
         "sh",
         "-c",
@@ -130,7 +232,11 @@ fn ro_bind_stays_readonly_while_its_target_is_swapped() {
         tries += 1;
         let id = env.id();
         let b = env.bundle.clone();
-        let o = env.corral(&["create", "--bundle", b.to_str().expect("utf8"), &id]);
+        let o = corral_with(
+            &env,
+            &["create", "--bundle", b.to_str().expect("utf8"), &id],
+            old_api,
+        );
         if !o.status.success() {
             refused.push(out(&o.stderr));
             assert_nothing_left(&env, &id);
@@ -165,7 +271,7 @@ fn ro_bind_stays_readonly_while_its_target_is_swapped() {
     }
     let swaps = swapper.finish();
     println!(
-        "{tries} creates under {swaps} swaps of the ro bind's target: {made} made, {} refused",
+        "old_api {old_api}: {tries} creates under {swaps} swaps of the ro bind's target: {made} made, {} refused",
         refused.len()
     );
     for e in refused.iter().take(3) {
@@ -352,6 +458,18 @@ fn oom_score_adj_write_is_not_redirected_by_an_over_mount() {
 /// every create the host volume is empty.
 #[test]
 fn dev_swapped_for_a_symlink_to_a_host_volume_during_creates() {
+    dev_race(false);
+}
+
+/// The same race with the new mount API denied (ENOSYS): new file systems
+/// are mounted with mount(2) and reopened, and must still not land in the
+/// host volume.
+#[test]
+fn dev_swapped_for_a_symlink_to_a_host_volume_without_the_new_mount_api() {
+    dev_race(true);
+}
+
+fn dev_race(old_api: bool) {
     let mut env = Env::new(&["true"]);
     let rootfs = env.private_rootfs();
     let vol = env.scratch.join("vol");
@@ -376,7 +494,11 @@ fn dev_swapped_for_a_symlink_to_a_host_volume_during_creates() {
         tries += 1;
         let id = env.id();
         let b = env.bundle.clone();
-        let o = env.corral(&["create", "--bundle", b.to_str().expect("utf8"), &id]);
+        let o = corral_with(
+            &env,
+            &["create", "--bundle", b.to_str().expect("utf8"), &id],
+            old_api,
+        );
         if o.status.success() {
             made += 1;
             assert!(env.corral(&["delete", "--force", &id]).status.success());
@@ -392,7 +514,7 @@ fn dev_swapped_for_a_symlink_to_a_host_volume_during_creates() {
     }
     let swaps = swapper.finish();
     println!(
-        "{tries} creates under {swaps} swaps of /dev: {made} made, {} refused",
+        "old_api {old_api}: {tries} creates under {swaps} swaps of /dev: {made} made, {} refused",
         refused.len()
     );
     for e in refused.iter().take(3) {

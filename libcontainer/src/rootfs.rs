@@ -571,7 +571,7 @@ fn mount_one(
         mount_cgroup(&rel, &opts, base, ctx).map(|()| None)
     } else {
         // Binds get their recursive attributes on the detached tree.
-        mount_plain(m, &opts, idmapped, root, made, ctx)
+        mount_plain(m, &opts, idmapped, root, made)
     }
 }
 
@@ -599,13 +599,9 @@ fn mount_plain(
     idmapped: Option<RawFd>,
     root: &OwnedFd,
     made: &Made,
-    ctx: &Context,
 ) -> Result<Option<OwnedFd>> {
     let typ = m.typ().clone().unwrap_or_default();
     let is_bind = opts.bind || typ == "bind";
-    if typ == "proc" || typ == "sysfs" || typ == "devpts" {
-        refuse_symlinked_target(ctx.rootfs, m.destination())?;
-    }
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(&typ));
     // A bind of a file needs a file to mount on.
     let is_file = is_bind
@@ -614,6 +610,9 @@ fn mount_plain(
             .unwrap_or(false);
     let (base, rel) = base_for(made, root, m.destination());
     let target = mkdir_all_in_root(base, &rel, is_file)?;
+    if typ == "proc" || typ == "sysfs" || typ == "devpts" {
+        no_symlink_on_the_way(base, &rel, &target, m.destination())?;
+    }
     if is_bind {
         let recursive = opts.flags.contains(MsFlags::MS_REC);
         let mnt = bind_mount(&source, recursive, &BindAttrs::of(opts), &target, idmapped)?;
@@ -697,13 +696,31 @@ fn sb_params(f: MsFlags) -> Option<Vec<&'static str>> {
     (f - known).is_empty().then_some(v)
 }
 
+/// The ids of the mounts in this mount namespace now.
+fn mount_ids() -> Result<std::collections::HashSet<u64>> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| Error::io("read", "/proc/self/mountinfo", e))?;
+    Ok(text
+        .lines()
+        .filter_map(|l| l.split(' ').next().and_then(|f| f.parse().ok()))
+        .collect())
+}
+
+/// Whether `fd` is on a mount that is not among `before`: one made since.
+/// No other process makes mounts in the init's mount namespace, so a mount
+/// that appeared across our own mount(2) call is the one it made.
+fn on_new_mount(fd: &OwnedFd, before: &std::collections::HashSet<u64>) -> Result<bool> {
+    let id = sys::mount_id(fd.as_raw_fd()).ctx(|| "mount id".to_string())?;
+    Ok(!before.contains(&id))
+}
+
 /// Mounts a new `typ` file system on `target` and returns an fd of its
 /// root. Made detached (`fsopen`/`fsconfig`/`fsmount`, with its mount
 /// attributes), filled (tmpcopyup from `below`) while nothing can see it,
 /// then attached fd onto fd. Where that fails (no fsopen, or a file system
 /// or option it does not take) it is mounted with mount(2) on `target`'s
 /// fd and reopened at `rel` under `base`, refused unless what is found
-/// there is on another mount than `target`.
+/// there is on the mount that call made (see [`on_new_mount`]).
 fn new_fs_mount(
     typ: &str,
     source: &Path,
@@ -734,6 +751,7 @@ fn new_fs_mount(
             .ctx(|| format!("attach the new {typ} (move_mount)"))?;
         return Ok(mnt);
     }
+    let before = mount_ids()?;
     mount(
         Some(source),
         &fd_path(target),
@@ -747,9 +765,7 @@ fn new_fs_mount(
     )
     .ctx(|| format!("mount {typ} (data {data:?})"))?;
     let again = mkdir_all_in_root(base, rel, false)?;
-    let under = sys::mount_id(target.as_raw_fd()).ctx(|| "mount id".to_string())?;
-    let top = sys::mount_id(again.as_raw_fd()).ctx(|| "mount id".to_string())?;
-    if top == under {
+    if !on_new_mount(&again, &before)? {
         return Err(Error::Other(format!(
             "{rel:?} changed while the {typ} was mounted on it: refused"
         )));
@@ -807,7 +823,7 @@ fn flags_of(a: u64) -> MsFlags {
 /// The attributes a bind mount ends with, set on it before it is attached
 /// anywhere.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct BindAttrs {
+pub(crate) struct BindAttrs {
     /// `MOUNT_ATTR_*` to set on the top mount.
     pub set: u64,
     /// `MOUNT_ATTR_*` to clear on the top mount.
@@ -822,7 +838,7 @@ impl BindAttrs {
     /// The attributes of a bind's options: the plain ones (`ro`, `nosuid`,
     /// `noatime`…) on the top mount only, as runc applies them; the
     /// recursive ones (`rro`…) on every submount too.
-    pub fn of(o: &MountOptions) -> BindAttrs {
+    pub(crate) fn of(o: &MountOptions) -> BindAttrs {
         let set = attrs_of(o.flags);
         let mut clr = attrs_of(o.clear) & !attr::ATIME_MASK;
         let atime =
@@ -839,7 +855,7 @@ impl BindAttrs {
     }
 
     /// Read-only (and nothing else asked).
-    pub fn readonly(recursive: bool) -> BindAttrs {
+    pub(crate) fn readonly(recursive: bool) -> BindAttrs {
         if recursive {
             BindAttrs {
                 rec_set: attr::RDONLY,
@@ -927,7 +943,7 @@ fn verify_attrs(mnt: &OwnedFd, a: &BindAttrs, what: &dyn Fn() -> String) -> Resu
 ///
 /// Where the new mount API is missing (ENOSYS, or EPERM from a seccomp
 /// filter) the same guarantee comes from [`bind_staged`].
-pub fn bind_mount(
+pub(crate) fn bind_mount(
     source: &Path,
     recursive: bool,
     a: &BindAttrs,
@@ -972,8 +988,9 @@ pub fn bind_mount(
 /// The bind of [`bind_mount`] without `open_tree`/`mount_setattr`: `source`
 /// is bound on itself (in the init's mount namespace, which no container
 /// process sees and which does not propagate to the host), that mount is
-/// reopened at the trusted source path and checked to be it (same file,
-/// another mount), remounted with its attributes through its own fd, and
+/// reopened at the trusted source path and checked to be it (the same
+/// file, on the mount that call made), remounted with its attributes
+/// through its own fd, and
 /// checked with fstatvfs; only then is it moved (MS_MOVE) onto `target`'s
 /// fd. The rootfs path is never looked up again.
 /// With no `target` the bind stays on the source (a readonly path).
@@ -999,7 +1016,7 @@ fn bind_staged(
     };
     let before = open(source)?;
     let md0 = std::fs::metadata(fd_path(&before)).map_err(|e| Error::io("stat", source, e))?;
-    let mnt0 = sys::mount_id(before.as_raw_fd()).ctx(|| format!("mount id of {source:?}"))?;
+    let ids = mount_ids()?;
     let rec = if recursive {
         MsFlags::MS_REC
     } else {
@@ -1016,8 +1033,7 @@ fn bind_staged(
     let staged = (|| -> Result<OwnedFd> {
         let m = open(source)?;
         let md = std::fs::metadata(fd_path(&m)).map_err(|e| Error::io("stat", source, e))?;
-        let mid = sys::mount_id(m.as_raw_fd()).ctx(|| format!("mount id of {source:?}"))?;
-        if (md.dev(), md.ino()) != (md0.dev(), md0.ino()) || mid == mnt0 {
+        if (md.dev(), md.ino()) != (md0.dev(), md0.ino()) || !on_new_mount(&m, &ids)? {
             return Err(Error::Other(format!(
                 "bind {source:?}: the staged bind is not where it was made (the source changed meanwhile): refused"
             )));
@@ -1063,19 +1079,33 @@ fn bind_staged(
 /// procfs, sysfs and devpts only go on real directories of the image: a
 /// symlinked `/proc` could send later writes to /proc elsewhere
 /// (CVE-2019-16884, CVE-2019-19921), a symlinked `/dev/pts` the terminal
-/// set-up onto a path the image chose (crun CVE-2026-88264).
-fn refuse_symlinked_target(rootfs: &Path, dest: &Path) -> Result<()> {
-    let mut cur = rootfs.to_path_buf();
-    for comp in dest
-        .components()
-        .filter(|c| matches!(c, Component::Normal(_)))
-    {
-        cur.push(comp);
-        if std::fs::symlink_metadata(&cur).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(Error::Other(format!(
-                "refusing to mount on {dest:?}: {cur:?} in the image is a symlink"
-            )));
-        }
+/// set-up onto a path the image chose (crun CVE-2026-88264). `rel` is
+/// opened again under `base` with no symlink followed (from corral's own
+/// `/dev` when it is under it) and must be the very directory `target`
+/// resolved to.
+fn no_symlink_on_the_way(base: &OwnedFd, rel: &Path, target: &OwnedFd, dest: &Path) -> Result<()> {
+    let p = if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel
+    };
+    let refuse = || {
+        Error::Other(format!(
+            "refusing to mount on {dest:?}: a component of it in the image is a symlink"
+        ))
+    };
+    let strict = match sys::openat_in_root_nofollow(base.as_raw_fd(), p, libc::O_PATH, 0) {
+        Ok(fd) => fd,
+        Err(Errno::ELOOP) => return Err(refuse()),
+        Err(e) => return Err(Error::sys(format!("open {dest:?} in the rootfs"), e)),
+    };
+    let id = |fd: &OwnedFd| -> Result<(u64, u64, u64)> {
+        let st = nix::sys::stat::fstat(fd).ctx(|| format!("stat {dest:?}"))?;
+        let mnt = sys::mount_id(fd.as_raw_fd()).ctx(|| format!("mount id of {dest:?}"))?;
+        Ok((st.st_dev, st.st_ino, mnt))
+    };
+    if id(&strict)? != id(target)? {
+        return Err(refuse());
     }
     Ok(())
 }
@@ -1139,8 +1169,7 @@ const TMPFS_MAGIC: i64 = 0x0102_1994;
 /// Mounts the tmpfs that holds the cgroup hierarchies on `t` and returns an
 /// fd of its root: made detached with `fsmount` and attached fd onto fd;
 /// where fsopen is missing, mounted on `t`'s fd and reopened at `dest`,
-/// refused unless what is found there is a tmpfs on another mount than
-/// `t`'s.
+/// refused unless what is found there is a tmpfs on the mount just made.
 fn cgroup_tmpfs(root: &OwnedFd, dest: &Path, t: &OwnedFd) -> Result<OwnedFd> {
     let attrs = attr::NOSUID | attr::NODEV | attr::NOEXEC;
     match sys::fsmount_new(
@@ -1154,6 +1183,7 @@ fn cgroup_tmpfs(root: &OwnedFd, dest: &Path, t: &OwnedFd) -> Result<OwnedFd> {
             Ok(mfd)
         }
         Err(e) if sys::api_missing(e) => {
+            let before = mount_ids()?;
             mount(
                 Some("tmpfs"),
                 &fd_path(t),
@@ -1163,10 +1193,8 @@ fn cgroup_tmpfs(root: &OwnedFd, dest: &Path, t: &OwnedFd) -> Result<OwnedFd> {
             )
             .ctx(|| "mount tmpfs for cgroups".to_string())?;
             let again = mkdir_all_in_root(root, dest, false)?;
-            let under = sys::mount_id(t.as_raw_fd()).ctx(|| "mount id".to_string())?;
-            let top = sys::mount_id(again.as_raw_fd()).ctx(|| "mount id".to_string())?;
             if sys::fs_magic(again.as_raw_fd()).ctx(|| "statfs".to_string())? != TMPFS_MAGIC
-                || top == under
+                || !on_new_mount(&again, &before)?
             {
                 return Err(Error::Other(format!(
                     "{dest:?} changed while the cgroup tmpfs was mounted on it: refused"
