@@ -487,16 +487,37 @@ pub fn prepare_root(rootfs: &Path) -> Result<()> {
 ///
 /// `before_cgroups` runs once, before the first `cgroup`/`cgroup2` mount or
 /// after the last mount: the init waits there for its cgroups.
+///
+/// Returns the container's `/dev` as corral pinned it (its own /dev mount,
+/// or the image's /dev directory when the config mounts none there; None
+/// for a bound /dev), for [`open_console`].
 pub fn mount_all(
     spec: &Spec,
     ctx: &Context,
     before_cgroups: &mut dyn FnMut() -> Result<()>,
-) -> Result<()> {
+) -> Result<Option<OwnedFd>> {
     let root: OwnedFd = std::fs::File::open(ctx.rootfs)
         .map_err(|e| Error::io("open rootfs", ctx.rootfs, e))?
         .into();
     let mut waited = false;
     let mut made = Made::new();
+    let dev_mount = spec
+        .mounts()
+        .iter()
+        .flatten()
+        .any(|m| Path::new("/").join(m.destination()) == Path::new("/dev"));
+    if !dev_mount {
+        // The image's own /dev: resolved once, and it must be a directory
+        // of the image, not a volume's (another mount) swapped in.
+        let dev = mkdir_all_in_root(&root, Path::new("/dev"), false)?;
+        let on = |fd: &OwnedFd| sys::mount_id(fd.as_raw_fd()).ctx(|| "mount id".to_string());
+        if on(&dev)? != on(&root)? {
+            return Err(Error::Other(
+                "/dev in the image is on another mount than the rootfs (and the config mounts none there): refused".into(),
+            ));
+        }
+        made.push((PathBuf::from("/dev"), dev));
+    }
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         let typ = m.typ().as_deref().unwrap_or("");
         if !waited && (typ == "cgroup" || typ == "cgroup2") {
@@ -545,7 +566,11 @@ pub fn mount_all(
         dev_symlinks(&root, &made)?;
     }
     create_devices(&root, &made, &devices, ctx.userns)?;
-    Ok(())
+    Ok(made
+        .into_iter()
+        .rev()
+        .find(|(d, _)| d == Path::new("/dev"))
+        .map(|(_, fd)| fd))
 }
 
 /// One entry of `mounts`; `idmapped` is the detached, idmapped copy of its
@@ -1401,12 +1426,21 @@ fn dev_symlinks(root: &OwnedFd, made: &Made) -> Result<()> {
 /// and `/dev/console` is the file of that name in the container's `/dev`
 /// reached without following any symlink: created when absent, refused
 /// when it is anything but a regular file or a character device.
-pub fn open_console(rootfs: &Path) -> Result<(OwnedFd, OwnedFd)> {
+///
+/// `dev` is the `/dev` [`mount_all`] pinned (corral's /dev mount, or the
+/// image's /dev directory): when given, the console and the ptmx are
+/// reached from it, never through the rootfs path again, so a co-tenant
+/// who exchanges `/dev` with a volume's directory meanwhile cannot send
+/// them into the volume (crun CVE-2026-88264's class).
+pub fn open_console(rootfs: &Path, dev: Option<&OwnedFd>) -> Result<(OwnedFd, OwnedFd)> {
     let root: OwnedFd = std::fs::File::open(rootfs)
         .map_err(|e| Error::io("open rootfs", rootfs, e))?
         .into();
-    let (master, slave) = open_pty(&root)?;
-    let console = console_target(&root)?;
+    let (master, slave) = match dev {
+        Some(dev) => open_pty_at(dev, Path::new("ptmx"))?,
+        None => open_pty(&root)?,
+    };
+    let console = console_target(&root, dev)?;
     mount(
         Some(&fd_path(&slave)),
         &fd_path(&console),
@@ -1419,23 +1453,26 @@ pub fn open_console(rootfs: &Path) -> Result<(OwnedFd, OwnedFd)> {
 }
 
 /// `/dev/console` in the rootfs as an `O_PATH` fd, checked after opening
-/// (so a swap between check and use is caught).
-fn console_target(root: &OwnedFd) -> Result<OwnedFd> {
+/// (so a swap between check and use is caught); under `dev` when given.
+fn console_target(root: &OwnedFd, dev: Option<&OwnedFd>) -> Result<OwnedFd> {
     let refuse = |what: &str| {
         Error::Other(format!(
             "/dev/console in the rootfs is {what}: refused (a console bind on it could land elsewhere)"
         ))
     };
-    let dev = sys::openat_in_root_nofollow(
-        root.as_raw_fd(),
-        Path::new("dev"),
-        libc::O_PATH | libc::O_DIRECTORY,
-        0,
-    )
-    .map_err(|e| match e {
-        Errno::ELOOP | Errno::ENOTDIR => refuse("under a /dev that is not a directory"),
-        e => Error::sys("open /dev in the rootfs", e),
-    })?;
+    let dev = match dev {
+        Some(d) => sys::dup_cloexec(d.as_raw_fd()).ctx(|| "dup the /dev fd".to_string())?,
+        None => sys::openat_in_root_nofollow(
+            root.as_raw_fd(),
+            Path::new("dev"),
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+        )
+        .map_err(|e| match e {
+            Errno::ELOOP | Errno::ENOTDIR => refuse("under a /dev that is not a directory"),
+            e => Error::sys("open /dev in the rootfs", e),
+        })?,
+    };
     let name = Path::new("console");
     let flags = libc::O_PATH | libc::O_NOFOLLOW;
     let fd = match sys::openat_in_root_nofollow(dev.as_raw_fd(), name, flags, 0) {
@@ -1471,13 +1508,14 @@ fn console_target(root: &OwnedFd) -> Result<OwnedFd> {
 /// ptmx (char 5:2) and the slave, got from it by `TIOCGPTPEER`, a pty slave
 /// (major 136-143): no file in the container stands in for either.
 pub fn open_pty(root: &OwnedFd) -> Result<(OwnedFd, OwnedFd)> {
-    let master = sys::openat_in_root(
-        root.as_raw_fd(),
-        Path::new("dev/ptmx"),
-        libc::O_RDWR | libc::O_NOCTTY,
-        0,
-    )
-    .ctx(|| "open /dev/ptmx in the container".to_string())?;
+    open_pty_at(root, Path::new("dev/ptmx"))
+}
+
+/// [`open_pty`] with the ptmx at `rel` under `dir` (resolved as if `dir`
+/// were `/`).
+fn open_pty_at(dir: &OwnedFd, rel: &Path) -> Result<(OwnedFd, OwnedFd)> {
+    let master = sys::openat_in_root(dir.as_raw_fd(), rel, libc::O_RDWR | libc::O_NOCTTY, 0)
+        .ctx(|| "open /dev/ptmx in the container".to_string())?;
     let is_char = |fd: &OwnedFd, what: &str, ok: &dyn Fn(u64, u64) -> bool| -> Result<()> {
         let st = nix::sys::stat::fstat(fd).ctx(|| format!("stat {what}"))?;
         let (major, minor) = (
