@@ -668,3 +668,72 @@ fn dev_null_symlink_to_a_host_file_is_never_chowned() {
         }
     }
 }
+
+/// Item 8, terminal set-up under a racing co-tenant: `/dev` (the image's
+/// directory that corral's /dev tmpfs goes on) and `/vol` (the directory a
+/// host volume is bound on) exchanged in a tight loop during terminal
+/// creates. /dev/console and the pty must come from corral's own /dev and
+/// devpts: nothing of the terminal set-up is created in the host volume.
+#[test]
+fn terminal_setup_while_dev_is_exchanged_with_a_volume() {
+    use std::os::fd::AsRawFd;
+    let mut env = Env::new(&["true"]);
+    let rootfs = env.private_rootfs();
+    let vol = env.scratch.join("vol");
+    std::fs::create_dir(&vol).expect("vol");
+    std::fs::create_dir(rootfs.join("vol")).expect("vol target");
+    std::fs::create_dir_all(rootfs.join("dev")).expect("dev");
+    env.edit(|c| {
+        c["process"]["terminal"] = json!(true);
+        let m = c["mounts"].as_array_mut().expect("mounts");
+        m.insert(
+            0,
+            json!({"destination": "/vol", "type": "bind", "source": vol, "options": ["rbind"]}),
+        );
+    });
+    let sock = env.scratch.join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let swapper = Swapper::start(vec![(rootfs.join("dev"), rootfs.join("vol"))]);
+    let (mut made, mut refused, mut tries) = (0, Vec::new(), 0);
+    let end = Instant::now() + Duration::from_secs(10);
+    while tries < 60 && Instant::now() < end {
+        tries += 1;
+        let id = env.id();
+        let b = env.bundle.clone();
+        let o = env.corral(&[
+            "create",
+            "--console-socket",
+            sock.to_str().expect("utf8"),
+            "--bundle",
+            b.to_str().expect("utf8"),
+            &id,
+        ]);
+        if o.status.success() {
+            made += 1;
+            let (conn, _) = listener.accept().expect("console socket");
+            let (_master, _) =
+                libcontainer::tty::recv_fd(conn.as_raw_fd()).expect("receive pty master");
+            assert!(env.corral(&["delete", "--force", &id]).status.success());
+        } else {
+            refused.push(out(&o.stderr));
+            while listener.accept().is_ok() {}
+        }
+        assert_nothing_left(&env, &id);
+        assert!(
+            entries(&vol).is_empty(),
+            "create {tries}: terminal or /dev set-up wrote into the host volume: {:?}",
+            entries(&vol)
+        );
+    }
+    let swaps = swapper.finish();
+    println!(
+        "{tries} terminal creates under {swaps} exchanges of /dev and /vol: {made} made, {} refused",
+        refused.len()
+    );
+    for e in refused.iter().take(3) {
+        println!("  refused: {}", e.trim());
+    }
+    assert!(made >= 5, "only {made} creates succeeded: {refused:?}");
+    assert!(swaps > 1000, "only {swaps} swaps");
+}
