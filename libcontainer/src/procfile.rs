@@ -99,9 +99,10 @@ fn open_in_own(rel: &Path) -> Option<std::result::Result<OwnedFd, nix::errno::Er
 /// The fallback: `path` opened `O_NOFOLLOW`, on procfs, and on the same
 /// mount as the procfs root at `/proc`.
 fn open_checked(path: &Path) -> std::io::Result<std::fs::File> {
+    // Checked on an O_PATH fd first, reopened for writing through it after.
     let f = std::fs::OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)?;
     let magic = sys::fs_magic(f.as_raw_fd()).map_err(std::io::Error::from)?;
     if magic != PROC_SUPER_MAGIC {
@@ -127,7 +128,10 @@ fn open_checked(path: &Path) -> std::io::Result<std::fs::File> {
             "{path:?} is not the file of the procfs mounted at /proc (something is mounted over it): refused"
         )));
     }
-    Ok(f)
+    std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOCTTY)
+        .open(format!("/proc/self/fd/{}", f.as_raw_fd()))
 }
 
 #[cfg(test)]
