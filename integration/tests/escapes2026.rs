@@ -188,9 +188,9 @@ fn corral_with(env: &Env, args: &[&str], old_api: bool) -> std::process::Output 
     }
 }
 
-/// Item 2: a "ro" bind of a host volume stays read-only while a co-tenant
-/// flips its target in the rootfs between the directory and a symlink to a
-/// writable mount (a tmpfs at /rw) in a tight loop. Old code bound the
+/// Item 2: "ro" binds of host volumes stay read-only while a co-tenant
+/// flips their targets in the rootfs between the directory and a symlink
+/// to a writable mount (a tmpfs at /rw) in a tight loop. Old code bound the
 /// volume, then looked the target up again to remount it read-only: when
 /// the lookup met the symlink the tmpfs became read-only and the volume
 /// stayed writable. After every create: every mount of the volume in the
@@ -209,23 +209,40 @@ fn ro_bind_stays_readonly_while_its_target_is_swapped_without_the_new_mount_api(
 }
 
 fn ro_bind_race(old_api: bool) {
+    // Eight "ro" volumes, each target swapped: eight chances per create for
+    // the vulnerable code to lose.
+    const N: usize = 8;
     let mut env = Env::new(&[
         "sh",
         "-c",
-        "for d in /vol /vol-evil /rw; do touch $d/written 2>/dev/null; done; true",
+        "for d in /vol* /rw; do touch $d/written 2>/dev/null; done; true",
     ]);
     let rootfs = env.private_rootfs();
-    let vol = env.scratch.join("vol");
-    std::fs::create_dir(&vol).expect("vol");
-    std::fs::create_dir(rootfs.join("vol")).expect("vol target");
-    std::os::unix::fs::symlink("/rw", rootfs.join("vol-evil")).expect("symlink");
+    let vols: Vec<PathBuf> = (0..N)
+        .map(|i| env.scratch.join(format!("vol{i}")))
+        .collect();
+    for (i, vol) in vols.iter().enumerate() {
+        std::fs::create_dir(vol).expect("vol");
+        std::fs::create_dir(rootfs.join(format!("vol{i}"))).expect("vol target");
+        std::os::unix::fs::symlink("/rw", rootfs.join(format!("vol{i}-evil"))).expect("symlink");
+    }
     env.edit(|c| {
         let m = c["mounts"].as_array_mut().expect("mounts");
         m.push(json!({"destination": "/rw", "type": "tmpfs", "source": "tmpfs", "options": ["size=64k"]}));
-        m.push(json!({"destination": "/vol", "type": "bind", "source": vol, "options": ["bind", "ro"]}));
+        for (i, vol) in vols.iter().enumerate() {
+            m.push(json!({"destination": format!("/vol{i}"), "type": "bind", "source": vol, "options": ["bind", "ro"]}));
+        }
     });
-    let vol_s = vol.display().to_string();
-    let swapper = Swapper::start(vec![(rootfs.join("vol"), rootfs.join("vol-evil"))]);
+    let swapper = Swapper::start(
+        (0..N)
+            .map(|i| {
+                (
+                    rootfs.join(format!("vol{i}")),
+                    rootfs.join(format!("vol{i}-evil")),
+                )
+            })
+            .collect(),
+    );
     let (mut made, mut refused, mut tries) = (0, Vec::new(), 0);
     let end = Instant::now() + Duration::from_secs(10);
     while tries < 80 && Instant::now() < end {
@@ -244,34 +261,38 @@ fn ro_bind_race(old_api: bool) {
         }
         made += 1;
         let pid = env.state(&id)["pid"].to_string();
-        let vol_mounts: Vec<Vec<String>> = mountinfo(&pid)
-            .into_iter()
-            .filter(|f| f.len() > 5 && f[3].ends_with("/scratch/vol") && vol_s.ends_with(&f[3]))
-            .collect();
-        assert!(
-            !vol_mounts.is_empty(),
-            "create {tries}: the volume is not mounted"
-        );
-        for f in &vol_mounts {
-            assert!(
-                f[5].split(',').any(|o| o == "ro"),
-                "create {tries}: the \"ro\" volume is mounted writable at {}: {f:?}",
-                f[4]
-            );
+        let info = mountinfo(&pid);
+        for vol in &vols {
+            let vol_s = vol.display().to_string();
+            let name = format!("/{}", vol.file_name().expect("name").to_string_lossy());
+            let mounts: Vec<&Vec<String>> = info
+                .iter()
+                .filter(|f| f.len() > 5 && f[3].ends_with(&name) && vol_s.ends_with(&f[3]))
+                .collect();
+            assert!(!mounts.is_empty(), "create {tries}: {vol_s} is not mounted");
+            for f in mounts {
+                assert!(
+                    f[5].split(',').any(|o| o == "ro"),
+                    "create {tries}: the \"ro\" volume {vol_s} is mounted writable at {}: {f:?}",
+                    f[4]
+                );
+            }
         }
         assert!(env.corral(&["start", &id]).status.success());
         wait_stopped(&env, &id);
         assert!(env.corral(&["delete", "--force", &id]).status.success());
         assert_nothing_left(&env, &id);
-        assert!(
-            entries(&vol).is_empty(),
-            "create {tries}: the container wrote into the read-only volume: {:?}",
-            entries(&vol)
-        );
+        for vol in &vols {
+            assert!(
+                entries(vol).is_empty(),
+                "create {tries}: the container wrote into the read-only volume {vol:?}: {:?}",
+                entries(vol)
+            );
+        }
     }
     let swaps = swapper.finish();
     println!(
-        "old_api {old_api}: {tries} creates under {swaps} swaps of the ro bind's target: {made} made, {} refused",
+        "old_api {old_api}: {tries} creates under {swaps} swaps of {N} ro binds' targets: {made} made, {} refused",
         refused.len()
     );
     for e in refused.iter().take(3) {
