@@ -4,8 +4,15 @@
 //!
 //! Every path inside the rootfs is resolved with `openat2(RESOLVE_IN_ROOT)`
 //! against a directory fd of the rootfs, and mounts target the resolved fd
-//! through `/proc/self/fd/N`, so a symlink in the image cannot send a mount
-//! or a write outside the rootfs.
+//! (`move_mount` onto it, or `/proc/self/fd/N`), so a symlink in the image
+//! cannot send a mount or a write outside the rootfs. Mounts are made with
+//! their final attributes while detached (`open_tree` + `mount_setattr`
+//! for binds, `fsopen` + `fsmount` for new file systems) and no path is
+//! looked up again after mounting on it: what comes under a file system
+//! corral made (everything under its `/dev`) is resolved from that mount's
+//! own fd. Where the new mount API is missing, the fallbacks keep the same
+//! guarantees (a staged bind, mounts reopened only if they are the ones
+//! just made, attributes verified with fstatvfs).
 
 use std::ffi::OsStr;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
