@@ -180,7 +180,7 @@ fn init(ch: &mut Channel, a: &InitArgs) -> Result<()> {
     // The parent applies the resources while we mount. The cgroup
     // namespace is rooted at the cgroup we are in (joined first thing).
     let cgroupns = a.plan.creates(NS::Cgroup);
-    rootfs::mount_all(spec, &ctx, &mut || {
+    let dev = rootfs::mount_all(spec, &ctx, &mut || {
         if cgroupns {
             sys::unshare(libc::CLONE_NEWCGROUP).ctx(|| "unshare cgroup namespace".to_string())?;
         }
@@ -189,7 +189,7 @@ fn init(ch: &mut Channel, a: &InitArgs) -> Result<()> {
     let terminal = process.terminal().unwrap_or(false);
     let mut slave: Option<OwnedFd> = None;
     if terminal {
-        let (master, s) = rootfs::open_console(a.rootfs)?;
+        let (master, s) = rootfs::open_console(a.rootfs, dev.as_ref())?;
         if let Some(cs) = process.console_size() {
             sys::set_winsize(master.as_raw_fd(), cs.height() as u16, cs.width() as u16)
                 .ctx(|| "process.consoleSize: set window size".to_string())?;
@@ -200,6 +200,7 @@ fn init(ch: &mut Channel, a: &InitArgs) -> Result<()> {
         tty::send_fd(sock, "/dev/ptmx", master.as_raw_fd())?;
         slave = Some(s);
     }
+    drop(dev);
     ch.send(&Msg::RunHooks)?;
     ch.expect(&Msg::HooksDone)?;
     hooks::run(

@@ -644,3 +644,133 @@ pub fn openat_path(dirfd: RawFd, name: &Path) -> Result<OwnedFd, Errno> {
     // SAFETY: the kernel just returned this fd to us; nobody else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
+
+/// `openat2(2)` with caller-chosen `RESOLVE_*` flags (close-on-exec
+/// always), for lookups with rules other than [`openat_in_root`]'s: under a
+/// procfs handle (`RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS`)
+/// or inside a mount corral made.
+pub fn openat_resolve(
+    dirfd: RawFd,
+    path: &Path,
+    flags: i32,
+    mode: u32,
+    resolve: u64,
+) -> Result<OwnedFd, Errno> {
+    openat2(dirfd, path, flags, mode, resolve)
+}
+
+/// `open_tree(dirfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH
+/// [| AT_RECURSIVE])`: a detached copy of the mount whose root, or the
+/// directory under it, `dirfd` names — no path is resolved.
+pub fn open_tree_clone_fd(dirfd: RawFd, recursive: bool) -> Result<OwnedFd, Errno> {
+    let flags = 1
+        | libc::O_CLOEXEC as u32
+        | libc::AT_EMPTY_PATH as u32
+        | if recursive { AT_RECURSIVE } else { 0 };
+    // SAFETY: "" is a valid C string; integer arguments otherwise.
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, dirfd, c"".as_ptr(), flags) };
+    let fd = Errno::result(fd)? as RawFd;
+    // SAFETY: the kernel just returned this fd to us; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `fsopen(fstype, FSOPEN_CLOEXEC)`, `fsconfig(FSCONFIG_SET_STRING)` of
+/// each `(key, Some(value))` (`FSCONFIG_SET_FLAG` of each `(key, None)`), `fsconfig(FSCONFIG_CMD_CREATE)` and
+/// `fsmount(FSMOUNT_CLOEXEC, attrs)`: a new, detached instance of the file
+/// system `fstype` with mount attributes `attrs` (`MOUNT_ATTR_*`), attached
+/// nowhere until [`move_mount_fd`].
+pub fn fsmount_new(
+    fstype: &str,
+    options: &[(&str, Option<&str>)],
+    attrs: u64,
+) -> Result<OwnedFd, Errno> {
+    const FSOPEN_CLOEXEC: u32 = 1;
+    const FSCONFIG_SET_FLAG: u32 = 0;
+    const FSCONFIG_SET_STRING: u32 = 1;
+    const FSCONFIG_CMD_CREATE: u32 = 6;
+    const FSMOUNT_CLOEXEC: u32 = 1;
+    let t = CString::new(fstype).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: valid C string for the duration of the call.
+    let fs = Errno::result(unsafe { libc::syscall(libc::SYS_fsopen, t.as_ptr(), FSOPEN_CLOEXEC) })?
+        as RawFd;
+    // SAFETY: the kernel just returned this fd to us; nobody else owns it.
+    let fs = unsafe { OwnedFd::from_raw_fd(fs) };
+    use std::os::fd::AsRawFd;
+    for (k, v) in options {
+        let k = CString::new(*k).map_err(|_| Errno::EINVAL)?;
+        let v = match v {
+            Some(v) => Some(CString::new(*v).map_err(|_| Errno::EINVAL)?),
+            None => None,
+        };
+        let (cmd, vp) = match &v {
+            Some(v) => (FSCONFIG_SET_STRING, v.as_ptr()),
+            None => (FSCONFIG_SET_FLAG, std::ptr::null()),
+        };
+        // SAFETY: valid C strings (or NULL for a flag, as the man page
+        // asks) that outlive the call.
+        Errno::result(unsafe {
+            libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), cmd, k.as_ptr(), vp, 0)
+        })?;
+    }
+    // SAFETY: FSCONFIG_CMD_CREATE takes no key or value (NULL, 0).
+    Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    })?;
+    // SAFETY: integer arguments on an fd we own.
+    let m = Errno::result(unsafe {
+        libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attrs)
+    })? as RawFd;
+    // SAFETY: the kernel just returned this fd to us; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(m) })
+}
+
+/// The id of the mount `fd` is on: `statx(STATX_MNT_ID)` (Linux 5.8), else
+/// the `mnt_id` line of `/proc/self/fdinfo/FD` (Linux 3.15).
+pub fn mount_id(fd: RawFd) -> Result<u64, Errno> {
+    const STATX_MNT_ID: u32 = 0x1000;
+    // SAFETY: statx is plain data; zeroed is valid and the kernel fills it.
+    let mut st: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: "" is a valid C string and `st` a statx on our stack, both
+    // valid for the call.
+    let r = unsafe {
+        libc::statx(
+            fd,
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+            STATX_MNT_ID,
+            &mut st,
+        )
+    };
+    if r == 0 && st.stx_mask & STATX_MNT_ID != 0 {
+        return Ok(st.stx_mnt_id);
+    }
+    let text = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("mnt_id:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or(Errno::ENOSYS)
+}
+
+/// Whether an error of one of the new mount API's calls means "not
+/// available here": ENOSYS (an older kernel) or EPERM (a seccomp filter
+/// that denies it, as the older-kernels test tier does).
+pub fn api_missing(e: Errno) -> bool {
+    matches!(e, Errno::ENOSYS | Errno::EPERM)
+}
+
+/// `fcntl(fd, F_DUPFD_CLOEXEC, 3)`: a new fd for the open file `fd` names
+/// (one the caller holds only as a raw number).
+pub fn dup_cloexec(fd: RawFd) -> Result<OwnedFd, Errno> {
+    // SAFETY: integer arguments; the new fd is ours alone.
+    let n = Errno::result(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) })?;
+    // SAFETY: the kernel just returned this fd to us; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}
