@@ -22,10 +22,19 @@ w=$(mktemp -d /tmp/corral-order.XXXXXX)
 root=$w/root
 cleanup() {
   "$corral" --root "$root" delete --force sleeper >/dev/null 2>&1 || true
+  umount "$w/ro/corral" 2>/dev/null || true
   rm -rf "$w"
 }
 trap cleanup EXIT
 nm --defined-only -S "$corral" >"$w/symbols"
+# corral re-executes itself from a sealed image unless it already runs
+# from a read-only mount (libcontainer::process::seal); the tracer does not
+# follow an exec, so it traces the binary through a read-only bind, which
+# runs every command in one image as a sealed re-exec does.
+mkdir "$w/ro" && touch "$w/ro/corral"
+mount --bind -o ro "$corral" "$w/ro/corral"
+mount -o remount,bind,ro "$w/ro/corral"
+traced=$w/ro/corral
 ARGS='["/bin/true"]' bash fixtures/build-bundle.sh "$w/plain" >/dev/null
 ARGS='["/bin/true"]' bash fixtures/build-bundle.sh "$w/seccomp" >/dev/null
 ARGS='["/bin/sleep", "1000000"]' bash fixtures/build-bundle.sh "$w/sleeper" >/dev/null
@@ -36,7 +45,7 @@ c["linux"]["seccomp"] = json.load(open(sys.argv[2]))
 json.dump(c, open(sys.argv[1], "w"))
 PY
 list=$w/list
-trace() { "$tracer" "$w/symbols" "$list" -- "$corral" --root "$root" "$@" </dev/null >/dev/null; }
+trace() { "$tracer" "$w/symbols" "$list" -- "$traced" --root "$root" "$@" </dev/null >/dev/null; }
 # The measured paths first: their functions lead the list.
 trace run --bundle "$w/plain" plain
 trace run --bundle "$w/seccomp" seccomp

@@ -3,8 +3,12 @@
 # the same bundles from fixtures/, interleaved, with warm-up; prints the
 # table and writes bench/results/latest.md and latest.svg.
 #
-#   bash bench/run.sh [--iterations N] [--total N] [--out DIR]
+#   bash bench/run.sh [--iterations N] [--total N] [--out DIR] [--baseline BIN]
 #       (root; needs runc, crun, strace, time, busybox-static)
+#
+# --baseline BIN adds another corral build (the figures before a change,
+# e.g. one built by scripts/build-release.sh in a worktree of an older
+# commit) as the column corral-before, measured in the same run.
 #
 # Defaults: 100 timed rounds per time metric, 200 containers per throughput
 # figure. CI runs a small size (--iterations 5 --total 20) to prove it works.

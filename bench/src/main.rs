@@ -27,6 +27,9 @@ struct Options {
     total: usize,
     out: PathBuf,
     corral: PathBuf,
+    /// Another corral build measured in the same run (the figures before a
+    /// change), shown as the column `corral-before`.
+    baseline: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -35,6 +38,7 @@ fn parse_args() -> Result<Options, String> {
         total: 200,
         out: PathBuf::from("bench/results"),
         corral: PathBuf::from("target/x86_64-unknown-linux-gnu/release/corral"),
+        baseline: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -52,8 +56,11 @@ fn parse_args() -> Result<Options, String> {
             }
             "--out" => o.out = PathBuf::from(val("--out")?),
             "--corral" => o.corral = PathBuf::from(val("--corral")?),
+            "--baseline" => o.baseline = Some(PathBuf::from(val("--baseline")?)),
             "-h" | "--help" => {
-                println!("corral-bench [--iterations N] [--total N] [--out DIR] [--corral BIN]");
+                println!(
+                    "corral-bench [--iterations N] [--total N] [--out DIR] [--corral BIN] [--baseline BIN]"
+                );
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?}")),
@@ -86,11 +93,17 @@ fn run() -> Result<(), String> {
     }
     let work = std::env::temp_dir().join(format!("corral-bench-{}", std::process::id()));
     let bundles = Bundles::build(&work)?;
-    let runtimes = vec![
+    let mut runtimes = vec![
         Runtime::new("corral", corral, &work),
         Runtime::new("runc", which("runc")?, &work),
         Runtime::new("crun", which("crun")?, &work),
     ];
+    if let Some(b) = &o.baseline {
+        let b = b
+            .canonicalize()
+            .map_err(|e| format!("--baseline {b:?}: {e}"))?;
+        runtimes.push(Runtime::new("corral-before", b, &work));
+    }
     let result = measure_all(&o, &bundles, &runtimes);
     for rt in &runtimes {
         rt.cleanup();

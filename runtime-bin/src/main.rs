@@ -332,13 +332,6 @@ enum Cmd {
 
 fn main() {
     libcontainer::helper::run_if_helper();
-    // Every corral process runs from a sealed image of its binary, so that
-    // none a container can see has the host's file as its executable
-    // (CVE-2019-5736): re-executes once when it does not.
-    if let Err(e) = libcontainer::process::seal::seal_self() {
-        eprintln!("{e}");
-        std::process::exit(1);
-    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
@@ -362,6 +355,19 @@ fn main() {
     if cli.version {
         println!("{VERSION}");
         return;
+    }
+    // A command that makes processes inside a container runs from a sealed
+    // image of this binary, so that none of them has the host's file as
+    // its executable (CVE-2019-5736): this re-executes it once. The other
+    // commands make nothing a container can see, and skip the exec.
+    if matches!(
+        cli.cmd,
+        Some(Cmd::Create(_) | Cmd::Run { .. } | Cmd::Exec(_))
+    ) {
+        if let Err(e) = libcontainer::process::seal::seal_self() {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
     }
     let mut log = match logging::Logger::new(cli.log.as_deref(), &cli.log_format, cli.debug) {
         Ok(l) => l,
