@@ -15,12 +15,14 @@
 //! [`crate::helper::run_if_helper`]), re-executes the process once from an
 //! image that cannot be written through any path a container can reach:
 //!
-//! - a **read-only detached bind** of the executable (`open_tree(CLONE)` +
-//!   `mount_setattr(RDONLY)`): attached in no mount namespace, so nothing
-//!   can remount it, and every open for writing through `/proc/PID/exe`,
-//!   `/proc/PID/fd/N` or `/proc/PID/map_files` meets `EROFS`. No copy, no
-//!   memory: it needs `CAP_SYS_ADMIN` over the caller's mount namespace and
-//!   Linux 5.12 (`mount_setattr`);
+//! - a **read-only detached bind** of the executable's directory
+//!   (`open_tree(CLONE)` + `mount_setattr(RDONLY)`), executed by the file
+//!   in it: attached in no mount namespace, and `/proc/PID/exe` names a
+//!   file under the mount's root, through which the kernel lets nobody
+//!   change the mount (`EINVAL`); every open for writing through
+//!   `/proc/PID/exe`, `/proc/PID/fd/N` or `/proc/PID/map_files` meets
+//!   `EROFS`. No copy, no memory: it needs `CAP_SYS_ADMIN` over the
+//!   caller's mount namespace and Linux 5.12 (`mount_setattr`);
 //! - otherwise a **sealed memfd** copy (`F_SEAL_WRITE | F_SEAL_GROW |
 //!   F_SEAL_SHRINK | F_SEAL_SEAL`): any user, any kernel since 3.17; it costs
 //!   a copy of the binary per process that seals itself.
@@ -154,19 +156,26 @@ fn sealed_image() -> Result<OwnedFd> {
 }
 
 fn readonly_bind() -> std::result::Result<OwnedFd, Errno> {
-    // The directory, so that /proc/PID/exe reads `/corral` rather than `/`
-    // for ps and its kin; the file alone where the directory cannot be had
-    // (the binary was replaced under us: its path ends in " (deleted)").
+    // The binary's directory, not the file alone: the root of a detached
+    // mount can have its attributes changed by anyone holding
+    // CAP_SYS_ADMIN over their own mount namespace (mount_setattr checks
+    // no namespace for an anonymous mount's root), and /proc/PID/exe must
+    // never name such a root. The file inside is not one, so the kernel
+    // refuses (EINVAL) to change the mount through it. It also makes
+    // /proc/PID/exe read `/corral` for ps and its kin.
     let path = std::fs::read_link("/proc/self/exe").map_err(|_| Errno::ENOENT)?;
-    if let (Some(dir), Some(name)) = (path.parent(), path.file_name()) {
-        if let Ok(tree) = readonly_bind_of(dir) {
-            let fd = sys::openat_path(tree.as_raw_fd(), std::path::Path::new(name))?;
-            if classify(fd.as_raw_fd()) == Some(Seal::ReadOnlyMount) && same_file(&fd) {
-                return Ok(fd);
-            }
-        }
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(Errno::ENOENT);
+    };
+    // A binary replaced under us reads "… (deleted)": no such name in the
+    // directory, and the memfd copy is taken instead.
+    let tree = readonly_bind_of(dir)?;
+    let fd = sys::openat_path(tree.as_raw_fd(), std::path::Path::new(name))?;
+    if classify(fd.as_raw_fd()) == Some(Seal::ReadOnlyMount) && same_file(&fd) {
+        Ok(fd)
+    } else {
+        Err(Errno::ESTALE)
     }
-    readonly_bind_of(std::path::Path::new("/proc/self/exe"))
 }
 
 /// Whether `fd` is the file we run (device and inode).
@@ -181,8 +190,8 @@ fn same_file(fd: &OwnedFd) -> bool {
     }
 }
 
-/// A read-only detached bind of the file or directory at `path`, checked
-/// to be so.
+/// A read-only detached bind of the directory (or, in the tests, the
+/// file) at `path`, checked to be so.
 fn readonly_bind_of(path: &std::path::Path) -> std::result::Result<OwnedFd, Errno> {
     let tree = sys::open_tree_clone(path, false)?;
     let attr = sys::MountAttr {
