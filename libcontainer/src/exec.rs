@@ -350,7 +350,7 @@ fn exec_child(
     init::chdir_inside(p.cwd())?;
     let (exe_c, argv, envp) = init::exec_args(p)?;
     security::set_umask(p);
-    sys::cloexec_from(3 + opts.preserve_fds).ctx(|| "mark fds close-on-exec".to_string())?;
+    sys::cloexec_all_from(3 + opts.preserve_fds).ctx(|| "mark fds close-on-exec".to_string())?;
     for fd in 3..3 + opts.preserve_fds {
         let _ = sys::clear_cloexec(fd as i32);
     }
