@@ -491,3 +491,66 @@ fn hooks_get_no_fd_but_their_stdio() {
     }
     assert_nothing_left(&env, &id);
 }
+
+#[test]
+fn hooks_get_no_fd_but_their_stdio_when_seccomp_denies_close_range() {
+    // startContainer hooks run under the container's seccomp filter: the
+    // fds must be shut without close_range (nor pidfd_open, which the
+    // hook runner uses to wait when it can).
+    for errno in [libc::ENOSYS, libc::EPERM] {
+        let mut env = Env::new(&["sh", "-c", "ls /proc/self/fd > /hooks/process"]);
+        let d = env.scratch.join("hooks");
+        std::fs::create_dir_all(&d).expect("mkdir");
+        let host = d.to_str().expect("utf8").to_string();
+        env.edit(|c| {
+            c["mounts"].as_array_mut().expect("mounts").push(json!(
+                {"destination": "/hooks", "type": "bind", "source": host, "options": ["bind"]}
+            ));
+            c["linux"]["seccomp"] = json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "architectures": ["SCMP_ARCH_X86_64"],
+                "syscalls": [{"names": ["close_range", "pidfd_open"],
+                              "action": "SCMP_ACT_ERRNO", "errnoRet": errno}],
+            });
+            c["hooks"] = json!({
+                "startContainer": [sh("exec ls -l /proc/self/fd > /hooks/startContainer")],
+            });
+        });
+        let id = env.id();
+        let b = env.bundle.to_str().expect("utf8").to_string();
+        // `sh` gives the run a preserved fd 3.
+        let corral = integration::corral_bin();
+        let root = env.root.to_str().expect("utf8").to_string();
+        let o = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("exec \"$@\" 3</dev/null")
+            .arg("sh")
+            .arg(&corral)
+            .args([
+                "--root",
+                &root,
+                "run",
+                "--preserve-fds",
+                "1",
+                "--bundle",
+                &b,
+                &id,
+            ])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run");
+        assert!(o.status.success(), "errno {errno}: {}", out(&o.stderr));
+        let listing = std::fs::read_to_string(d.join("startContainer")).expect("listing");
+        let fds = fds_of(&listing);
+        let nums: Vec<&str> = fds
+            .iter()
+            .map(|f| f.split(' ').next().expect("fd"))
+            .collect();
+        assert_eq!(nums, ["0", "1", "2"], "errno {errno}: {fds:?}\n{listing}");
+        // The process itself: stdio, the preserved 3, ls's directory.
+        let listing = std::fs::read_to_string(d.join("process")).expect("listing");
+        let nums: Vec<&str> = listing.lines().collect();
+        assert_eq!(nums, ["0", "1", "2", "3", "4"], "errno {errno}: {listing}");
+        assert_nothing_left(&env, &id);
+    }
+}
