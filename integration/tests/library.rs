@@ -6,7 +6,7 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use integration::{assert_nothing_left, corral_bin, Env};
-use libcontainer::{Container, ContainerBuilder, Error, Status};
+use libcontainer::{Container, ContainerBuilder, Error, ExecOptions, Status};
 
 #[test]
 fn lifecycle_from_a_multithreaded_caller() {
@@ -72,6 +72,82 @@ fn errors_keep_their_kind_through_the_helper() {
         Container::load(&env.root, &id),
         Err(Error::NotExist(_))
     ));
+}
+
+/// An exec that the helper refuses: the error comes back as the helper's
+/// kind, not as `Other`.
+fn exec_through_helper(c: &Container) -> Error {
+    let mut p = oci_spec::runtime::Process::default();
+    p.set_args(Some(vec!["true".into()]));
+    p.set_cwd("/".into());
+    let mut opts = ExecOptions::new(p);
+    opts.helper = Some(corral_bin());
+    c.exec(opts).expect_err("the exec must be refused")
+}
+
+#[test]
+fn not_found_and_bad_state_keep_their_kind_through_the_helper() {
+    // This caller is multi-threaded: create and exec go through the helper.
+    let _t = std::thread::spawn(|| std::thread::sleep(Duration::from_secs(5)));
+    assert!(libcontainer::helper::is_multithreaded());
+    let mut env = Env::new(&["sleep", "1000"]);
+    let id = env.id();
+    let null = std::fs::File::open("/dev/null").expect("null");
+    let fd = null.as_raw_fd();
+    let builder = || {
+        ContainerBuilder::new(&id, &env.root)
+            .bundle(&env.bundle)
+            .helper(corral_bin())
+            .stdio([fd, fd, fd])
+    };
+    let mut c = builder().create().expect("create through the helper");
+    match builder().create() {
+        Err(Error::Exists(x)) => assert_eq!(x, id),
+        other => panic!("expected Exists, got {other:?}"),
+    }
+    c.start().expect("start");
+    c.pause().expect("pause");
+    match exec_through_helper(&c) {
+        Error::BadState { id: x, status, .. } => {
+            assert_eq!(x, id);
+            assert_eq!(status, "paused");
+        }
+        other => panic!("expected BadState, got {other:?}"),
+    }
+    c.resume().expect("resume");
+    // A handle loaded before the delete: the helper finds no container.
+    let stale = Container::load(&env.root, &id).expect("load");
+    c.delete(true).expect("delete");
+    match exec_through_helper(&stale) {
+        Error::NotExist(x) => assert_eq!(x, id),
+        other => panic!("expected NotExist, got {other:?}"),
+    }
+    assert_nothing_left(&env, &id);
+
+    // A stopped container: not running.
+    let mut env = Env::new(&["true"]);
+    let id = env.id();
+    let mut c = ContainerBuilder::new(&id, &env.root)
+        .bundle(&env.bundle)
+        .helper(corral_bin())
+        .stdio([fd, fd, fd])
+        .create()
+        .expect("create through the helper");
+    c.start().expect("start");
+    for _ in 0..500 {
+        if c.status() == Status::Stopped {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(c.status(), Status::Stopped);
+    // The helper loads the record and sees the init gone.
+    match exec_through_helper(&c) {
+        Error::NotRunning => {}
+        other => panic!("expected NotRunning, got {other:?}"),
+    }
+    c.delete(false).expect("delete");
+    assert_nothing_left(&env, &id);
 }
 
 #[test]

@@ -56,7 +56,7 @@ pub enum Error {
     #[error("{op} {path}: {source}")]
     Io {
         /// What was being done.
-        op: &'static str,
+        op: std::borrow::Cow<'static, str>,
         /// On which path.
         path: PathBuf,
         /// The error.
@@ -95,9 +95,13 @@ impl Error {
     }
 
     /// A failed I/O operation on `path`.
-    pub fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(
+        op: impl Into<std::borrow::Cow<'static, str>>,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
         Error::Io {
-            op,
+            op: op.into(),
             path: path.into(),
             source,
         }

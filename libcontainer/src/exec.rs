@@ -137,8 +137,10 @@ impl Container {
             ));
         }
         let init_pid = self.pid().ok_or(Error::NotRunning)?;
-        // Every namespace of the container, by the init's /proc links,
-        // opened now: the pid may not be reused while we hold them.
+        stall_point("exec-loaded");
+        // Every namespace of the container and its root, opened now and
+        // known to be the init's (see `pin_init`): the child joins these
+        // fds, never a /proc path a reused pid could redirect.
         let spec = self.spec();
         let kinds: Vec<NS> = spec
             .linux()
@@ -148,17 +150,7 @@ impl Container {
             .iter()
             .map(|n| n.typ())
             .collect();
-        let mut join: Vec<(NS, PathBuf)> = Vec::new();
-        for t in NS_ORDER {
-            if kinds.contains(&t) {
-                join.push((
-                    t,
-                    PathBuf::from(format!("/proc/{init_pid}/ns/{}", namespaces::name(t))),
-                ));
-            }
-        }
-        let root = std::fs::File::open(format!("/proc/{init_pid}/root"))
-            .map_err(|e| Error::Other(format!("open the container's root: {e}")))?;
+        let Pinned { join, root } = self.pin_init(init_pid, &kinds)?;
         let (console, to_caller) = match &opts.console_socket {
             Some(path) if terminal => (Some(tty::connect(path)?), None),
             None if terminal => {
@@ -267,10 +259,103 @@ impl Container {
     }
 }
 
+/// The container init's namespaces (in [`NS_ORDER`]) and root directory.
+struct Pinned {
+    join: Vec<(NS, OwnedFd)>,
+    root: std::fs::File,
+}
+
+impl Container {
+    /// Opens the namespaces `kinds` and the root of the init, `pid`, so
+    /// that they are known to be the init's and not those of a process
+    /// that got its pid after it died: a pidfd is taken first, then the
+    /// start time checked (so the pidfd is the init's), then the
+    /// `/proc/PID` files opened, then the pidfd asked whether the init
+    /// still exists (not reaped: its pid was not reused while they were
+    /// opened). Without pidfd_open (Linux < 5.3, or denied) the start time
+    /// is checked again after the opening instead, which leaves only a
+    /// pid reused within the same clock tick undetected. A dead init is
+    /// [`Error::NotRunning`].
+    fn pin_init(&self, pid: i32, kinds: &[NS]) -> Result<Pinned> {
+        let alive = || self.status() != Status::Stopped;
+        let pidfd = match sys::pidfd_open(pid) {
+            Ok(fd) => Some(fd),
+            Err(nix::errno::Errno::ESRCH) => return Err(Error::NotRunning),
+            Err(nix::errno::Errno::ENOSYS | nix::errno::Errno::EPERM) => None,
+            Err(e) => {
+                return Err(Error::sys(
+                    format!("pidfd_open the container's init (pid {pid})"),
+                    e,
+                ))
+            }
+        };
+        if !alive() {
+            return Err(Error::NotRunning);
+        }
+        stall_point("exec-pinned");
+        let open = |what: &str| {
+            let path = PathBuf::from(format!("/proc/{pid}/{what}"));
+            std::fs::File::open(&path).map_err(|e| Error::io("open the container init's", path, e))
+        };
+        let opened = (|| -> Result<Pinned> {
+            let mut join = Vec::new();
+            for t in NS_ORDER {
+                if kinds.contains(&t) {
+                    join.push((t, open(&format!("ns/{}", namespaces::name(t)))?.into()));
+                }
+            }
+            Ok(Pinned {
+                join,
+                root: open("root")?,
+            })
+        })();
+        let same = pidfd
+            .as_ref()
+            .is_none_or(|fd| sys::pidfd_send_signal(fd.as_raw_fd(), 0).is_ok());
+        if !same || !alive() {
+            return Err(Error::NotRunning);
+        }
+        opened
+    }
+}
+
+/// Debug builds: with `CORRAL_TEST_EXEC_STALL=<stage>:<dir>` in the
+/// environment, exec stops at `<stage>` — `exec-loaded` (the container
+/// seen running, nothing of its init opened yet) or `exec-pinned` (the
+/// init's pidfd taken, its namespaces not yet opened) — creates
+/// `<dir>/stalled` and waits, 30 s at most, for `<dir>/go`: the tests
+/// kill the init there and give its pid to another process.
+#[cfg(debug_assertions)]
+fn stall_point(stage: &str) {
+    let Some(v) = std::env::var_os("CORRAL_TEST_EXEC_STALL") else {
+        return;
+    };
+    let v = v.to_string_lossy();
+    let Some((at, dir)) = v.split_once(':') else {
+        return;
+    };
+    if at != stage {
+        return;
+    }
+    let dir = std::path::Path::new(dir);
+    if std::fs::write(dir.join("stalled"), stage).is_err() {
+        return;
+    }
+    let t = std::time::Instant::now();
+    while !dir.join("go").exists() && t.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Release builds have no stall points.
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+fn stall_point(_stage: &str) {}
+
 /// What the exec'd process takes from the container.
 struct ChildContext<'a> {
-    /// The init's namespaces to join, user first.
-    join: &'a [(NS, PathBuf)],
+    /// The init's namespaces to join, user first, opened by `pin_init`.
+    join: &'a [(NS, OwnedFd)],
     /// The init's root directory.
     root: &'a std::fs::File,
     /// The console socket, for a terminal.
@@ -309,7 +394,10 @@ fn exec_child(
     // namespace is joined; a process forked into the PID namespace
     // inherits them.
     cgroups.join_self()?;
-    namespaces::join_all(join)?;
+    for (t, fd) in join {
+        sys::setns(fd.as_raw_fd(), namespaces::flag(*t))
+            .ctx(|| format!("join the container's {} namespace", namespaces::name(*t)))?;
+    }
     // The root the init sees, whether it pivoted or chrooted (--no-pivot).
     nix::unistd::fchdir(root).ctx(|| "enter the container's root".to_string())?;
     nix::unistd::chroot(".").ctx(|| "chroot into the container's root".to_string())?;
@@ -350,7 +438,7 @@ fn exec_child(
     init::chdir_inside(p.cwd())?;
     let (exe_c, argv, envp) = init::exec_args(p)?;
     security::set_umask(p);
-    sys::cloexec_from(3 + opts.preserve_fds).ctx(|| "mark fds close-on-exec".to_string())?;
+    sys::cloexec_all_from(3 + opts.preserve_fds).ctx(|| "mark fds close-on-exec".to_string())?;
     for fd in 3..3 + opts.preserve_fds {
         let _ = sys::clear_cloexec(fd as i32);
     }

@@ -54,36 +54,143 @@ enum Reply {
     Ok,
     /// An exec'd process's host pid.
     Pid(i32),
-    Err {
-        kind: String,
+    Err(WireError),
+}
+
+/// [`Error`] as it crosses the helper boundary: one variant per kind, so
+/// the caller gets back the variant the helper had (the shim maps them to
+/// NotFound, FailedPrecondition, AlreadyExists…). The matches below have
+/// no wildcard arm: a new kind of [`Error`] does not compile until it is
+/// carried here.
+#[derive(Debug, Serialize, Deserialize)]
+enum WireError {
+    Spec {
         path: String,
         msg: String,
     },
+    Unsupported {
+        path: String,
+        msg: String,
+    },
+    NotExist(String),
+    Exists(String),
+    InvalidId(String),
+    BadState {
+        id: String,
+        status: String,
+        msg: String,
+    },
+    NotRunning,
+    Sys {
+        op: String,
+        errno: i32,
+    },
+    /// An I/O error: by its errno when it has one, else by its message.
+    Io {
+        op: String,
+        path: std::path::PathBuf,
+        errno: Option<i32>,
+        msg: String,
+    },
+    Init(String),
+    Hook {
+        kind: String,
+        index: usize,
+        path: std::path::PathBuf,
+        msg: String,
+    },
+    Other(String),
+}
+
+fn to_wire(e: &Error) -> WireError {
+    match e {
+        Error::Spec { path, msg } => WireError::Spec {
+            path: path.clone(),
+            msg: msg.clone(),
+        },
+        Error::Unsupported { path, msg } => WireError::Unsupported {
+            path: path.clone(),
+            msg: msg.clone(),
+        },
+        Error::NotExist(id) => WireError::NotExist(id.clone()),
+        Error::Exists(id) => WireError::Exists(id.clone()),
+        Error::InvalidId(id) => WireError::InvalidId(id.clone()),
+        Error::BadState { id, status, msg } => WireError::BadState {
+            id: id.clone(),
+            status: status.clone(),
+            msg: msg.clone(),
+        },
+        Error::NotRunning => WireError::NotRunning,
+        Error::Sys { op, errno } => WireError::Sys {
+            op: op.clone(),
+            errno: *errno as i32,
+        },
+        Error::Io { op, path, source } => WireError::Io {
+            op: op.to_string(),
+            path: path.clone(),
+            errno: source.raw_os_error(),
+            msg: source.to_string(),
+        },
+        Error::Init(m) => WireError::Init(m.clone()),
+        Error::Hook {
+            kind,
+            index,
+            path,
+            msg,
+        } => WireError::Hook {
+            kind: kind.clone(),
+            index: *index,
+            path: path.clone(),
+            msg: msg.clone(),
+        },
+        Error::Other(m) => WireError::Other(m.clone()),
+    }
+}
+
+fn from_wire(w: WireError) -> Error {
+    match w {
+        WireError::Spec { path, msg } => Error::Spec { path, msg },
+        WireError::Unsupported { path, msg } => Error::Unsupported { path, msg },
+        WireError::NotExist(id) => Error::NotExist(id),
+        WireError::Exists(id) => Error::Exists(id),
+        WireError::InvalidId(id) => Error::InvalidId(id),
+        WireError::BadState { id, status, msg } => Error::BadState { id, status, msg },
+        WireError::NotRunning => Error::NotRunning,
+        WireError::Sys { op, errno } => Error::Sys {
+            op,
+            errno: nix::errno::Errno::from_raw(errno),
+        },
+        WireError::Io {
+            op,
+            path,
+            errno,
+            msg,
+        } => Error::Io {
+            op: op.into(),
+            path,
+            source: match errno {
+                Some(n) => std::io::Error::from_raw_os_error(n),
+                None => std::io::Error::other(msg),
+            },
+        },
+        WireError::Init(m) => Error::Init(m),
+        WireError::Hook {
+            kind,
+            index,
+            path,
+            msg,
+        } => Error::Hook {
+            kind,
+            index,
+            path,
+            msg,
+        },
+        WireError::Other(m) => Error::Other(m),
+    }
 }
 
 fn to_reply(e: &Error) -> Reply {
-    let (kind, path, msg) = match e {
-        Error::Spec { path, msg } => ("spec", path.clone(), msg.clone()),
-        Error::Unsupported { path, msg } => ("unsupported", path.clone(), msg.clone()),
-        Error::Exists(id) => ("exists", String::new(), id.clone()),
-        Error::InvalidId(id) => ("invalid-id", String::new(), id.clone()),
-        other => ("other", String::new(), other.to_string()),
-    };
-    Reply::Err {
-        kind: kind.into(),
-        path,
-        msg,
-    }
-}
-
-fn from_reply(kind: &str, path: String, msg: String) -> Error {
-    match kind {
-        "spec" => Error::Spec { path, msg },
-        "unsupported" => Error::Unsupported { path, msg },
-        "exists" => Error::Exists(msg),
-        "invalid-id" => Error::InvalidId(msg),
-        _ => Error::Other(msg),
-    }
+    Reply::Err(to_wire(e))
 }
 
 /// If this process was started as a libcontainer helper, serves the request
@@ -232,7 +339,7 @@ fn call(
     match serde_json::from_slice::<Reply>(&reply) {
         Ok(Reply::Ok) => Ok(None),
         Ok(Reply::Pid(p)) => Ok(Some(p)),
-        Ok(Reply::Err { kind, path, msg }) => Err(from_reply(&kind, path, msg)),
+        Ok(Reply::Err(w)) => Err(from_wire(w)),
         Err(_) => Err(Error::Other(format!(
             "libcontainer helper {helper:?} gave no answer ({status}); does it call libcontainer::helper::run_if_helper() first in main?"
         ))),
@@ -243,4 +350,60 @@ fn unsafe_borrow(fd: RawFd) -> std::os::fd::BorrowedFd<'static> {
     // SAFETY: the caller's stdio fds stay open for the duration of create,
     // which is as long as this borrow is used.
     unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kind of error, as the helper would send it.
+    fn every_kind() -> Vec<Error> {
+        vec![
+            Error::spec("process.cwd", "\"relative\" is not an absolute path"),
+            Error::unsupported("linux.timeOffsets", "no time namespace"),
+            Error::NotExist("c1".into()),
+            Error::Exists("c2".into()),
+            Error::InvalidId("../x".into()),
+            Error::BadState {
+                id: "c3".into(),
+                status: "paused".into(),
+                msg: "cannot exec in a paused container".into(),
+            },
+            Error::NotRunning,
+            Error::sys("setns", nix::errno::Errno::EPERM),
+            Error::io(
+                "open",
+                "/run/x",
+                std::io::Error::from_raw_os_error(libc::ENOENT),
+            ),
+            Error::io("read", "/run/y", std::io::Error::other("short read")),
+            Error::Init("mount /proc: EPERM".into()),
+            Error::Hook {
+                kind: "prestart".into(),
+                index: 2,
+                path: "/bin/hook".into(),
+                msg: "exit status: 3".into(),
+            },
+            Error::Other("something else".into()),
+        ]
+    }
+
+    #[test]
+    fn every_error_kind_survives_the_helper_reply() {
+        for e in every_kind() {
+            let text = serde_json::to_vec(&to_reply(&e)).expect("serialize");
+            let back = match serde_json::from_slice::<Reply>(&text).expect("deserialize") {
+                Reply::Err(w) => from_wire(w),
+                _ => panic!("not an error reply"),
+            };
+            // Same variant, same fields, same message.
+            assert_eq!(format!("{back:?}"), format!("{e:?}"));
+            assert_eq!(back.to_string(), e.to_string());
+            assert_eq!(
+                std::mem::discriminant(&back),
+                std::mem::discriminant(&e),
+                "{e:?}"
+            );
+        }
+    }
 }

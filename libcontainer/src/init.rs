@@ -249,7 +249,7 @@ fn init(ch: &mut Channel, a: &InitArgs) -> Result<()> {
             &(a.state_json)("created", std::process::id() as i32),
         )?;
         security::set_umask(process);
-        sys::cloexec_from(3 + a.preserve_fds).ctx(|| "mark fds close-on-exec".to_string())?;
+        sys::cloexec_all_from(3 + a.preserve_fds).ctx(|| "mark fds close-on-exec".to_string())?;
         for fd in 3..3 + a.preserve_fds {
             let _ = sys::clear_cloexec(fd as i32);
         }

@@ -774,3 +774,134 @@ pub fn dup_cloexec(fd: RawFd) -> Result<OwnedFd, Errno> {
     // SAFETY: the kernel just returned this fd to us; nobody else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(n) })
 }
+
+/// Marks every fd from `first` on close-on-exec without depending on a
+/// system call a seccomp profile may deny: `close_range(CLOSE_RANGE_CLOEXEC)`
+/// (Linux 5.11) first; where it fails (ENOSYS, EPERM), each fd listed in
+/// `/proc/self/fd` gets `FD_CLOEXEC` by `fcntl`; where `/proc` is not
+/// there, every fd number below the `RLIMIT_NOFILE` soft limit (at most
+/// 2^20) does. Async-signal-safe (no allocation): fit for a `pre_exec`.
+pub fn cloexec_all_from(first: u32) -> Result<(), Errno> {
+    if cloexec_from(first).is_ok() {
+        return Ok(());
+    }
+    if cloexec_listed_from(first).is_ok() {
+        return Ok(());
+    }
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid rlimit on our stack for the call.
+    let n = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        lim.rlim_cur.min(1 << 20)
+    } else {
+        65536
+    };
+    for fd in u64::from(first)..n {
+        // SAFETY: fcntl with integer arguments; an fd that is not open
+        // answers EBADF, which is ignored.
+        unsafe { libc::fcntl(fd as RawFd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    Ok(())
+}
+
+/// Sets `FD_CLOEXEC` on every fd ≥ `first` that `/proc/self/fd` lists
+/// (raw `open` + `getdents64` into a stack buffer: no allocation).
+fn cloexec_listed_from(first: u32) -> Result<(), Errno> {
+    // SAFETY: a static C string; the kernel returns a new fd or -1.
+    let dir = Errno::result(unsafe {
+        libc::open(
+            c"/proc/self/fd".as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    })?;
+    let mut buf = [0u8; 4096];
+    let r = loop {
+        // SAFETY: `buf` is writable for its length; `dir` is our fd.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                dir,
+                buf.as_mut_ptr(),
+                buf.len() as libc::c_ulong,
+            )
+        };
+        if n < 0 {
+            break Err(Errno::last());
+        }
+        if n == 0 {
+            break Ok(());
+        }
+        let n = n as usize;
+        let mut off = 0usize;
+        // struct linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, name.
+        while off + 19 < n {
+            let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
+            if reclen == 0 {
+                break;
+            }
+            let mut fd: i64 = 0;
+            let mut digits = 0;
+            for &b in buf[off + 19..(off + reclen).min(n)].iter() {
+                if !b.is_ascii_digit() || fd > i32::MAX as i64 {
+                    break;
+                }
+                fd = fd * 10 + i64::from(b - b'0');
+                digits += 1;
+            }
+            if digits > 0 && fd >= i64::from(first) && fd != i64::from(dir) {
+                // SAFETY: fcntl with integer arguments on a listed fd.
+                unsafe { libc::fcntl(fd as RawFd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            }
+            off += reclen;
+        }
+    };
+    // SAFETY: `dir` is ours and closed once.
+    unsafe { libc::close(dir) };
+    r
+}
+
+/// `setpgid(0, 0)`: the caller leads a new process group (a hook, so that
+/// its timeout can end what it forked).
+pub fn setpgid_self() -> Result<(), Errno> {
+    // SAFETY: integer arguments.
+    Errno::result(unsafe { libc::setpgid(0, 0) }).map(drop)
+}
+
+/// `poll(2)` on `fds` for at most `timeout_ms` (EINTR answers 0 ready).
+pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> Result<usize, Errno> {
+    // SAFETY: `fds` is a valid, writable array of its length.
+    match Errno::result(unsafe {
+        libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms)
+    }) {
+        Ok(n) => Ok(n as usize),
+        Err(Errno::EINTR) => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether child `pid` has exited, without reaping it
+/// (`waitid(P_PID, WEXITED | WNOHANG | WNOWAIT)`): its pid, and a process
+/// group it leads, stay reserved until it is waited for.
+pub fn child_exited(pid: i32) -> Result<bool, Errno> {
+    // SAFETY: siginfo_t is plain data the kernel fills; zeroed is valid.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `info` is a valid siginfo_t on our stack for the call.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        match Errno::result(r) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+            // SAFETY: after a successful waitid si_pid is set (0: none yet).
+            Ok(_) => return Ok(unsafe { info.si_pid() } != 0),
+        }
+    }
+}
