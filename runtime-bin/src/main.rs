@@ -332,6 +332,24 @@ enum Cmd {
 
 fn main() {
     libcontainer::helper::run_if_helper();
+    // A command that makes processes inside a container runs from a sealed
+    // image of this binary, so that none of them has the host's file as
+    // its executable (CVE-2019-5736): this re-executes it once, before
+    // anything else is done twice. The other commands make nothing a
+    // container can see and skip the exec. The test is on the raw
+    // arguments (parsing them first would be paid twice): a container id
+    // or program argument that reads "run" only costs a needless seal,
+    // and a create, run or exec that were not caught would be refused by
+    // the library (`require_sealed`), never run unsealed.
+    if std::env::args_os()
+        .skip(1)
+        .any(|a| a == "create" || a == "run" || a == "exec")
+    {
+        if let Err(e) = libcontainer::process::seal::seal_self() {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
@@ -356,19 +374,7 @@ fn main() {
         println!("{VERSION}");
         return;
     }
-    // A command that makes processes inside a container runs from a sealed
-    // image of this binary, so that none of them has the host's file as
-    // its executable (CVE-2019-5736): this re-executes it once. The other
-    // commands make nothing a container can see, and skip the exec.
-    if matches!(
-        cli.cmd,
-        Some(Cmd::Create(_) | Cmd::Run { .. } | Cmd::Exec(_))
-    ) {
-        if let Err(e) = libcontainer::process::seal::seal_self() {
-            eprintln!("{e}");
-            std::process::exit(1);
-        }
-    }
+
     let mut log = match logging::Logger::new(cli.log.as_deref(), &cli.log_format, cli.debug) {
         Ok(l) => l,
         Err(e) => {
