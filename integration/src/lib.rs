@@ -459,3 +459,56 @@ impl Env {
         (id, log)
     }
 }
+
+/// A thread that exchanges each pair of paths (RENAME_EXCHANGE, atomic)
+/// there and back in a tight loop until finished or dropped.
+pub struct Swapper {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<u64>>,
+}
+
+impl Swapper {
+    /// Starts the thread on `pairs`.
+    pub fn start(pairs: Vec<(PathBuf, PathBuf)>) -> Swapper {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                for (a, b) in &pairs {
+                    for _ in 0..2 {
+                        nix::fcntl::renameat2(
+                            nix::fcntl::AT_FDCWD,
+                            a,
+                            nix::fcntl::AT_FDCWD,
+                            b,
+                            nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+                        )
+                        .expect("exchange");
+                        n += 1;
+                    }
+                }
+            }
+            n
+        });
+        Swapper {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops the thread; the number of exchanges it made.
+    pub fn finish(mut self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.take().map_or(0, |t| t.join().expect("swapper"))
+    }
+}
+
+impl Drop for Swapper {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

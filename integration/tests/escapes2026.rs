@@ -10,60 +10,10 @@
 //! - `--no-pivot` leaving a fully visible procfs behind.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use integration::{assert_nothing_left, out, Env};
-use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
+use integration::{assert_nothing_left, out, Env, Swapper};
 use serde_json::json;
-
-/// A thread that exchanges each pair of paths (RENAME_EXCHANGE, atomic)
-/// there and back in a tight loop until finished or dropped.
-struct Swapper {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<u64>>,
-}
-
-impl Swapper {
-    fn start(pairs: Vec<(PathBuf, PathBuf)>) -> Swapper {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut n = 0u64;
-            while !flag.load(Ordering::Relaxed) {
-                for (a, b) in &pairs {
-                    for _ in 0..2 {
-                        renameat2(AT_FDCWD, a, AT_FDCWD, b, RenameFlags::RENAME_EXCHANGE)
-                            .expect("exchange");
-                        n += 1;
-                    }
-                }
-            }
-            n
-        });
-        Swapper {
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    /// Stops the thread; the number of exchanges it made.
-    fn finish(mut self) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.take().map_or(0, |t| t.join().expect("swapper"))
-    }
-}
-
-impl Drop for Swapper {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
 
 /// The mountinfo lines of `pid`, split into fields.
 fn mountinfo(pid: &str) -> Vec<Vec<String>> {

@@ -13,61 +13,9 @@
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 
-use integration::{assert_nothing_left, out, Env};
-use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
+use integration::{assert_nothing_left, out, Env, Swapper};
 use serde_json::json;
-
-/// A thread that exchanges `a` and `b` (RENAME_EXCHANGE, atomic) until
-/// dropped.
-struct Swapper {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<u64>>,
-}
-
-impl Swapper {
-    fn start(pairs: Vec<(PathBuf, PathBuf)>) -> Swapper {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut n = 0u64;
-            while !flag.load(Ordering::Relaxed) {
-                for (a, b) in &pairs {
-                    // Swap there and back: each pair spends half the time
-                    // in either state.
-                    for _ in 0..2 {
-                        renameat2(AT_FDCWD, a, AT_FDCWD, b, RenameFlags::RENAME_EXCHANGE)
-                            .expect("exchange");
-                        n += 1;
-                    }
-                }
-            }
-            n
-        });
-        Swapper {
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    /// Stops the thread; the number of exchanges it made.
-    fn finish(mut self) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.take().map_or(0, |t| t.join().expect("swapper"))
-    }
-}
-
-impl Drop for Swapper {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
 
 /// Every path under `dir` (relative), sorted, skipping `skip`.
 fn listing(dir: &Path, skip: &Path) -> Vec<PathBuf> {
