@@ -98,7 +98,7 @@ impl Tail {
 /// env is exactly `env`, the state is written to stdin, and it gets no
 /// other fd than its stdio (every fd ≥ 3 is close-on-exec in the child, by
 /// a means that works under any seccomp profile: see
-/// [`sys::cloexec_all_from`]). Its stdout and stderr are drained while it
+/// `sys::cloexec_all_from`). Its stdout and stderr are drained while it
 /// runs (the last [`OUTPUT_TAIL`] bytes of each go into the error of a
 /// failing hook). It leads its own process group; at `timeout` seconds the
 /// group is killed and the hook fails, whether the hook itself still runs

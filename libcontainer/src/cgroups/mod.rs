@@ -514,7 +514,7 @@ pub fn device_rule(d: &LinuxDeviceCgroup) -> String {
 
 /// The device policy of a container, as (allow, rule in v1 syntax) in the
 /// order the kernel applies them: deny everything, then the config's
-/// `linux.resources.devices` in order, then [`DEFAULT_ALLOWED`], as runc
+/// `linux.resources.devices` in order, then `DEFAULT_ALLOWED`, as runc
 /// builds it (its device list starts empty, an allow-list). When the config
 /// lists no rules, the nodes of its `linux.devices` are allowed too
 /// (`rwm`): a container whose config names no policy still uses the
