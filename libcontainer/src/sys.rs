@@ -80,7 +80,7 @@ pub fn fork() -> Result<Forked, Errno> {
 /// `openat2(2)` with `RESOLVE_IN_ROOT`: opens `path` as if `dirfd` were `/`,
 /// so that no `..` or symlink can leave it.
 pub fn openat_in_root(dirfd: RawFd, path: &Path, flags: i32, mode: u32) -> Result<OwnedFd, Errno> {
-    openat2(
+    openat_resolve(
         dirfd,
         path,
         flags,
@@ -98,7 +98,7 @@ pub fn openat_in_root_nofollow(
     flags: i32,
     mode: u32,
 ) -> Result<OwnedFd, Errno> {
-    openat2(
+    openat_resolve(
         dirfd,
         path,
         flags,
@@ -107,8 +107,11 @@ pub fn openat_in_root_nofollow(
     )
 }
 
-/// `openat2(2)` with the given `resolve` flags; close-on-exec always.
-fn openat2(
+/// `openat2(2)` with caller-chosen `RESOLVE_*` flags (close-on-exec
+/// always): [`openat_in_root`]'s rules, or others — under a procfs handle
+/// (`RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS`) or inside a
+/// mount corral made.
+pub fn openat_resolve(
     dirfd: RawFd,
     path: &Path,
     flags: i32,
@@ -188,8 +191,8 @@ pub fn prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> Result<
 }
 
 /// `close_range(first, ~0, CLOSE_RANGE_CLOEXEC)`: marks every fd from
-/// `first` on close-on-exec, so exec leaks nothing the caller did not ask for.
-pub fn cloexec_from(first: u32) -> Result<(), Errno> {
+/// `first` on close-on-exec (see [`cloexec_all_from`] for the fallbacks).
+fn cloexec_from(first: u32) -> Result<(), Errno> {
     // SAFETY: plain syscall with integer arguments; marking fds close-on-exec
     // invalidates no Rust-owned fd.
     Errno::result(unsafe {
@@ -643,20 +646,6 @@ pub fn openat_path(dirfd: RawFd, name: &Path) -> Result<OwnedFd, Errno> {
     let fd = Errno::result(fd)?;
     // SAFETY: the kernel just returned this fd to us; nobody else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// `openat2(2)` with caller-chosen `RESOLVE_*` flags (close-on-exec
-/// always), for lookups with rules other than [`openat_in_root`]'s: under a
-/// procfs handle (`RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS`)
-/// or inside a mount corral made.
-pub fn openat_resolve(
-    dirfd: RawFd,
-    path: &Path,
-    flags: i32,
-    mode: u32,
-    resolve: u64,
-) -> Result<OwnedFd, Errno> {
-    openat2(dirfd, path, flags, mode, resolve)
 }
 
 /// `open_tree(dirfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH

@@ -131,7 +131,10 @@ pub fn seal_self() -> Result<Seal> {
 /// Fails unless this process runs from a sealed executable: the library's
 /// check before it clones anything that enters a container.
 pub fn require_sealed() -> Result<Seal> {
-    current().ok_or_else(|| {
+    // The image cannot change short of an exec, which starts this process
+    // afresh: checked once per process, not per create.
+    static CHECKED: std::sync::OnceLock<Option<Seal>> = std::sync::OnceLock::new();
+    CHECKED.get_or_init(current).ok_or_else(|| {
         Error::Other(
             "the runtime's executable is writable (CVE-2019-5736): call \
              libcontainer::process::seal::seal_self() first thing in main"
