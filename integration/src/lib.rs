@@ -32,6 +32,43 @@ pub fn corral_bin() -> PathBuf {
     bin
 }
 
+/// The command that runs `corral`: the binary itself, or, when
+/// `CORRAL_TEST_DENY_NEWER` is `ENOSYS` or `EPERM`, the binary under
+/// `deny-newer` (this crate's helper), so that every system call newer
+/// than Linux 4.18 gets that answer — the test tier of older kernels and
+/// of seccomp profiles that predate the calls.
+pub fn corral_command() -> Command {
+    match deny_newer() {
+        Some(errno) => {
+            let mut c = Command::new(sibling_bin("deny-newer"));
+            c.arg(errno).arg(corral_bin());
+            c
+        }
+        None => Command::new(corral_bin()),
+    }
+}
+
+/// The errno `CORRAL_TEST_DENY_NEWER` asks for, if any; any other value is
+/// a mistake that fails the test rather than testing nothing.
+pub fn deny_newer() -> Option<&'static str> {
+    match std::env::var("CORRAL_TEST_DENY_NEWER").as_deref() {
+        Err(_) | Ok("") => None,
+        Ok("ENOSYS") => Some("ENOSYS"),
+        Ok("EPERM") => Some("EPERM"),
+        Ok(v) => panic!("CORRAL_TEST_DENY_NEWER={v:?}: want ENOSYS or EPERM"),
+    }
+}
+
+/// A binary of this workspace built beside the test binary.
+fn sibling_bin(name: &str) -> PathBuf {
+    let bin = corral_bin().with_file_name(name);
+    assert!(
+        bin.exists(),
+        "{bin:?} missing: run `cargo build --workspace` first"
+    );
+    bin
+}
+
 fn fixture(demo: bool) -> PathBuf {
     let dir = workspace()
         .join("target")
@@ -186,7 +223,7 @@ impl Env {
 
     /// The command for `corral --root ROOT args…`.
     pub fn corral_cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(corral_bin());
+        let mut c = corral_command();
         c.arg("--root")
             .arg(&self.root)
             .args(args)
