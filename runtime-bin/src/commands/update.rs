@@ -3,10 +3,69 @@
 use std::io::Read;
 use std::path::Path;
 
+use std::path::PathBuf;
+
+use clap::Args;
 use libcontainer::Container;
 use serde_json::{json, Map, Value};
 
-use crate::UpdateArgs;
+/// Flags of `update`, as runc's.
+#[derive(Args, Debug, Clone)]
+pub struct UpdateArgs {
+    /// Path to a file with the resources to update (JSON, as linux.resources); "-" reads stdin.
+    #[arg(long, short = 'r')]
+    resources: Option<PathBuf>,
+    /// Specifies per cgroup weight, range is from 10 to 1000.
+    #[arg(long = "blkio-weight")]
+    blkio_weight: Option<u16>,
+    /// CPU CFS period to be used for hardcapping (in usecs).
+    #[arg(long = "cpu-period")]
+    cpu_period: Option<u64>,
+    /// CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period.
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    cpu_quota: Option<i64>,
+    /// CPU shares (relative weight vs. other containers).
+    #[arg(long = "cpu-share")]
+    cpu_share: Option<u64>,
+    /// CPU realtime period to be used for hardcapping (in usecs).
+    #[arg(long = "cpu-rt-period")]
+    cpu_rt_period: Option<u64>,
+    /// CPU realtime hardcap limit (in usecs).
+    #[arg(long = "cpu-rt-runtime")]
+    cpu_rt_runtime: Option<i64>,
+    /// CPU(s) to use.
+    #[arg(long = "cpuset-cpus")]
+    cpuset_cpus: Option<String>,
+    /// Memory node(s) to use.
+    #[arg(long = "cpuset-mems")]
+    cpuset_mems: Option<String>,
+    /// Kernel memory limit (refused: kernels since 5.16 ignore it).
+    #[arg(long = "kernel-memory")]
+    kernel_memory: Option<String>,
+    /// Kernel memory limit for TCP buffers (in bytes).
+    #[arg(long = "kernel-memory-tcp")]
+    kernel_memory_tcp: Option<String>,
+    /// Memory limit (in bytes, or with k, m, g).
+    #[arg(long, allow_hyphen_values = true)]
+    memory: Option<String>,
+    /// Memory reservation or soft_limit (in bytes).
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
+    memory_reservation: Option<String>,
+    /// Total memory usage (memory + swap); -1 for unlimited swap.
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    memory_swap: Option<String>,
+    /// Maximum number of pids allowed in the container.
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pids_limit: Option<i64>,
+    /// The string of Intel RDT/CAT L3 cache schema (refused: no RDT support).
+    #[arg(long = "l3-cache-schema")]
+    l3_cache_schema: Option<String>,
+    /// The string of Intel RDT/MBA memory bandwidth schema (refused: no RDT support).
+    #[arg(long = "mem-bw-schema")]
+    mem_bw_schema: Option<String>,
+    /// Container id.
+    id: String,
+}
 
 /// Parses `100`, `64k`, `512m`, `1g` (powers of 1024, as runc's
 /// RAMInBytes); `-1` for unlimited.
@@ -99,7 +158,7 @@ fn resources_from_flags(a: &UpdateArgs) -> Result<Value, String> {
 }
 
 /// Runs `corral update`.
-pub fn update(root: &Path, a: &UpdateArgs) -> Result<i32, String> {
+pub fn run(root: &Path, a: &UpdateArgs) -> Result<i32, String> {
     let mut c = Container::load(root, &a.id).map_err(|e| e.to_string())?;
     let value = match &a.resources {
         Some(f) => {

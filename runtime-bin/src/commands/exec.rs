@@ -3,10 +3,69 @@
 
 use std::path::Path;
 
+use std::path::PathBuf;
+
+use clap::Args;
 use libcontainer::{Container, ExecOptions};
 use oci_spec::runtime::{Capabilities, Capability, Process};
 
-use crate::ExecArgs;
+/// Flags of `exec`, as runc's.
+#[derive(Args, Debug, Clone)]
+pub struct ExecArgs {
+    /// Path to an AF_UNIX socket which will receive the pty master.
+    #[arg(long = "console-socket")]
+    console_socket: Option<PathBuf>,
+    /// Current working directory in the container.
+    #[arg(long)]
+    cwd: Option<PathBuf>,
+    /// Set environment variables (KEY=VALUE).
+    #[arg(long, short = 'e')]
+    env: Vec<String>,
+    /// Allocate a pseudo-TTY.
+    #[arg(long, short = 't')]
+    tty: bool,
+    /// UID (format: <uid>[:<gid>]).
+    // Hyphen values reach the parser, which names the flag in its refusal
+    // of `-u -1` (clap would call it an unknown argument).
+    #[arg(long, short = 'u', allow_hyphen_values = true)]
+    user: Option<String>,
+    /// Additional gids.
+    #[arg(long = "additional-gids", short = 'g', allow_hyphen_values = true,
+          value_parser = parse_gid_arg)]
+    additional_gids: Vec<u32>,
+    /// Path to the process.json.
+    #[arg(long, short = 'p')]
+    process: Option<PathBuf>,
+    /// Detach from the container's process.
+    #[arg(long, short = 'd')]
+    detach: bool,
+    /// Specify the file to write the process id to.
+    #[arg(long = "pid-file")]
+    pid_file: Option<PathBuf>,
+    /// Set the SELinux label of the process.
+    #[arg(long = "process-label")]
+    process_label: Option<String>,
+    /// Set the AppArmor profile of the process.
+    #[arg(long)]
+    apparmor: Option<String>,
+    /// Set no_new_privs for the process.
+    #[arg(long = "no-new-privs")]
+    no_new_privs: bool,
+    /// Add a capability to the bounding, effective and permitted sets.
+    #[arg(long, short = 'c')]
+    cap: Vec<String>,
+    /// Pass N additional file descriptors to the process.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    preserve_fds: u32,
+    /// Allow exec in a paused container.
+    #[arg(long = "ignore-paused")]
+    ignore_paused: bool,
+    /// Container id.
+    id: String,
+    /// Command and arguments (unless --process is given).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
 
 fn process_from_flags(c: &Container, a: &ExecArgs) -> Result<Process, String> {
     if a.command.is_empty() {
@@ -116,7 +175,7 @@ fn process_from_file(path: &Path) -> Result<Process, String> {
 
 /// Runs `corral exec`; returns the exit code of the process (foreground)
 /// or 0 (detached).
-pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32, String> {
+pub fn run(root: &Path, a: &ExecArgs) -> Result<i32, String> {
     let c = Container::load(root, &a.id).map_err(|e| e.to_string())?;
     let process = match &a.process {
         Some(f) => process_from_file(f)?,

@@ -1,6 +1,35 @@
 //! `corral spec`: the default config.json, as `runc spec` writes it.
 
+use std::path::PathBuf;
+
+use clap::Args;
 use serde_json::{json, Value};
+
+use super::Res;
+
+/// Flags of `spec`, as runc's.
+#[derive(Args, Debug)]
+pub struct SpecArgs {
+    /// Path to the root of the bundle directory.
+    #[arg(long, short = 'b')]
+    bundle: Option<PathBuf>,
+    /// Generate a configuration for a rootless container.
+    #[arg(long)]
+    rootless: bool,
+}
+
+/// Runs `corral spec`: config.json in the bundle directory, never over an
+/// existing one.
+pub fn run(a: &SpecArgs) -> Res {
+    let dir = a.bundle.clone().unwrap_or_else(|| ".".into());
+    let path = dir.join("config.json");
+    if path.exists() {
+        return Err(format!("File {} exists. Remove it first", path.display()));
+    }
+    let text = render(&default_spec(a.rootless))?;
+    std::fs::write(&path, text).map_err(|e| format!("write {path:?}: {e}"))?;
+    Ok(0)
+}
 
 fn caps() -> Value {
     json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"])

@@ -1,62 +1,25 @@
-//! Commands that look at a running container: ps, events, features.
+//! `corral events`: the container's OOM notices and resource statistics,
+//! in runc's JSON shape.
 
 use std::path::Path;
 use std::time::Duration;
 
+use clap::Args;
 use libcontainer::cgroups::Stats;
 use libcontainer::{Container, Status};
 use serde_json::{json, Value};
 
-/// `corral ps`: json prints the pids; table runs `ps` and keeps the
-/// container's rows, as runc does.
-pub fn ps(root: &Path, format: &str, id: &str, ps_args: &[String]) -> Result<i32, String> {
-    let c = Container::load(root, id).map_err(|e| e.to_string())?;
-    let pids = libcontainer::cgroups::pids(c.cgroups()).map_err(|e| e.to_string())?;
-    match format {
-        "json" => {
-            crate::output::line!(
-                "{}",
-                serde_json::to_string(&pids).map_err(|e| e.to_string())?
-            );
-            Ok(0)
-        }
-        "table" => {
-            let args: Vec<String> = if ps_args.is_empty() {
-                vec!["-ef".into()]
-            } else {
-                ps_args.to_vec()
-            };
-            let o = std::process::Command::new("ps")
-                .args(&args)
-                .output()
-                .map_err(|e| format!("run ps: {e}"))?;
-            if !o.status.success() {
-                return Err(format!(
-                    "ps {}: {}",
-                    args.join(" "),
-                    String::from_utf8_lossy(&o.stderr).trim()
-                ));
-            }
-            let text = String::from_utf8_lossy(&o.stdout);
-            let mut lines = text.lines();
-            let header = lines.next().unwrap_or_default();
-            let col = header
-                .split_whitespace()
-                .position(|h| h == "PID")
-                .ok_or_else(|| "couldn't find PID field in ps output".to_string())?;
-            crate::output::line!("{header}");
-            for l in lines {
-                let pid: Option<i32> = l.split_whitespace().nth(col).and_then(|p| p.parse().ok());
-                if pid.is_some_and(|p| pids.contains(&p)) {
-                    crate::output::line!("{l}");
-                }
-            }
-            Ok(0)
-        }
-        other => Err(format!(
-            "invalid format option {other:?}: use table or json"
-        )),
-    }
+/// Flags of `events`, as runc's.
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Display the container's stats then exit.
+    #[arg(long)]
+    stats: bool,
+    /// Set the stats collection interval.
+    #[arg(long, default_value = "5s")]
+    interval: String,
+    /// Container id.
+    id: String,
 }
 
 /// Stats in runc's `events` JSON shape.
@@ -128,8 +91,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// `corral events`: one stats event with `--stats`, else a stats event
 /// every interval and an `oom` event for each new OOM kill, until the
 /// container stops.
-pub fn events(root: &Path, id: &str, stats_once: bool, interval: &str) -> Result<i32, String> {
-    let every = parse_duration(interval)?;
+pub fn run(root: &Path, a: &EventsArgs) -> Result<i32, String> {
+    let (id, stats_once) = (a.id.as_str(), a.stats);
+    let every = parse_duration(&a.interval)?;
     let c = Container::load(root, id).map_err(|e| e.to_string())?;
     // false once nobody reads our output any more.
     let emit = |kind: &str, data: Value| -> bool {

@@ -1,28 +1,22 @@
-//! Shell completions and man pages, generated from the clap definitions.
+//! `corral man`: the man pages, generated from the clap definitions.
 
-use std::path::Path;
+use std::path::PathBuf;
 
-use clap::CommandFactory;
+use clap::{Args, CommandFactory};
 
 use crate::Cli;
 
-/// `corral completion SHELL`: the completion script on stdout.
-pub fn completion(shell: clap_complete::Shell) -> Result<i32, String> {
-    use std::io::Write;
-    let mut cmd = Cli::command();
-    // Into a buffer: clap_complete panics on a failed write.
-    let mut script = Vec::new();
-    clap_complete::generate(shell, &mut cmd, "corral", &mut script);
-    let mut out = std::io::stdout();
-    out.write_all(&script)
-        .and_then(|_| out.flush())
-        .map_err(|e| format!("write the completion script: {e}"))?;
-    Ok(0)
+/// Flags of `man`.
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// Where to write them.
+    dir: PathBuf,
 }
 
 /// `corral man DIR`: corral.8 and corral-COMMAND.8 for every command,
 /// written to DIR; prints the files written.
-pub fn man(dir: &Path) -> Result<i32, String> {
+pub fn run(a: &ManArgs) -> Result<i32, String> {
+    let dir = a.dir.as_path();
     std::fs::create_dir_all(dir).map_err(|e| format!("create {dir:?}: {e}"))?;
     let cmd = Cli::command();
     let write = |name: &str, page: clap::Command| -> Result<(), String> {

@@ -1,0 +1,79 @@
+//! `corral run`: create and start in one, in the foreground (relaying
+//! signals, the terminal and the exit status) or detached.
+
+use std::path::Path;
+
+use clap::Args;
+use libcontainer::Container;
+
+use super::create::{builder, CreateArgs};
+use super::{err, Res};
+use crate::logging::Logger;
+
+/// Flags of `run`, as runc's.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    create: CreateArgs,
+    /// Detach from the container's process.
+    #[arg(long, short = 'd')]
+    detach: bool,
+    /// Do not delete the container after it exits.
+    #[arg(long)]
+    keep: bool,
+    /// Do not make corral the subreaper of the container's processes.
+    #[arg(long = "no-subreaper")]
+    no_subreaper: bool,
+}
+
+/// Runs `corral run`.
+pub fn run(root: &Path, r: &RunArgs, log: &mut Logger) -> Res {
+    run_container(root, &r.create, r.detach, r.keep, r.no_subreaper, log)
+}
+
+fn run_container(
+    root: &Path,
+    a: &CreateArgs,
+    detach: bool,
+    keep: bool,
+    no_subreaper: bool,
+    log: &mut Logger,
+) -> Res {
+    if detach {
+        let mut c = builder(root, a).create().map_err(err)?;
+        if let Err(e) = c.start() {
+            let _ = c.delete(true);
+            return Err(err(e));
+        }
+        return Ok(0);
+    }
+    // As subreaper, corral can wait for an init forked by an intermediate
+    // process (a joined PID namespace); --no-subreaper opts out, as in runc.
+    if !no_subreaper {
+        libcontainer::run::become_subreaper().map_err(err)?;
+    }
+    // With a terminal and no console socket, the pty comes to us and we
+    // relay it to our own stdio, as runc does.
+    let (mut c, console) = builder(root, a).create_with_console().map_err(err)?;
+    let pid = c.pid().unwrap_or(0);
+    let fwd = match libcontainer::run::Forwarder::new() {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = c.delete(true);
+            return Err(err(e));
+        }
+    };
+    if let Err(e) = c.start() {
+        let _ = c.delete(true);
+        return Err(err(e));
+    }
+    let code = fwd.wait_with_console(pid, console).map_err(err)?;
+    if !keep {
+        let c = Container::load(root, &a.id).map_err(err)?;
+        let report = c.delete(true).map_err(err)?;
+        for w in report.warnings {
+            log.log("warning", &w);
+        }
+    }
+    Ok(code)
+}
