@@ -472,7 +472,7 @@ impl Env {
         let id = self.id();
         let b = self.bundle.clone();
         let o = self.corral(&["create", "--bundle", b.to_str().expect("utf8"), &id]);
-        let err = out(&o.stderr);
+        let err = error_message(&out(&o.stderr));
         assert_eq!(o.status.code(), Some(1), "{err}");
         for w in want {
             assert!(err.contains(w), "{w:?} missing in {err:?}");
@@ -548,4 +548,66 @@ impl Drop for Swapper {
             let _ = t.join();
         }
     }
+}
+
+/// Whether this host is unified cgroup v2 (the VM tier) rather than v1 or
+/// hybrid.
+pub fn unified_cgroup() -> bool {
+    use libcontainer::cgroups;
+    cgroups::mode(&cgroups::hierarchies().expect("hierarchies")) == cgroups::Mode::Unified
+}
+
+/// Process `pid`'s directory in the hierarchy that has `ctrl` (on v2: its
+/// one cgroup; `unified` names the cgroup2 directory in both modes).
+pub fn cgroup_dir(pid: &str, ctrl: &str) -> PathBuf {
+    use libcontainer::cgroups;
+    let hs = cgroups::hierarchies().expect("hierarchies");
+    let own = cgroups::parse_proc_cgroup(
+        &std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup"),
+    );
+    let ctrl = if unified_cgroup() { "unified" } else { ctrl };
+    let h = hs
+        .iter()
+        .find(|h| h.key.split(',').any(|c| c == ctrl))
+        .unwrap_or_else(|| panic!("{ctrl} not mounted"));
+    let p = own
+        .iter()
+        .find(|(k, _)| k.split(',').any(|c| c == ctrl))
+        .expect("in hierarchy")
+        .1;
+    h.mountpoint.join(p.strip_prefix("/").expect("abs"))
+}
+
+/// The message of corral's (or runc's) error line on stderr: the `msg`
+/// value of a logrus text line (`time="…" level=error msg="…"`), its Go
+/// quoting undone; text that is not such a line comes back as it is.
+pub fn error_message(stderr: &str) -> String {
+    let line = stderr.trim_end();
+    let Some(at) = line.find(" level=error msg=") else {
+        return line.to_string();
+    };
+    let v = &line[at + " level=error msg=".len()..];
+    let Some(q) = v.strip_prefix('"') else {
+        return v.to_string();
+    };
+    let mut msg = String::new();
+    let mut chars = q.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => break,
+            '\\' => match chars.next() {
+                Some('n') => msg.push('\n'),
+                Some('t') => msg.push('\t'),
+                Some('r') => msg.push('\r'),
+                Some('x') => {
+                    let hex: String = chars.by_ref().take(2).collect();
+                    msg.push(u8::from_str_radix(&hex, 16).map_or('?', char::from));
+                }
+                Some(other) => msg.push(other),
+                None => break,
+            },
+            c => msg.push(c),
+        }
+    }
+    msg
 }

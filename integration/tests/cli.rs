@@ -86,8 +86,9 @@ fn exec_flags_and_exit_status() {
         "CAP_NET_RAW added: {t}"
     );
     assert!(t.ends_with("bar\n/tmp\n"), "{t}");
+    // A process that never ran: 255, as runc's exec.
     let o = env.corral(&["exec", &id, "nosuchprogram"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(255));
     assert!(
         out(&o.stderr).contains("not found in $PATH"),
         "{}",
@@ -105,7 +106,7 @@ fn exec_flags_and_exit_status() {
     assert_eq!(out(&o.stdout), "from-json y\n", "{}", out(&o.stderr));
     std::fs::write(&pj, r#"{"args": ["true"], "cwd": 5}"#).expect("write");
     let o = env.corral(&["exec", "--process", pj.to_str().expect("utf8"), &id]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(255));
     assert!(out(&o.stderr).contains("cwd"), "{}", out(&o.stderr));
     assert!(env.corral(&["delete", "-f", &id]).status.success());
 }
@@ -160,7 +161,7 @@ fn exec_detach_pid_file_and_tty() {
     let o = env.corral(&["exec", "-d", "-t", &id, "true"]);
     assert_eq!(
         o.status.code(),
-        Some(1),
+        Some(255),
         "detach with a tty needs a console socket"
     );
     assert!(env.corral(&["delete", "-f", &id]).status.success());
@@ -173,13 +174,13 @@ fn exec_into_paused_and_stopped_containers() {
     let (id, _) = running(&mut env);
     assert!(env.corral(&["pause", &id]).status.success());
     let o = env.corral(&["exec", &id, "true"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(255));
     assert!(out(&o.stderr).contains("paused"), "{}", out(&o.stderr));
     assert!(env.corral(&["resume", &id]).status.success());
     assert!(env.corral(&["kill", &id, "KILL"]).status.success());
     std::thread::sleep(std::time::Duration::from_millis(200));
     let o = env.corral(&["exec", &id, "true"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(255));
     assert!(out(&o.stderr).contains("not running"), "{}", out(&o.stderr));
 }
 

@@ -498,7 +498,7 @@ fn exec_user_forms_give_exact_ids_like_runc() {
         "4294967296",
     ] {
         let o = env.corral(&["exec", "-u", form, &id, "sh", "-c", "echo ran as $(id -u)"]);
-        let err = out(&o.stderr);
+        let err = integration::error_message(&out(&o.stderr));
         assert!(
             !o.status.success(),
             "-u {form:?} accepted: {}",

@@ -48,7 +48,7 @@ fn start(env: &mut Env) -> (String, String) {
 /// Whether this host is unified cgroup v2 (the VM tier) rather than v1 or
 /// hybrid.
 fn v2() -> bool {
-    cgroups::mode(&cgroups::hierarchies().expect("hierarchies")) == cgroups::Mode::Unified
+    integration::unified_cgroup()
 }
 
 /// `v1` on a v1/hybrid host, `v2` on a unified one.
@@ -60,24 +60,8 @@ fn pick<'a>(v1: &'a str, v2name: &'a str) -> &'a str {
     }
 }
 
-/// The container's directory in the hierarchy that has `ctrl` (on v2: its
-/// one cgroup; `unified` names the cgroup2 directory in both modes).
 fn cg_dir(pid: &str, ctrl: &str) -> PathBuf {
-    let hs = cgroups::hierarchies().expect("hierarchies");
-    let own = cgroups::parse_proc_cgroup(
-        &std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup"),
-    );
-    let ctrl = if v2() { "unified" } else { ctrl };
-    let h = hs
-        .iter()
-        .find(|h| h.key.split(',').any(|c| c == ctrl))
-        .unwrap_or_else(|| panic!("{ctrl} not mounted"));
-    let p = own
-        .iter()
-        .find(|(k, _)| k.split(',').any(|c| c == ctrl))
-        .expect("in hierarchy")
-        .1;
-    h.mountpoint.join(p.strip_prefix("/").expect("abs"))
+    integration::cgroup_dir(pid, ctrl)
 }
 
 fn read(p: PathBuf) -> String {

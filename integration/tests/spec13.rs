@@ -124,7 +124,7 @@ fn exec_cpu_affinity_final_and_initial() {
     let pf = env.scratch.join("process.json");
     std::fs::write(&pf, process.to_string()).expect("process.json");
     let o = env.corral(&["exec", "--process", pf.to_str().expect("utf8"), &id]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(255));
     assert!(
         out(&o.stderr).contains("process.execCPUAffinity.final"),
         "{}",

@@ -126,8 +126,8 @@ fn main() {
     let code = match commands::dispatch(&cli, &mut log) {
         Ok(code) => code,
         Err(e) => {
-            log.log("error", &e);
-            1
+            log.log("error", &e.msg);
+            e.code
         }
     };
     std::process::exit(code);

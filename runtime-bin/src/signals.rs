@@ -1,7 +1,7 @@
 //! Signal names and numbers as `kill` takes them.
 
 /// Every signal name corral accepts, without the SIG prefix.
-const SIGNALS: [(&str, i32); 31] = [
+const SIGNALS: [(&str, i32); 33] = [
     ("HUP", libc::SIGHUP),
     ("INT", libc::SIGINT),
     ("QUIT", libc::SIGQUIT),
@@ -33,12 +33,15 @@ const SIGNALS: [(&str, i32); 31] = [
     ("WINCH", libc::SIGWINCH),
     ("IO", libc::SIGIO),
     ("PWR", libc::SIGPWR),
+    ("SYS", libc::SIGSYS),
+    ("POLL", libc::SIGPOLL),
 ];
 
-/// Parses `9`, `KILL`, `SIGKILL`, `sigkill`, `RTMIN+3`.
+/// Parses `9`, `KILL`, `SIGKILL`, `sigkill`, `RTMIN+3`, and `0` (no
+/// signal: only "is the process there", as `kill(2)` and runc take it).
 pub fn parse(s: &str) -> Result<i32, String> {
     if let Ok(n) = s.parse::<i32>() {
-        return if (1..=libc::SIGRTMAX()).contains(&n) {
+        return if (0..=libc::SIGRTMAX()).contains(&n) {
             Ok(n)
         } else {
             Err(format!("invalid signal number {n}"))
@@ -81,7 +84,11 @@ mod tests {
         assert_eq!(parse("SIGKILL"), Ok(9));
         assert_eq!(parse("sigterm"), Ok(15));
         assert_eq!(parse("RTMIN+1"), Ok(libc::SIGRTMIN() + 1));
-        assert!(parse("0").is_err());
+        assert_eq!(parse("0"), Ok(0));
+        assert_eq!(parse("SYS"), Ok(libc::SIGSYS));
+        assert_eq!(parse("SIGSYS"), Ok(31));
+        assert_eq!(parse("POLL"), Ok(libc::SIGIO));
+        assert!(parse("-1").is_err());
         assert!(parse("NOPE").is_err());
         assert!(parse("99").is_err());
     }

@@ -18,8 +18,20 @@ pub struct ListArgs {
 }
 
 /// Runs `corral list`.
+///
+/// A `--root` the user named must exist (runc 1.2: "report a non-existent
+/// custom --root"); the default one may not yet, before the first
+/// container, and lists nothing.
 pub fn run(cli: &Cli, a: &ListArgs) -> Res {
-    list(cli.root(), &a.format, a.quiet)
+    let root = cli.root();
+    if cli.root.is_some() {
+        match std::fs::metadata(root) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(format!("--root {}: not a directory", root.display())),
+            Err(e) => return Err(format!("--root {}: {e}", root.display())),
+        }
+    }
+    list(root, &a.format, a.quiet)
 }
 
 fn list(root: &std::path::Path, format: &str, quiet: bool) -> Res {
@@ -37,10 +49,12 @@ fn list(root: &std::path::Path, format: &str, quiet: bool) -> Res {
     match format {
         "json" => {
             // runc prints null for no containers.
+            // The states as their struct orders the fields (ociVersion,
+            // id, pid, status, bundle, rootfs, created, owner), as runc's.
             let v = if states.is_empty() {
-                serde_json::Value::Null
+                "null".to_string()
             } else {
-                serde_json::to_value(&states).map_err(|e| e.to_string())?
+                serde_json::to_string(&states).map_err(|e| e.to_string())?
             };
             crate::output::line!("{v}");
         }

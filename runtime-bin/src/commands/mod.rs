@@ -29,6 +29,22 @@ use crate::Cli;
 /// A command's result: its exit code, or the message of its failure.
 pub type Res = Result<i32, String>;
 
+/// How a command failed: the message, and the exit status (1, but 255
+/// when `exec` fails before its process runs, as runc's).
+#[derive(Debug)]
+pub struct Failure {
+    /// What failed.
+    pub msg: String,
+    /// The exit status.
+    pub code: i32,
+}
+
+impl From<String> for Failure {
+    fn from(msg: String) -> Failure {
+        Failure { msg, code: 1 }
+    }
+}
+
 /// A library error as the message the command fails with.
 pub fn err(e: libcontainer::Error) -> String {
     e.to_string()
@@ -81,27 +97,30 @@ pub enum Cmd {
 }
 
 /// Runs the command of `cli`; returns the exit code.
-pub fn dispatch(cli: &Cli, log: &mut Logger) -> Res {
+pub fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32, Failure> {
     match cli.rootless.as_deref() {
         None | Some("false") | Some("auto") if nix::unistd::geteuid().is_root() => {}
         None | Some("false") => {}
         Some(v) => {
             return Err(format!(
                 "--rootless {v}: rootless containers are not supported by this version of corral"
-            ))
+            )
+            .into())
         }
     }
     if cli.criu.is_some() {
         return Err(
-            "--criu: checkpoint and restore are not supported by this version of corral".into(),
+            "--criu: checkpoint and restore are not supported by this version of corral"
+                .to_string()
+                .into(),
         );
     }
     if cli.systemd_cgroup {
-        return Err("--systemd-cgroup: the systemd cgroup driver is not supported by this version of corral".into());
+        return Err("--systemd-cgroup: the systemd cgroup driver is not supported by this version of corral".to_string().into());
     }
     let root = cli.root();
     let Some(cmd) = &cli.cmd else {
-        return Err("no command given: see corral --help".into());
+        return Err("no command given: see corral --help".to_string().into());
     };
     log.log("debug", &format!("root {root:?}, command {cmd:?}"));
     // Published network namespaces whose container is gone (a delete or
@@ -109,7 +128,15 @@ pub fn dispatch(cli: &Cli, log: &mut Logger) -> Res {
     for id in libcontainer::netns::sweep(root) {
         log.log("warning", &format!("removed the stale /var/run/netns/{id}"));
     }
-    match cmd {
+    let r = match cmd {
+        // The process never ran: 255, which containerd and runc's tests
+        // tell from the process's own exit status (runc: "exec failed: …").
+        Cmd::Exec(a) => {
+            return exec::run(root, a).map_err(|m| Failure {
+                msg: format!("exec failed: {m}"),
+                code: 255,
+            })
+        }
         Cmd::Create(a) => create::run(root, a, log),
         Cmd::Start(a) => start::run(root, a),
         Cmd::State(a) => state::run(root, a),
@@ -124,10 +151,10 @@ pub fn dispatch(cli: &Cli, log: &mut Logger) -> Res {
         Cmd::Completion(a) => completion::run(a),
         Cmd::Man(a) => man::run(a),
         Cmd::Check(a) => check::run(a),
-        Cmd::Exec(a) => exec::run(root, a),
         Cmd::Pause(a) => pause::run(root, a),
         Cmd::Resume(a) => resume::run(root, a),
         Cmd::List(a) => list::run(cli, a),
         Cmd::Spec(a) => spec::run(a),
-    }
+    };
+    Ok(r?)
 }

@@ -24,6 +24,9 @@ pub struct UpdateArgs {
     /// CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period.
     #[arg(long = "cpu-quota", allow_hyphen_values = true)]
     cpu_quota: Option<i64>,
+    /// CPU CFS hardcap burst limit (in usecs). Allowed accumulated cpu time additionally for burst in a given period.
+    #[arg(long = "cpu-burst")]
+    cpu_burst: Option<u64>,
     /// CPU shares (relative weight vs. other containers).
     #[arg(long = "cpu-share")]
     cpu_share: Option<u64>,
@@ -136,6 +139,7 @@ fn resources_from_flags(a: &UpdateArgs) -> Result<Value, String> {
         ("shares", a.cpu_share.map(|x| json!(x))),
         ("quota", a.cpu_quota.map(|x| json!(x))),
         ("period", a.cpu_period.map(|x| json!(x))),
+        ("burst", a.cpu_burst.map(|x| json!(x))),
         ("realtimeRuntime", a.cpu_rt_runtime.map(|x| json!(x))),
         ("realtimePeriod", a.cpu_rt_period.map(|x| json!(x))),
         ("cpus", a.cpuset_cpus.clone().map(Value::String)),
