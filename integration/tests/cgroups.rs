@@ -157,14 +157,19 @@ fn a_refused_move_into_the_cgroup_fails_create_by_name() {
     let mut env = Env::new(&["sleep", "1000"]);
     let top = integration::unique("corral-refuse");
     let hs = cgroups::hierarchies().expect("hierarchies");
-    let (made, want): (Vec<PathBuf>, String) = if let Some(cpuset) = hs
-        .iter()
-        .find(|h| !h.v2 && h.key.split(',').any(|c| c == "cpuset"))
-    {
-        // mkdir leaves cpuset.cpus and cpuset.mems empty.
-        let d = cpuset.mountpoint.join(&top);
-        std::fs::create_dir(&d).expect("mkdir cpuset cgroup");
-        (vec![d.clone()], format!("{}", d.join("tasks").display()))
+    // v1: a realtime task may not join a cpu cgroup that has no realtime
+    // runtime (a new one has 0): the kernel refuses the move (EINVAL), so
+    // corral runs as SCHED_FIFO here (chrt) and its init inherits it.
+    let rt_cpu = hs.iter().find(|h| {
+        !h.v2
+            && h.key.split(',').any(|c| c == "cpu")
+            && h.mountpoint.join("cpu.rt_runtime_us").exists()
+    });
+    let (made, want): (Vec<PathBuf>, String) = if let Some(cpu) = rt_cpu {
+        (
+            vec![],
+            format!("{}", cpu.mountpoint.join(&top).join("tasks").display()),
+        )
     } else {
         let v2 = hs.iter().find(|h| h.v2).expect("a cgroup2 hierarchy");
         // A domain controller (a threaded one, such as pids, would let the
@@ -196,7 +201,27 @@ fn a_refused_move_into_the_cgroup_fails_create_by_name() {
         )
     };
     env.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("/{top}")));
-    env.create_fails(&[&want]);
+    if rt_cpu.is_some() {
+        env.write_config();
+        let id = env.id();
+        let o = std::process::Command::new("chrt")
+            .args(["-f", "1"])
+            .arg(integration::corral_bin())
+            .arg("--root")
+            .arg(&env.root)
+            .args(["create", "--bundle"])
+            .arg(&env.bundle)
+            .arg(&id)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("chrt corral create");
+        let err = integration::error_message(&integration::out(&o.stderr));
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains(&want), "{want:?} missing in {err:?}");
+        integration::assert_nothing_left(&env, &id);
+    } else {
+        env.create_fails(&[&want]);
+    }
     // Only what the test made is there; the dirs corral made in the other
     // hierarchies are gone.
     let mut left = cgroup_dirs_named(&top);

@@ -49,10 +49,6 @@ fn what_this_version_cannot_honour_is_refused() {
         &["linux.resources.hugepageLimits", "64KB"],
     );
     expect_error(
-        |c| c["linux"]["resources"]["memory"] = json!({"kernel": 1048576}),
-        &["linux.resources.memory.kernel", "5.16"],
-    );
-    expect_error(
         |c| {
             c["linux"]["seccomp"] =
                 json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_PPC64LE"]})

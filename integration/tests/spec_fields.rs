@@ -22,7 +22,7 @@ const TABLE: &[(&str, &str, &str, &str)] = &[
     ("linux.resources.memory.limit", "effect", "integration/tests/resources.rs", "memory_hog_is_oom_killed_at_the_limit_and_counted"),
     ("linux.resources.memory.checkBeforeUpdate", "effect", "integration/tests/resources.rs", "update_changes_a_running_container"),
     ("linux.resources.memory.{reservation,swap,kernelTCP,swappiness,disableOOMKiller,useHierarchy}", "effect", "libcontainer/src/cgroups/v1.rs", "memory_cpu_cpuset_pids"),
-    ("linux.resources.memory.kernel", "error", "integration/tests/errors.rs", "what_this_version_cannot_honour_is_refused"),
+    ("linux.resources.memory.kernel", "effect", "integration/tests/cgroup_edges.rs", "kernel_memory_is_a_warning_and_the_container_runs"),
     ("linux.resources.memory on v2", "effect", "libcontainer/src/cgroups/v2.rs", "every_resource_lands_in_its_file"),
     ("linux.resources.cpu.{quota,period}", "effect", "integration/tests/resources.rs", "cpu_quota_throttles"),
     ("linux.resources.cpu.{shares,burst,realtimeRuntime,realtimePeriod,idle}", "effect", "libcontainer/src/cgroups/v1.rs", "memory_cpu_cpuset_pids"),

@@ -283,6 +283,7 @@ impl ContainerBuilder {
         let cg = st.cgroup.clone();
         made.cgroups = Some(cg.clone());
         cgroups::make(&cg)?;
+        cgroups::check_joinable(&cg)?;
         faults::crash_point("cgroup");
         let fifo = dir.fifo();
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))

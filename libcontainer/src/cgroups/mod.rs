@@ -256,12 +256,103 @@ pub fn make(st: &CgroupState) -> Result<()> {
                 Err(e) => return Err(Error::io("create cgroup", dir, e)),
             }
         }
+        // A cpuset cgroup that existed (joined by cgroupsPath) may be empty.
+        if !st.v2 {
+            let hs = hierarchies()?;
+            for (key, path) in &st.paths {
+                if key.split(',').any(|c| c == "cpuset") {
+                    if let Some(h) = hs.iter().find(|h| &h.key == key) {
+                        fill_empty_cpusets(&h.mountpoint, path)?;
+                    }
+                }
+            }
+        }
         Ok(())
     })();
     if r.is_err() {
         let _ = remove(st);
     }
     r
+}
+
+/// The config's fields corral accepts but does not apply on this host, one
+/// warning each, as runc warns and runs (config-linux.md: kernel memory
+/// limits are not supported by the kernels since 5.16, which ignore them).
+pub fn warnings(res: &LinuxResources) -> Vec<String> {
+    let mut w = Vec::new();
+    let Some(m) = res.memory() else { return w };
+    if let Some(k) = m.kernel().filter(|k| *k != 0) {
+        w.push(format!(
+            "linux.resources.memory.kernel: {k} ignored: kernel memory limits are not supported (kernels since 5.16 ignore them)"
+        ));
+    }
+    if let Some(k) = m.kernel_tcp().filter(|k| *k != 0) {
+        let hs = hierarchies().unwrap_or_default();
+        let v1_file = hs
+            .iter()
+            .find(|h| !h.v2 && h.key.split(',').any(|c| c == "memory"))
+            .is_some_and(|h| h.mountpoint.join("memory.kmem.tcp.limit_in_bytes").exists());
+        if mode(&hs) == Mode::Unified || !v1_file {
+            w.push(format!(
+                "linux.resources.memory.kernelTCP: {k} ignored: this host's memory controller has no kernel TCP limit"
+            ));
+        }
+    }
+    w
+}
+
+/// Refuses to put a container into a cgroup that is not its own to take:
+/// one that already has processes (runc 1.2: "container's cgroup is not
+/// empty"; two containers in one cgroup share limits and kill each other
+/// at delete) or one that is frozen (the init would freeze on joining and
+/// `create` would wait for it forever; runc: "container's cgroup
+/// unexpectedly frozen"). Directories corral just made pass.
+pub fn check_joinable(st: &CgroupState) -> Result<()> {
+    let found: Vec<&PathBuf> = st
+        .paths
+        .values()
+        .filter(|d| !st.created.contains(d))
+        .collect();
+    if found.is_empty() {
+        return Ok(());
+    }
+    for dir in &found {
+        let procs = dir.join("cgroup.procs");
+        if let Ok(text) = fs::read_to_string(&procs) {
+            let n = text.lines().filter(|l| !l.trim().is_empty()).count();
+            if n > 0 {
+                return Err(Error::Other(format!(
+                    "linux.cgroupsPath: container's cgroup is not empty: {n} process(es) found in {}",
+                    dir.display()
+                )));
+            }
+        }
+    }
+    if is_frozen(st) {
+        return Err(Error::Other(
+            "linux.cgroupsPath: container's cgroup unexpectedly frozen (thaw it first)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A v1 cpuset cgroup with no cpus or no mems (a new one, or one made by
+/// someone else and left so) refuses every process with ENOSPC: each
+/// level from the hierarchy's top down to `target` that is empty gets its
+/// parent's values, as runc does.
+fn fill_empty_cpusets(mountpoint: &Path, target: &Path) -> Result<()> {
+    let Ok(rel) = target.strip_prefix(mountpoint) else {
+        return Ok(());
+    };
+    let mut dir = mountpoint.to_path_buf();
+    for part in rel.components() {
+        let parent = dir.clone();
+        dir.push(part);
+        if dir.is_dir() {
+            inherit_cpuset(&parent, &dir)?;
+        }
+    }
+    Ok(())
 }
 
 /// A new v1 cpuset cgroup starts with no cpus and no mems; give it its
@@ -276,6 +367,18 @@ fn inherit_cpuset(parent: &Path, child: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `pids.max` for `linux.resources.pids.limit`: a negative limit is
+/// unlimited; 0 is a real limit of no new task (config-linux.md's "0 ...
+/// SHOULD be treated as such"; runc 1.4 writes 1 because systemd cannot
+/// say 0, but the cgroupfs file takes 0 and corral writes what was asked).
+pub(crate) fn pids_max(limit: i64) -> String {
+    if limit < 0 {
+        "max".into()
+    } else {
+        limit.to_string()
+    }
 }
 
 pub(crate) fn write(path: &Path, value: &str) -> Result<()> {
@@ -444,19 +547,6 @@ pub fn check_with(hs: &[Hierarchy], res: &LinuxResources) -> Result<()> {
         return Err(Error::unsupported(
             "linux.resources.unified",
             "this host's controllers are cgroup v1: unified keys need a cgroup v2 host",
-        ));
-    }
-    if let Some(k) = res
-        .memory()
-        .as_ref()
-        .and_then(|m| m.kernel())
-        .filter(|k| *k != 0)
-    {
-        return Err(Error::unsupported(
-            "linux.resources.memory.kernel",
-            format!(
-                "{k}: kernel memory limits are ignored by kernels since 5.16; remove the field"
-            ),
         ));
     }
     for (ctrl, field) in v1::required(res) {
@@ -647,9 +737,8 @@ pub fn unset_zeros(res: &LinuxResources) -> LinuxResources {
         b.set_leaf_weight(b.leaf_weight().filter(|w| *w != 0));
         r.set_block_io(Some(b));
     }
-    if r.pids().is_some_and(|p| p.limit() == 0) {
-        r.set_pids(None);
-    }
+    // pids.limit 0 is kept: a real limit (see `pids_max`). Docker writes
+    // -1, not 0, for no limit.
     r
 }
 
@@ -1072,15 +1161,12 @@ mod zero_tests {
         .expect("json");
         let n = unset_zeros(&r);
         let req: Vec<&str> = v1::required(&n).into_iter().map(|(c, _)| c).collect();
-        assert!(
-            !req.contains(&"cpu") && !req.contains(&"cpuset") && !req.contains(&"pids"),
-            "{req:?}"
-        );
+        assert!(!req.contains(&"cpu") && !req.contains(&"cpuset"), "{req:?}");
         let b = n.block_io().as_ref().expect("blockIO");
         assert_eq!(b.weight(), None);
         let m = n.memory().expect("memory");
         assert_eq!((m.limit(), m.swap()), (None, None));
-        assert!(n.pids().is_none());
+        assert_eq!(n.pids().map(|p| p.limit()), Some(0), "0 pids is a limit");
         let keep: LinuxResources =
             serde_json::from_str(r#"{"pids": {"limit": -1}, "cpu": {"shares": 2}}"#).expect("json");
         let k = unset_zeros(&keep);

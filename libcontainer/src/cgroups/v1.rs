@@ -110,12 +110,7 @@ pub fn apply(paths: &BTreeMap<String, PathBuf>, res: &LinuxResources, update: bo
     }
     if let Some(p) = res.pids() {
         let d = ctl(paths, "pids", "linux.resources.pids")?;
-        let v = if p.limit() > 0 {
-            p.limit().to_string()
-        } else {
-            "max".into()
-        };
-        write(&d.join("pids.max"), &v)?;
+        write(&d.join("pids.max"), &super::pids_max(p.limit()))?;
     }
     if let Some(b) = res.block_io() {
         let d = ctl(paths, "blkio", "linux.resources.blockIO")?;
@@ -158,16 +153,7 @@ pub fn apply(paths: &BTreeMap<String, PathBuf>, res: &LinuxResources, update: bo
 }
 
 fn memory(d: &Path, m: &oci_spec::runtime::LinuxMemory, update: bool) -> Result<()> {
-    if let Some(k) = m.kernel() {
-        if k != 0 {
-            return Err(Error::unsupported(
-                "linux.resources.memory.kernel",
-                format!(
-                    "{k}: kernel memory limits are ignored by kernels since 5.16; remove the field"
-                ),
-            ));
-        }
-    }
+    // memory.kernel is ignored with a warning (`super::warnings`).
     if let Some(s) = m.swappiness() {
         if s > 100 {
             return Err(Error::spec(
@@ -191,7 +177,23 @@ fn memory(d: &Path, m: &oci_spec::runtime::LinuxMemory, update: bool) -> Result<
         }
     }
     let swap_file = d.join("memory.memsw.limit_in_bytes");
-    if let Some(sw) = m.swap() {
+    // As runc: an unlimited memory with no swap given is unlimited
+    // memory+swap too (a finite memsw left from before would refuse it);
+    // a finite memory+swap over an unlimited memory cannot be expressed
+    // (memsw must stay >= the memory limit) and is refused by name.
+    let swap = match (limit, m.swap()) {
+        (Some(-1), None) if swap_file.exists() => Some(-1),
+        (Some(-1), Some(s)) if s > 0 => {
+            return Err(Error::spec(
+                "linux.resources.memory.swap",
+                format!(
+                    "{s}: a memory+swap limit needs a memory limit (memory.limit is -1, unlimited)"
+                ),
+            ))
+        }
+        (_, s) => s,
+    };
+    if let Some(sw) = swap {
         if !swap_file.exists() {
             return Err(Error::unsupported(
                 "linux.resources.memory.swap",
@@ -220,7 +222,12 @@ fn memory(d: &Path, m: &oci_spec::runtime::LinuxMemory, update: bool) -> Result<
         write(&d.join("memory.soft_limit_in_bytes"), &r.to_string())?;
     }
     if let Some(t) = m.kernel_tcp() {
-        write(&d.join("memory.kmem.tcp.limit_in_bytes"), &t.to_string())?;
+        // Without the file (a kernel that dropped it): ignored with a
+        // warning (`super::warnings`).
+        let f = d.join("memory.kmem.tcp.limit_in_bytes");
+        if f.exists() {
+            write(&f, &t.to_string())?;
+        }
     }
     if let Some(s) = m.swappiness() {
         write(&d.join("memory.swappiness"), &s.to_string())?;
@@ -257,21 +264,42 @@ fn cpu(d: &Path, c: &oci_spec::runtime::LinuxCpu) -> Result<()> {
             "linux.resources.cpu.burst",
         )?;
     }
-    if let Some(p) = c.realtime_period() {
+    // The kernel keeps runtime <= period at every write: period first when
+    // it grows (or runtime shrinks), runtime first when the new period is
+    // below the current runtime.
+    let rt_period = |p: u64| {
         write_existing(
             d,
             "cpu.rt_period_us",
             &p.to_string(),
             "linux.resources.cpu.realtimePeriod",
-        )?;
-    }
-    if let Some(r) = c.realtime_runtime() {
+        )
+    };
+    let rt_runtime = |r: i64| {
         write_existing(
             d,
             "cpu.rt_runtime_us",
             &r.to_string(),
             "linux.resources.cpu.realtimeRuntime",
-        )?;
+        )
+    };
+    match (c.realtime_period(), c.realtime_runtime()) {
+        (Some(p), Some(r)) => {
+            let cur: i64 = read_trim(&d.join("cpu.rt_runtime_us"))
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            if (p as i64) < cur {
+                rt_runtime(r)?;
+                rt_period(p)?;
+            } else {
+                rt_period(p)?;
+                rt_runtime(r)?;
+            }
+        }
+        (Some(p), None) => rt_period(p)?,
+        (None, Some(r)) => rt_runtime(r)?,
+        (None, None) => {}
     }
     if let Some(i) = c.idle() {
         write_existing(d, "cpu.idle", &i.to_string(), "linux.resources.cpu.idle")?;
@@ -326,16 +354,19 @@ fn blkio(d: &Path, b: &oci_spec::runtime::LinuxBlockIo) -> Result<()> {
     }
     for wd in b.weight_device().iter().flatten() {
         if let Some(w) = wd.weight() {
-            // CFQ has a separate per-device file; BFQ's weight file takes both.
-            let f =
-                match weight_file {
-                    Some("blkio.weight") => "blkio.weight_device",
-                    Some(other) => other,
-                    None => return Err(Error::unsupported(
+            // CFQ's per-device file, or BFQ's (blkio.bfq.weight_device, as
+            // runc; older BFQ took "MAJ:MIN W" in blkio.bfq.weight only).
+            let f = match weight_file {
+                Some("blkio.weight") => "blkio.weight_device",
+                Some(_) if d.join("blkio.bfq.weight_device").exists() => "blkio.bfq.weight_device",
+                Some(other) => other,
+                None => {
+                    return Err(Error::unsupported(
                         "linux.resources.blockIO.weightDevice",
                         "this host has no blkio weight file (no CFQ or BFQ I/O scheduler in use)",
-                    )),
-                };
+                    ))
+                }
+            };
             write(&d.join(f), &format!("{}:{} {w}", wd.major(), wd.minor()))?;
         }
         if let Some(w) = wd.leaf_weight() {
@@ -515,15 +546,24 @@ mod tests {
             false,
         )
         .expect("not an update");
-        let e = apply(&p, &res(r#"{"memory": {"kernel": 1}}"#), false).expect_err("kernel");
-        assert!(
-            e.to_string().contains("linux.resources.memory.kernel"),
-            "{e}"
-        );
+        // Kernel memory is ignored (a warning, `super::warnings`).
+        apply(&p, &res(r#"{"memory": {"kernel": 1}}"#), false).expect("kernel is ignored");
         let e =
             apply(&p, &res(r#"{"memory": {"swappiness": 101}}"#), false).expect_err("swappiness");
         assert!(e.to_string().contains("swappiness"), "{e}");
         fs::remove_dir_all(base).expect("cleanup");
+    }
+
+    #[test]
+    fn bfq_device_weights_go_to_their_own_file() {
+        let (base, p) = fake(&[("blkio", &["blkio.bfq.weight", "blkio.bfq.weight_device"])]);
+        let r = res(
+            r#"{"blockIO": {"weight": 200, "weightDevice": [{"major": 8, "minor": 0, "weight": 300}]}}"#,
+        );
+        apply(&p, &r, false).expect("apply");
+        assert_eq!(read(&p, "blkio", "blkio.bfq.weight"), "200");
+        assert_eq!(read(&p, "blkio", "blkio.bfq.weight_device"), "8:0 300");
+        let _ = fs::remove_dir_all(base);
     }
 
     #[test]

@@ -28,18 +28,8 @@ pub fn check(res: &LinuxResources) -> Result<()> {
         }
     }
     if let Some(m) = res.memory() {
-        if m.kernel().is_some_and(|k| k != 0) {
-            return no(
-                "linux.resources.memory.kernel",
-                "kernel memory limits are ignored by kernels since 5.16",
-            );
-        }
-        if m.kernel_tcp().is_some_and(|k| k != 0) {
-            return no(
-                "linux.resources.memory.kernelTCP",
-                "cgroup v2 has no kernel TCP memory limit",
-            );
-        }
+        // memory.kernel and kernelTCP are ignored with a warning
+        // (`super::warnings`), as runc does.
         if m.swappiness().is_some() {
             return no(
                 "linux.resources.memory.swappiness",
@@ -241,14 +231,7 @@ pub fn apply(d: &Path, res: &LinuxResources, update: bool) -> Result<()> {
         write(&d.join("rdma.max"), &line)?;
     }
     if let Some(p) = res.pids() {
-        write(
-            &d.join("pids.max"),
-            &if p.limit() > 0 {
-                p.limit().to_string()
-            } else {
-                "max".into()
-            },
-        )?;
+        write(&d.join("pids.max"), &super::pids_max(p.limit()))?;
     }
     if let Some(b) = res.block_io() {
         let wfile = if d.join("io.weight").exists() {

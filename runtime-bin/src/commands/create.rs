@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use libcontainer::ContainerBuilder;
+use libcontainer::{Container, ContainerBuilder};
 
 use super::{err, Res};
 use crate::logging::Logger;
@@ -45,9 +45,26 @@ pub fn builder(root: &Path, a: &CreateArgs) -> ContainerBuilder {
         .preserve_fds(a.preserve_fds)
 }
 
+/// Logs a warning for each field of the container's config that corral
+/// accepted without applying it (runc warns and runs).
+pub fn warn_config(c: &Container, log: &mut Logger) {
+    let res = c
+        .spec()
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone());
+    for w in res
+        .map(|r| libcontainer::cgroups::warnings(&r))
+        .unwrap_or_default()
+    {
+        log.log("warning", &w);
+    }
+}
+
 /// Runs `corral create`.
 pub fn run(root: &Path, a: &CreateArgs, log: &mut Logger) -> Res {
     let c = builder(root, a).create().map_err(err)?;
+    warn_config(&c, log);
     log.log(
         "debug",
         &format!("created {} with init pid {:?}", c.id(), c.pid()),

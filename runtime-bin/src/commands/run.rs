@@ -6,7 +6,7 @@ use std::path::Path;
 use clap::Args;
 use libcontainer::Container;
 
-use super::create::{builder, CreateArgs};
+use super::create::{builder, warn_config, CreateArgs};
 use super::{err, Res};
 use crate::logging::Logger;
 
@@ -41,6 +41,7 @@ fn run_container(
 ) -> Res {
     if detach {
         let mut c = builder(root, a).create().map_err(err)?;
+        warn_config(&c, log);
         if let Err(e) = c.start() {
             let _ = c.delete(true);
             return Err(err(e));
@@ -55,6 +56,7 @@ fn run_container(
     // With a terminal and no console socket, the pty comes to us and we
     // relay it to our own stdio, as runc does.
     let (mut c, console) = builder(root, a).create_with_console().map_err(err)?;
+    warn_config(&c, log);
     let pid = c.pid().unwrap_or(0);
     let fwd = match libcontainer::run::Forwarder::new() {
         Ok(f) => f,
