@@ -568,3 +568,29 @@ fn config_user_gives_exact_ids_like_runc_and_no_id_is_refused() {
         assert!(!o.status.success(), "runc ran {user}");
     }
 }
+
+#[test]
+fn an_unknown_capability_is_a_warning_and_the_container_runs() {
+    let mut env = Env::new(&["sh", "-c", "grep CapBnd /proc/self/status"]);
+    env.edit(|c| {
+        c["process"]["capabilities"] = json!({
+            "bounding": ["CAP_KILL", "CAP_NO_SUCH_THING"],
+            "effective": ["CAP_KILL"],
+            "permitted": ["CAP_KILL", "CAP_NO_SUCH_THING"]
+        })
+    });
+    let (code, stdout, stderr) = env.run();
+    assert_eq!(code, 0, "{stderr}");
+    // CAP_KILL alone (bit 5).
+    assert!(stdout.contains("CapBnd:\t0000000000000020"), "{stdout}");
+    let warned: Vec<String> = stderr
+        .lines()
+        .filter(|l| l.contains("level=warning"))
+        .map(|l| integration::error_message(&l.replace("level=warning", "level=error")))
+        .collect();
+    for set in ["bounding", "permitted"] {
+        let want =
+            format!("process.capabilities.{set}: unknown capability \"CAP_NO_SUCH_THING\" ignored");
+        assert!(warned.contains(&want), "{want:?} not in {warned:?}");
+    }
+}

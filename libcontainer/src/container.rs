@@ -457,6 +457,7 @@ impl ContainerBuilder {
                 dir: dir.clone(),
                 st: st.clone(),
                 interrupted: false,
+                warnings: bundle.warnings.clone(),
             },
             master,
         ))
@@ -599,6 +600,9 @@ pub struct Container {
     st: StoredState,
     /// A creation whose creator died (see [`Container::load`]).
     interrupted: bool,
+    /// What the create accepted from the config without applying it (not
+    /// kept with the state: only the creator reports them).
+    warnings: Vec<String>,
 }
 
 /// Warnings from a delete that succeeded (a failing poststop hook).
@@ -609,6 +613,14 @@ pub struct DeleteReport {
 }
 
 impl Container {
+    /// The warnings of the create that made this value: fields of the
+    /// config corral accepted without applying them (an unknown capability
+    /// name, kernel memory limits), one line each, for the caller to log as
+    /// runc does. Empty for a container [`load`](Self::load)ed later.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
     /// Loads container `id` from `root`.
     ///
     /// A record that still says "creating" while nobody holds the
@@ -622,6 +634,7 @@ impl Container {
             dir,
             st,
             interrupted: false,
+            warnings: Vec::new(),
         };
         if c.st.creating {
             if let Some(_lock) = c.dir.try_lock()? {

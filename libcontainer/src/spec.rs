@@ -24,6 +24,9 @@ pub struct Bundle {
     /// The host's cgroup hierarchies, read once (/proc/self/mountinfo) for
     /// the checks here, the cgroup plan and the init's cgroup mounts.
     pub hierarchies: Vec<crate::cgroups::Hierarchy>,
+    /// Fields accepted without being applied, one warning each
+    /// ([`parse_with_warnings`], [`crate::cgroups::warnings`]).
+    pub warnings: Vec<String>,
 }
 
 /// Fields of runtime-spec 1.2+ that the `oci-spec` crate (0.8) does not
@@ -67,9 +70,12 @@ pub fn load(bundle: &Path) -> Result<Bundle> {
     let dir = std::fs::canonicalize(bundle).map_err(|e| Error::io("open bundle", bundle, e))?;
     let cfg = dir.join("config.json");
     let text = std::fs::read(&cfg).map_err(|e| Error::io("read", &cfg, e))?;
-    let spec = parse(&text)?;
+    let (spec, mut warnings) = parse_with_warnings(&text)?;
     let extras = parse_extras(&text)?;
     let hierarchies = crate::cgroups::hierarchies()?;
+    if let Some(res) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+        warnings.extend(crate::cgroups::warnings(res));
+    }
     let rootfs = validate_with(&spec, &dir, &hierarchies)?;
     crate::idmap::check(&spec, &extras)?;
     Ok(Bundle {
@@ -78,6 +84,7 @@ pub fn load(bundle: &Path) -> Result<Bundle> {
         spec,
         extras,
         hierarchies,
+        warnings,
     })
 }
 
@@ -133,12 +140,25 @@ pub fn parse_extras(text: &[u8]) -> Result<Extras> {
 
 /// Parses config.json text; a type or value error names its JSON path.
 /// Seccomp flags the `oci-spec` crate does not know are taken out first
-/// (they are read by [`parse_extras`]).
+/// (they are read by [`parse_extras`]); so are capability names it does not
+/// know (see [`parse_with_warnings`]).
 pub fn parse(text: &[u8]) -> Result<Spec> {
+    parse_with_warnings(text).map(|(spec, _)| spec)
+}
+
+/// [`parse`], with a warning for each capability name of
+/// `process.capabilities` that is not one this build knows: it is
+/// dropped and the container runs, as config.md asks ("any value which
+/// cannot be mapped to a relevant kernel interface, or cannot be granted
+/// otherwise MUST be logged as a warning by the runtime. Runtimes SHOULD
+/// NOT fail if the container configuration requests capabilities that
+/// cannot be granted").
+pub fn parse_with_warnings(text: &[u8]) -> Result<(Spec, Vec<String>)> {
     // The common case in one pass over the text. A config with an error, or
-    // with a seccomp flag oci-spec cannot parse, takes the slow path below.
+    // with a seccomp flag or capability oci-spec cannot parse, takes the
+    // slow path below.
     if let Ok(spec) = serde_json::from_slice::<Spec>(text) {
-        return Ok(spec);
+        return Ok((spec, Vec::new()));
     }
     let mut v: serde_json::Value =
         serde_json::from_slice(text).map_err(|e| Error::spec("(document)", e.to_string()))?;
@@ -148,7 +168,28 @@ pub fn parse(text: &[u8]) -> Result<Spec> {
     {
         flags.retain(|f| f.as_str().is_none_or(|s| extra_seccomp_flag(s).is_none()));
     }
-    serde_path_to_error::deserialize(v).map_err(|e| {
+    let mut warnings = Vec::new();
+    for set in [
+        "bounding",
+        "effective",
+        "inheritable",
+        "permitted",
+        "ambient",
+    ] {
+        let ptr = format!("/process/capabilities/{set}");
+        if let Some(names) = v.pointer_mut(&ptr).and_then(|n| n.as_array_mut()) {
+            names.retain(|n| match n.as_str() {
+                Some(name) if !known_capability(name) => {
+                    warnings.push(format!(
+                        "process.capabilities.{set}: unknown capability {name:?} ignored"
+                    ));
+                    false
+                }
+                _ => true,
+            });
+        }
+    }
+    let spec = serde_path_to_error::deserialize(v).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let path = if path == "." || path.is_empty() {
@@ -157,7 +198,14 @@ pub fn parse(text: &[u8]) -> Result<Spec> {
             path
         };
         Error::spec(path, inner.to_string())
-    })
+    })?;
+    Ok((spec, warnings))
+}
+
+/// Whether oci-spec (and so corral) knows the capability `name`.
+fn known_capability(name: &str) -> bool {
+    serde_json::from_value::<oci_spec::runtime::Capability>(serde_json::Value::String(name.into()))
+        .is_ok()
 }
 
 /// The `SECCOMP_FILTER_FLAG_*` bit of a runtime-spec seccomp flag that the

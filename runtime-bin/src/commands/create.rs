@@ -48,16 +48,8 @@ pub fn builder(root: &Path, a: &CreateArgs) -> ContainerBuilder {
 /// Logs a warning for each field of the container's config that corral
 /// accepted without applying it (runc warns and runs).
 pub fn warn_config(c: &Container, log: &mut Logger) {
-    let res = c
-        .spec()
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().clone());
-    for w in res
-        .map(|r| libcontainer::cgroups::warnings(&r))
-        .unwrap_or_default()
-    {
-        log.log("warning", &w);
+    for w in c.warnings() {
+        log.log("warning", w);
     }
 }
 
