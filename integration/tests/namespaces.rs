@@ -220,3 +220,46 @@ fn joins_a_user_namespace_by_path() {
         .collect();
     assert_eq!(lines, ["0 100000 65536", "0"], "{o}");
 }
+
+#[test]
+fn an_empty_path_is_a_new_namespace() {
+    let mut env = Env::new(&["sleep", "1000"]);
+    env.edit(|c| {
+        c["linux"]["namespaces"] = json!([
+            {"type": "mount", "path": ""},
+            {"type": "network", "path": ""},
+            {"type": "uts", "path": ""},
+            {"type": "pid", "path": ""},
+        ])
+    });
+    let id = env.create();
+    let pid = wait_running(&env, &id);
+    for ns in ["mnt", "net", "uts", "pid"] {
+        assert_ne!(ns_link(&pid, ns), ns_link("self", ns), "{ns}: not new");
+    }
+}
+
+#[test]
+fn a_joined_uts_namespace_gets_the_hostname() {
+    // A's UTS namespace, joined by B with a hostname of its own: runc sets
+    // it there (A sees it too: it is one namespace).
+    let mut a = Env::new(&["sleep", "1000"]);
+    let ida = a.create();
+    let pida = wait_running(&a, &ida);
+    let mut b = Env::new(&["hostname"]);
+    b.edit(|c| {
+        c["hostname"] = json!("joined-uts");
+        c["linux"]["namespaces"] = json!([
+            {"type": "mount"},
+            {"type": "uts", "path": format!("/proc/{pida}/ns/uts")},
+        ]);
+    });
+    let (code, stdout, stderr) = b.run();
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim(), "joined-uts");
+    let o = a.corral(&["exec", &ida, "hostname"]);
+    assert_eq!(out(&o.stdout).trim(), "joined-uts", "{}", out(&o.stderr));
+    // The host's name is untouched.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    assert_ne!(host.trim(), "joined-uts");
+}

@@ -153,7 +153,8 @@ fn init(ch: &mut Channel, a: &InitArgs) -> Result<()> {
         nix::unistd::setresuid(root_u, root_u, root_u)
             .ctx(|| "setresuid 0 in the user namespace".to_string())?;
     }
-    if a.plan.creates(NS::Uts) {
+    // A joined UTS namespace gets the hostname too, as runc sets it.
+    if a.plan.owns(NS::Uts) {
         if let Some(h) = spec.hostname().as_ref().filter(|h| !h.is_empty()) {
             nix::unistd::sethostname(h).ctx(|| format!("hostname: set {h:?}"))?;
         }

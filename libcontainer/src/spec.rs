@@ -158,7 +158,7 @@ pub fn parse_with_warnings(text: &[u8]) -> Result<(Spec, Vec<String>)> {
     // with a seccomp flag or capability oci-spec cannot parse, takes the
     // slow path below.
     if let Ok(spec) = serde_json::from_slice::<Spec>(text) {
-        return Ok((spec, Vec::new()));
+        return Ok((normalized(spec), Vec::new()));
     }
     let mut v: serde_json::Value =
         serde_json::from_slice(text).map_err(|e| Error::spec("(document)", e.to_string()))?;
@@ -199,7 +199,24 @@ pub fn parse_with_warnings(text: &[u8]) -> Result<(Spec, Vec<String>)> {
         };
         Error::spec(path, inner.to_string())
     })?;
-    Ok((spec, warnings))
+    Ok((normalized(spec), warnings))
+}
+
+/// What the spec says in more than one way, said one way: a namespace
+/// entry whose `path` is empty asks for a new namespace, as one with no
+/// `path` (config-linux.md: "If a path is not specified, the runtime MUST
+/// create a new container namespace"; runc and crun read "" so).
+fn normalized(mut spec: Spec) -> Spec {
+    if let Some(linux) = spec.linux_mut() {
+        if let Some(list) = linux.namespaces_mut() {
+            for ns in list.iter_mut() {
+                if ns.path().as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                    ns.set_path(None);
+                }
+            }
+        }
+    }
+    spec
 }
 
 /// Whether oci-spec (and so corral) knows the capability `name`.
@@ -492,24 +509,19 @@ fn validate_linux(
     owned: &HashSet<LinuxNamespaceType>,
     hierarchies: &[crate::cgroups::Hierarchy],
 ) -> Result<()> {
-    let new_uts = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|v| {
-            v.iter()
-                .any(|n| n.typ() == LinuxNamespaceType::Uts && n.path().is_none())
-        });
-    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !new_uts {
+    // A UTS namespace of the container's own, new or joined by path (runc
+    // sets the hostname in a joined one too); never the runtime's.
+    let own_uts = owned.contains(&LinuxNamespaceType::Uts);
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !own_uts {
         return Err(Error::spec(
             "hostname",
-            "unable to set hostname without a new UTS namespace in linux.namespaces",
+            "unable to set hostname without a UTS namespace in linux.namespaces",
         ));
     }
-    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !new_uts {
+    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !own_uts {
         return Err(Error::spec(
             "domainname",
-            "unable to set domainname without a new UTS namespace in linux.namespaces",
+            "unable to set domainname without a UTS namespace in linux.namespaces",
         ));
     }
     let linux = match spec.linux() {
