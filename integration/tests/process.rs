@@ -594,3 +594,31 @@ fn an_unknown_capability_is_a_warning_and_the_container_runs() {
         assert!(warned.contains(&want), "{want:?} not in {warned:?}");
     }
 }
+
+#[test]
+fn home_comes_from_the_containers_passwd_when_the_config_has_none() {
+    // runc: HOME unset or empty is the user's home in the container's
+    // /etc/passwd, else "/"; one the config gives is kept.
+    for (uid, env, want) in [
+        (0, json!(["PATH=/bin"]), "/root"),
+        (1, json!(["PATH=/bin", "HOME="]), "/usr/sbin"),
+        (4242, json!(["PATH=/bin"]), "/"),
+        (0, json!(["PATH=/bin", "HOME=/mine"]), "/mine"),
+    ] {
+        let mut e = Env::new(&["sh", "-c", "echo \"[$HOME]\"; env | grep -c ^HOME="]);
+        e.edit(|c| {
+            c["process"]["env"] = env.clone();
+            c["process"]["user"] = json!({"uid": uid, "gid": uid});
+        });
+        let (code, stdout, stderr) = e.run();
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(stdout, format!("[{want}]\n1\n"), "uid {uid}, env {env}");
+    }
+    // exec gets it the same way.
+    let mut e = Env::new(&["sleep", "1000"]);
+    e.edit(|c| c["process"]["env"] = json!(["PATH=/bin"]));
+    let id = e.create();
+    assert!(e.corral(&["start", &id]).status.success());
+    let o = e.corral(&["exec", "-u", "1", &id, "sh", "-c", "echo $HOME"]);
+    assert_eq!(out(&o.stdout), "/usr/sbin\n", "{}", out(&o.stderr));
+}

@@ -533,20 +533,10 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
 /// or the uid as a number.
 fn owner_name() -> String {
     let uid = nix::unistd::geteuid().as_raw();
-    std::fs::read_to_string("/etc/passwd")
-        .ok()
-        .and_then(|text| passwd_name(&text, uid))
+    crate::passwd::read(Path::new("/etc/passwd"))
+        .and_then(|text| crate::passwd::entry(&text, uid))
+        .map(|e| e.name)
         .unwrap_or_else(|| uid.to_string())
-}
-
-/// The name of `uid` in the text of a passwd file.
-fn passwd_name(text: &str, uid: u32) -> Option<String> {
-    text.lines().find_map(|line| {
-        let mut f = line.split(':');
-        let name = f.next()?;
-        let id: u32 = f.nth(1)?.parse().ok()?;
-        (id == uid && !name.is_empty()).then(|| name.to_string())
-    })
 }
 
 fn hook_state_json(st: &StoredState, status: &str, pid: i32) -> String {
@@ -1023,21 +1013,5 @@ impl ContainerBuilder {
         b.stdio = None;
         b.helper = None;
         b
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::passwd_name;
-
-    #[test]
-    fn passwd_names() {
-        let text = "root:x:0:0:root:/root:/bin/bash\n# comment\nbad line\n\
-                    daemon:x:1:1::/:/bin/false\n:x:7:7::/:\nnobody:x:65534:65534::/:\n";
-        assert_eq!(passwd_name(text, 0).as_deref(), Some("root"));
-        assert_eq!(passwd_name(text, 1).as_deref(), Some("daemon"));
-        assert_eq!(passwd_name(text, 65534).as_deref(), Some("nobody"));
-        assert_eq!(passwd_name(text, 7), None);
-        assert_eq!(passwd_name(text, 42), None);
     }
 }

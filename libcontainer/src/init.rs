@@ -364,7 +364,11 @@ pub(crate) fn enter_process_context(
 pub(crate) fn exec_args(
     p: &oci_spec::runtime::Process,
 ) -> Result<(CString, Vec<CString>, Vec<CString>)> {
-    let env: Vec<String> = p.env().clone().unwrap_or_default();
+    // HOME from the container's /etc/passwd when the config has none (or
+    // an empty one), as runc; read here, inside the container's root.
+    let env = crate::passwd::with_home(p.env().clone().unwrap_or_default(), p.user().uid(), || {
+        crate::passwd::read(Path::new("/etc/passwd"))
+    });
     let args: Vec<String> = p.args().clone().unwrap_or_default();
     let first = args
         .first()
