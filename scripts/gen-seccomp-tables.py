@@ -54,15 +54,17 @@ GENERIC_NEWER = [
     (468, "file_getattr"),
     (469, "file_setattr"),
 ]
-# map_shadow_stack is "64" in x86's syscall_64.tbl (x86_64 only, not x32)
-# and absent from syscall_32.tbl; every other architecture reserved it
-# (Linux 6.6, "arch: Reserve map_shadow_stack() syscall number for all
-# architectures").
-NOT_IN = {"map_shadow_stack": {"X86", "X32"}}
+# map_shadow_stack is "64" in x86's syscall_64.tbl (x86_64's, not x32's);
+# every other ABI, i386 included, reserved it (Linux 6.6, "arch: Reserve
+# map_shadow_stack() syscall number for all architectures").
+NOT_IN = {"map_shadow_stack": {"X32"}}
 # Architecture-specific syscalls newer than the headers.
 SPECIFIC_NEWER = {
     "X86_64": [(335, "uretprobe")],  # Linux 6.11
     "RISCV64": [(258, "riscv_hwprobe")],  # Linux 6.4
+    # s390 wired up memfd_secret after 6.1 (libseccomp 2.5.4 knows it).
+    "S390X": [(447, "memfd_secret")],
+    "S390": [(447, "memfd_secret")],
 }
 
 # table -> (header root, header, extra preprocessor flags, number base of

@@ -571,22 +571,32 @@ fn build(
         match of_arch[..] {
             [abi] if *arch != audit::X86_64 => code.extend(block(abi)?),
             _ => {
-                // x86_64, x32 or both: nr >= the x32 bit is an x32 call.
-                let (x86_64, x32) = (of_arch.contains(&Abi::X86_64), of_arch.contains(&Abi::X32));
+                // x86_64, x32 or both: a number with the x32 bit is an x32
+                // call, as the kernel tells them apart. One of the two
+                // alone, as libseccomp: x86_64 kills numbers from the x32
+                // bit up but -1 (a tracer's skipped syscall), x32 kills
+                // those below it.
                 code.push(ins(LD_W_ABS, OFF_NR, 0, 0));
-                code.push(ins(JGE_K, X32_BIT, 0, 1));
-                let to_x32 = code.len();
-                code.push(ins(JA, 0, 0, 0));
-                if x86_64 {
-                    code.extend(block(Abi::X86_64)?);
-                } else {
-                    code.push(ins(RET_K, ret::KILL_PROCESS, 0, 0));
-                }
-                code[to_x32].k = (code.len() - to_x32 - 1) as u32;
-                if x32 {
-                    code.extend(block(Abi::X32)?);
-                } else {
-                    code.push(ins(RET_K, ret::KILL_PROCESS, 0, 0));
+                match (of_arch.contains(&Abi::X86_64), of_arch.contains(&Abi::X32)) {
+                    (true, true) => {
+                        code.push(ins(JSET_K, X32_BIT, 0, 1));
+                        let to_x32 = code.len();
+                        code.push(ins(JA, 0, 0, 0));
+                        code.extend(block(Abi::X86_64)?);
+                        code[to_x32].k = (code.len() - to_x32 - 1) as u32;
+                        code.extend(block(Abi::X32)?);
+                    }
+                    (true, false) => {
+                        code.push(ins(JGE_K, X32_BIT, 0, 2));
+                        code.push(ins(JEQ_K, u32::MAX, 1, 0));
+                        code.push(ins(RET_K, ret::KILL_PROCESS, 0, 0));
+                        code.extend(block(Abi::X86_64)?);
+                    }
+                    _ => {
+                        code.push(ins(JGE_K, X32_BIT, 1, 0));
+                        code.push(ins(RET_K, ret::KILL_PROCESS, 0, 0));
+                        code.extend(block(Abi::X32)?);
+                    }
                 }
             }
         }
@@ -673,6 +683,8 @@ pub fn evaluate(prog: &[SockFilter], arch: u32, nr: u32, args: [u64; 6]) -> u32 
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vs_libseccomp;
 
 /// A filter ready to load in a container process, with the connection to
 /// `listenerPath` made while the host's files were still reachable.
