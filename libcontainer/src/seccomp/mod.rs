@@ -3,28 +3,59 @@
 //!
 //! Two compilers share the work. The `seccompiler` crate compiles what its
 //! model expresses: for one action, a set of syscalls each with rules of
-//! argument conditions (all seven operators, 64-bit compares). Its model has
-//! one match action per filter, native tables only and no NOTIFY, so corral
-//! generates the rest itself, here: the dispatch on architecture (x86_64
-//! with the x86 and x32 compat tables of `tables.rs`), the syscalls matched
-//! by number alone (one compare and a return each — seccompiler's five
-//! instructions per syscall would put Docker's profile over the kernel's
-//! 4096 for three ABIs), several actions in one filter (seccompiler runs
-//! spliced one after another, see `seccompiler_run`), NOTIFY and any other
-//! action, and the ENOSYS stub for syscalls newer than the profile.
+//! argument conditions (all seven operators, 64-bit or 32-bit compares).
+//! Its model has one match action per filter, native tables only and no
+//! NOTIFY, so corral generates the rest itself, here: the dispatch on
+//! architecture, the syscalls matched by number alone (one compare and a
+//! return each — seccompiler's five instructions per syscall would put
+//! Docker's profile over the kernel's 4096 for three ABIs), several
+//! actions in one filter (seccompiler runs spliced one after another, see
+//! `seccompiler_run`), NOTIFY and any other action, and the ENOSYS stub for
+//! syscalls newer than the profile.
 //!
-//! Program layout, per architecture in `architectures` (native x86_64 when
-//! none is given):
+//! # Architectures
+//!
+//! corral compiles filters for x86_64, x86 (i386), x32, aarch64, arm
+//! (EABI), ppc64le, ppc64, ppc, s390x, s390 and riscv64 — every
+//! `SCMP_ARCH_*` of the runtime spec but the MIPS ones, which are refused
+//! naming `linux.seccomp.architectures[i]` and the value. The syscall
+//! tables (`tables`) are generated from the kernel's uapi headers by
+//! `scripts/gen-seccomp-tables.py`. Every filter includes the architecture
+//! corral was built for (`target_arch`; `SCMP_ARCH_NATIVE` means it too),
+//! as runc's libseccomp filters do, besides those the profile lists. Per
+//! ABI, as libseccomp compiles them:
+//!
+//! - x86, x32, arm, ppc and s390 are 32-bit: a compare looks at the low
+//!   word of the argument and of the profile's value and mask.
+//! - ppc64, ppc, s390x and s390 are big-endian: the low word of an argument
+//!   is the second of its 8 bytes in `seccomp_data.args`.
+//! - x32 shares x86_64's audit arch; its numbers carry the x32 bit
+//!   (0x40000000). With both listed the bit tells them apart; x86_64 alone
+//!   kills numbers from the bit up (but -1, a tracer's skipped syscall),
+//!   x32 alone kills those below it.
+//! - On x86, ppc64le, ppc64, ppc, s390x and s390 sockets and SysV IPC are
+//!   also reached through `socketcall(2)` and `ipc(2)`: a rule for
+//!   `connect` also matches `socketcall(SYS_CONNECT, …)` (its `args[0]`
+//!   condition replaced by the call number), or the multiplexer would
+//!   bypass the profile.
+//! - ARM's private syscalls (`cacheflush`, `set_tls`… at 0x0f0000 and up)
+//!   are in arm's table; the ENOSYS stub stops below them.
+//!
+//! The compiler is checked against libseccomp 2.5.4 on every one of these
+//! ABIs, case by case, in the tests (`vs_libseccomp.rs`).
+//!
+//! Program layout, per audit arch of the ABIs above:
 //!
 //! ```text
-//!   ld arch; jeq AUDIT_ARCH_X86_64 → x86_64 block; jeq AUDIT_ARCH_I386 → x86 block
-//!   ret KILL_PROCESS                     (an architecture the profile does not allow)
+//!   ld arch; jeq AUDIT_ARCH_X86_64 → x86_64/x32 block; jeq AUDIT_ARCH_AARCH64 → …
+//!   ret KILL_PROCESS                     (an architecture the filter does not name)
+//! x86_64/x32 block: ld nr; [the x32 bit splits it: x86_64 block, x32 block]
 //! block: ld nr
-//!   [x86_64 with x32 listed: nr ≥ 0x40000000 → x32 block; not listed: ret KILL_PROCESS]
 //!   for each syscall whose first rule has no arguments: jeq nr; ret action
 //!   seccompiler runs for syscalls with argument rules, one action each:
 //!     a match returns the action; no match falls through to the next run
-//!   ld nr; nr > highest nr the profile names: ret ERRNO(ENOSYS)
+//!   ld nr; [arm: nr ≥ 0x0f0000: skip]
+//!   nr > highest nr the profile names: ret ERRNO(ENOSYS)
 //!                                          (when the default is not allow/log/trace)
 //!   ret default
 //! ```
@@ -33,7 +64,8 @@
 //! wins. Conditions that name one argument twice become one rule each, as
 //! runc does. Syscall names unknown to an architecture's table are skipped
 //! for that architecture, as runc and crun do (profiles name syscalls of
-//! every architecture); a name unknown to every table is skipped too.
+//! every architecture); a name unknown to every table (and to MIPS, SPARC
+//! and the others corral has no table for) is refused.
 
 mod arch;
 pub mod tables;
@@ -641,6 +673,12 @@ pub fn load(f: &Filter) -> Result<Option<OwnedFd>> {
     } else {
         Ok(None)
     }
+}
+
+/// `seccomp_data.arch` of the architecture corral was built for (the one
+/// every filter includes), or `None` where corral has no syscall table.
+pub fn native_audit_arch() -> Option<u32> {
+    Abi::native().map(Abi::audit_arch)
 }
 
 /// Runs the program on one syscall, as the kernel would: the action it

@@ -692,7 +692,9 @@ fn handcrafted() -> Vec<(&'static str, LinuxSeccomp)> {
             {{"names": ["getrandom"], "action": "SCMP_ACT_ERRNO", "errnoRet": 7, "args": [{{"index": 2, "value": {big}, "op": "SCMP_CMP_LE"}}]}},
             {{"names": ["dup3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 8, "args": [{{"index": 2, "value": {big}, "op": "SCMP_CMP_GE"}}]}},
             {{"names": ["pipe2"], "action": "SCMP_ACT_ERRNO", "errnoRet": 9, "args": [{{"index": 1, "value": {big}, "op": "SCMP_CMP_LT"}}]}},
-            {{"names": ["flock"], "action": "SCMP_ACT_ERRNO", "errnoRet": 10, "args": [{{"index": 1, "value": {big}, "op": "SCMP_CMP_NE"}}]}}
+            {{"names": ["flock"], "action": "SCMP_ACT_ERRNO", "errnoRet": 10, "args": [{{"index": 1, "value": {big}, "op": "SCMP_CMP_NE"}}]}},
+            {{"names": ["setns"], "action": "SCMP_ACT_ERRNO", "errnoRet": 14, "args": [{{"index": 1, "value": 255, "valueTwo": 511, "op": "SCMP_CMP_MASKED_EQ"}}]}},
+            {{"names": ["fchmod"], "action": "SCMP_ACT_ERRNO", "errnoRet": 15, "args": [{{"index": 1, "value": 4294967296, "valueTwo": 12884901888, "op": "SCMP_CMP_MASKED_EQ"}}]}}
         ]}}"#
             ),
         ),
