@@ -446,3 +446,25 @@ fn socket_rules_cover_socketcall_where_it_multiplexes() {
         ret::ERRNO | 13
     );
 }
+
+#[test]
+fn tables_are_sorted_and_numbers_unique_per_abi() {
+    // Binary search needs the order; one number for two names is an alias
+    // only where the headers make one (ARM's sync_file_range2).
+    for abi in Abi::ALL {
+        let t = abi.table();
+        assert!(t.windows(2).all(|w| w[0].0 < w[1].0), "{abi:?} order");
+        let mut nrs: Vec<(u32, &str)> = t.iter().map(|(n, nr)| (*nr, *n)).collect();
+        nrs.sort();
+        for w in nrs.windows(2) {
+            if w[0].0 == w[1].0 {
+                assert_eq!(
+                    (abi, w[0].1, w[1].1),
+                    (Abi::Arm, "arm_sync_file_range", "sync_file_range2"),
+                    "{abi:?} {}",
+                    w[0].0
+                );
+            }
+        }
+    }
+}
