@@ -675,6 +675,12 @@ pub fn load(f: &Filter) -> Result<Option<OwnedFd>> {
     }
 }
 
+/// The `SCMP_ARCH_*` values corral compiles filters for (`features`'
+/// `seccomp.archs`).
+pub fn architectures() -> Vec<&'static str> {
+    Abi::ALL.iter().map(|a| a.oci_name()).collect()
+}
+
 /// `seccomp_data.arch` of the architecture corral was built for (the one
 /// every filter includes), or `None` where corral has no syscall table.
 pub fn native_audit_arch() -> Option<u32> {
