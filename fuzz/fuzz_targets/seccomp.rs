@@ -1,15 +1,19 @@
 //! The seccomp compiler against a model of the OCI section's meaning.
 //!
 //! A profile is generated from the fuzzer's bytes (names from a small pool
-//! that mixes native, compat-only and other architectures' names; every action and
-//! operator; repeated argument indexes), compiled, and every probe syscall
-//! is run through the program with `seccomp::evaluate` and compared with
-//! what the profile means: rules of the syscall in profile order, the first
-//! whose conditions hold wins (conditions naming one argument twice are
-//! separate rules, as runc); else ENOSYS for a syscall newer than any the
-//! profile names when the default is not allow/log/trace; else the default.
-//! Architectures not listed are killed. Compile errors are allowed only for
-//! the inputs that must fail (argument index over 5, errnoRet over 16 bits).
+//! that mixes native, compat-only and other architectures' names; every
+//! action and operator; repeated argument indexes; x86, x32 and the arm64
+//! pair listed or not), compiled, and every probe syscall is run through
+//! the program with `seccomp::evaluate` and compared with what the profile
+//! means: rules of the syscall in profile order, the first whose conditions
+//! hold wins (conditions naming one argument twice are separate rules, as
+//! runc; on the 32-bit x86, x32 and arm the compares see the low words
+//! only, and on x86 a rule for `socket` also covers `socketcall(SYS_SOCKET,
+//! …)`, as libseccomp compiles them); else ENOSYS for a syscall newer than
+//! any the profile names (below ARM's private range) when the default is
+//! not allow/log/trace; else the default. Architectures not listed are
+//! killed. Compile errors are allowed only for the inputs that must fail
+//! (argument index over 5, errnoRet over 16 bits).
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -34,6 +38,7 @@ const NAMES: &[&str] = &[
     "close",
     "openat",
     "futex",
+    "cacheflush",
 ];
 const ACTIONS: &[&str] = &[
     "SCMP_ACT_KILL",
@@ -57,6 +62,10 @@ const OPS: &[&str] = &[
 ];
 const AUDIT_X86_64: u32 = 0xc000_003e;
 const AUDIT_I386: u32 = 0x4000_0003;
+const AUDIT_AARCH64: u32 = 0xc000_00b7;
+const AUDIT_ARM: u32 = 0x4000_0028;
+/// ARM's private syscalls start here; the ENOSYS stub ends below them.
+const ARM_PRIVATE: u32 = 0x000f_0000;
 
 #[derive(Arbitrary, Debug)]
 struct Arg {
@@ -88,6 +97,7 @@ struct Input {
     default_errno: Option<u16>,
     x86: bool,
     x32: bool,
+    arm64: bool,
     rules: Vec<Rule>,
     probes: Vec<(u8, u16, [ProbeArg; 6])>,
 }
@@ -125,6 +135,15 @@ fn holds(op: &str, arg: u64, v: u64, v2: u64) -> bool {
 
 fn number(table: &[(&str, u32)], name: &str) -> Option<u32> {
     table.iter().find(|(n, _)| *n == name).map(|(_, nr)| *nr)
+}
+
+/// The multiplexer (socketcall) number and call number that reach `name`
+/// on this ABI: x86's socket calls (of the pool, `socket`, call 1).
+fn multiplexer(table: &[(&str, u32)], name: &str) -> Option<(u32, u64)> {
+    if std::ptr::eq(table, tables::X86) && name == "socket" {
+        return Some((number(table, "socketcall")?, 1));
+    }
+    None
 }
 
 fuzz_target!(|input: Input| {
@@ -168,6 +187,9 @@ fuzz_target!(|input: Input| {
     if input.x32 {
         archs.push("SCMP_ARCH_X32");
     }
+    if input.arm64 {
+        archs.extend(["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]);
+    }
     let mut profile =
         json!({"defaultAction": default_name, "architectures": archs, "syscalls": syscalls});
     if let Some(e) = input.default_errno {
@@ -189,10 +211,12 @@ fuzz_target!(|input: Input| {
         default_name,
         "SCMP_ACT_ALLOW" | "SCMP_ACT_LOG" | "SCMP_ACT_TRACE"
     );
-    let abis: [AbiCase; 3] = [
+    let abis: [AbiCase; 5] = [
         (tables::X86_64, AUDIT_X86_64, true),
         (tables::X86, AUDIT_I386, input.x86),
         (tables::X32, AUDIT_X86_64, input.x32),
+        (tables::AARCH64, AUDIT_AARCH64, input.arm64),
+        (tables::ARM, AUDIT_ARM, input.arm64),
     ];
     let named: Vec<(u64, u64)> = model
         .iter()
@@ -208,7 +232,7 @@ fuzz_target!(|input: Input| {
                 }
             }
         });
-        let (table, arch, listed) = abis[*abi as usize % 3];
+        let (table, arch, listed) = abis[*abi as usize % abis.len()];
         // Half the probes name a pool syscall, the others any number.
         let nr = if nr_pick % 2 == 0 {
             match number(table, NAMES[(*nr_pick as usize / 2) % NAMES.len()]) {
@@ -228,28 +252,57 @@ fuzz_target!(|input: Input| {
         } else {
             let mut max = None;
             let mut hit = None;
+            // 32-bit ABIs compare low words.
+            let w = if std::ptr::eq(table, tables::X86_64) || std::ptr::eq(table, tables::AARCH64) {
+                u64::MAX
+            } else {
+                u64::from(u32::MAX)
+            };
+            // ARM's private range is not newer syscalls: no ENOSYS stub.
+            let below_end = |nr: u32| !std::ptr::eq(table, tables::ARM) || nr < ARM_PRIVATE;
+            let holds = |c: &(usize, &str, u64, u64)| holds(c.1, args[c.0] & w, c.2 & w, c.3 & w);
             for (names, r, conds) in &model {
                 let nrs: Vec<u32> = names.iter().filter_map(|n| number(table, n)).collect();
+                let muxes: Vec<(u32, u64)> =
+                    names.iter().filter_map(|n| multiplexer(table, n)).collect();
                 if *r == default && conds.is_empty() {
                     continue;
                 }
-                max = nrs.iter().copied().chain(max).max();
-                if hit.is_some() || !nrs.contains(&nr) {
+                max = nrs
+                    .iter()
+                    .copied()
+                    .chain(muxes.iter().map(|m| m.0))
+                    .filter(|nr| below_end(*nr))
+                    .chain(max)
+                    .max();
+                if hit.is_some() {
                     continue;
                 }
                 let repeated = (0..6).any(|i| conds.iter().filter(|c| c.0 == i).count() > 1);
-                let m = if repeated {
-                    conds.iter().any(|c| holds(c.1, args[c.0], c.2, c.3))
-                } else {
-                    conds.iter().all(|c| holds(c.1, args[c.0], c.2, c.3))
-                };
-                if m {
+                let direct = nrs.contains(&nr)
+                    && if repeated {
+                        conds.iter().any(holds)
+                    } else {
+                        conds.iter().all(holds)
+                    };
+                // Through the multiplexer: args[0] is the call, whatever
+                // the rule says of args[0]; its other conditions stay.
+                let muxed = muxes.iter().any(|(m, call)| {
+                    *m == nr
+                        && args[0] & w == *call
+                        && if repeated {
+                            conds.iter().any(|c| c.0 == 0 || holds(c))
+                        } else {
+                            conds.iter().all(|c| c.0 == 0 || holds(c))
+                        }
+                });
+                if direct || muxed {
                     hit = Some(*r);
                 }
             }
             match (hit, max) {
                 (Some(r), _) => r,
-                (None, Some(max)) if stub && nr > max => ret::ERRNO | 38,
+                (None, Some(max)) if stub && nr > max && below_end(nr) => ret::ERRNO | 38,
                 _ => default,
             }
         };

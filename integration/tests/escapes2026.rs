@@ -48,7 +48,8 @@ fn entries(dir: &Path) -> Vec<String> {
 }
 
 /// The new mount API's system calls: open_tree, move_mount, fsopen,
-/// fsconfig, fsmount, fspick, mount_setattr, open_tree_attr (x86_64).
+/// fsconfig, fsmount, fspick, mount_setattr, open_tree_attr (the same on
+/// every architecture).
 const NEW_MOUNT_API: [u32; 8] = [428, 429, 430, 431, 432, 433, 442, 467];
 
 /// A seccomp program that answers ENOSYS to the new mount API, as on a
@@ -67,7 +68,8 @@ fn deny_new_mount_api() -> Vec<libc::sock_filter> {
             code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
             jt: 1,
             jf: 0,
-            k: 0xc000_003e, // AUDIT_ARCH_X86_64
+            // This build's AUDIT_ARCH (the numbers are every ABI's).
+            k: libcontainer::seccomp::native_audit_arch().expect("a seccomp architecture"),
         },
         stmt(
             (libc::BPF_RET | libc::BPF_K) as u16,

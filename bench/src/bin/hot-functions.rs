@@ -19,23 +19,39 @@
 //! fault, so a process's resident memory is the number of windows its code
 //! touches. Hot functions gathered at the front of `.text` touch few.
 
+// int3 breakpoints and x86_64's registers: the tool traces x86_64 only
+// (the release build it orders is x86_64's); elsewhere it says so.
+#[cfg(not(target_arch = "x86_64"))]
+fn main() {
+    eprintln!("hot-functions: traces x86_64 programs only");
+    std::process::exit(2);
+}
+
+#[cfg(target_arch = "x86_64")]
 use std::collections::{BTreeMap, HashSet};
+#[cfg(target_arch = "x86_64")]
 use std::ffi::CString;
+#[cfg(target_arch = "x86_64")]
 use std::fs::OpenOptions;
+#[cfg(target_arch = "x86_64")]
 use std::io::{BufRead, Write};
+#[cfg(target_arch = "x86_64")]
 use std::os::unix::fs::FileExt;
 
+#[cfg(target_arch = "x86_64")]
 /// A breakpoint: the byte it replaced and the symbols at its address.
 struct Point {
     orig: u8,
     names: Vec<String>,
 }
 
+#[cfg(target_arch = "x86_64")]
 fn fail(msg: String) -> ! {
     eprintln!("hot-functions: {msg}");
     std::process::exit(2)
 }
 
+#[cfg(target_arch = "x86_64")]
 /// Function symbols (`t`/`T` with a size) by address, from `nm -S` output.
 fn read_symbols(path: &str) -> BTreeMap<u64, Vec<String>> {
     let f = std::fs::File::open(path).unwrap_or_else(|e| fail(format!("{path}: {e}")));
@@ -56,6 +72,7 @@ fn read_symbols(path: &str) -> BTreeMap<u64, Vec<String>> {
     map
 }
 
+#[cfg(target_arch = "x86_64")]
 /// The load address of `exe` in process `pid` (its mapping at offset 0).
 fn load_base(pid: i32, exe: &str) -> u64 {
     let real = std::fs::canonicalize(exe).unwrap_or_else(|e| fail(format!("{exe}: {e}")));
@@ -71,6 +88,7 @@ fn load_base(pid: i32, exe: &str) -> u64 {
     fail(format!("{exe} is not mapped in process {pid}"))
 }
 
+#[cfg(target_arch = "x86_64")]
 fn ptrace(req: libc::c_uint, pid: i32, addr: u64, data: u64) -> i64 {
     // SAFETY: plain ptrace requests on a tracee of ours; addr and data are
     // addresses in the tracee or integers, never pointers into this process,
@@ -85,6 +103,7 @@ fn ptrace(req: libc::c_uint, pid: i32, addr: u64, data: u64) -> i64 {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
 fn regs(pid: i32) -> Option<libc::user_regs_struct> {
     // SAFETY: user_regs_struct is plain data; zeroed is a valid value.
     let mut r: libc::user_regs_struct = unsafe { std::mem::zeroed() };
@@ -92,6 +111,7 @@ fn regs(pid: i32) -> Option<libc::user_regs_struct> {
     (rc == 0).then_some(r)
 }
 
+#[cfg(target_arch = "x86_64")]
 /// Puts back the byte a breakpoint at `addr` replaced, in `pid`'s memory.
 fn restore(pid: i32, addr: u64, orig: u8) {
     let word_addr = addr & !7;
@@ -106,6 +126,7 @@ fn restore(pid: i32, addr: u64, orig: u8) {
     ptrace(libc::PTRACE_POKEDATA, pid, word_addr, new);
 }
 
+#[cfg(target_arch = "x86_64")]
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 5 || args[3] != "--" {
@@ -250,6 +271,7 @@ fn main() {
     std::process::exit(exit_code);
 }
 
+#[cfg(target_arch = "x86_64")]
 /// Stops `pid`, writes its clean text back and detaches from it.
 fn release(pid: i32, clean: &[u8], at: u64) {
     // SAFETY: kill and waitpid on a tracee of ours, with a valid status pointer.

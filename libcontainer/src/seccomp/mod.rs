@@ -3,28 +3,59 @@
 //!
 //! Two compilers share the work. The `seccompiler` crate compiles what its
 //! model expresses: for one action, a set of syscalls each with rules of
-//! argument conditions (all seven operators, 64-bit compares). Its model has
-//! one match action per filter, native tables only and no NOTIFY, so corral
-//! generates the rest itself, here: the dispatch on architecture (x86_64
-//! with the x86 and x32 compat tables of `tables.rs`), the syscalls matched
-//! by number alone (one compare and a return each — seccompiler's five
-//! instructions per syscall would put Docker's profile over the kernel's
-//! 4096 for three ABIs), several actions in one filter (seccompiler runs
-//! spliced one after another, see `seccompiler_run`), NOTIFY and any other
-//! action, and the ENOSYS stub for syscalls newer than the profile.
+//! argument conditions (all seven operators, 64-bit or 32-bit compares).
+//! Its model has one match action per filter, native tables only and no
+//! NOTIFY, so corral generates the rest itself, here: the dispatch on
+//! architecture, the syscalls matched by number alone (one compare and a
+//! return each — seccompiler's five instructions per syscall would put
+//! Docker's profile over the kernel's 4096 for three ABIs), several
+//! actions in one filter (seccompiler runs spliced one after another, see
+//! `seccompiler_run`), NOTIFY and any other action, and the ENOSYS stub for
+//! syscalls newer than the profile.
 //!
-//! Program layout, per architecture in `architectures` (native x86_64 when
-//! none is given):
+//! # Architectures
+//!
+//! corral compiles filters for x86_64, x86 (i386), x32, aarch64, arm
+//! (EABI), ppc64le, ppc64, ppc, s390x, s390 and riscv64 — every
+//! `SCMP_ARCH_*` of the runtime spec but the MIPS ones, which are refused
+//! naming `linux.seccomp.architectures[i]` and the value. The syscall
+//! tables (`tables`) are generated from the kernel's uapi headers by
+//! `scripts/gen-seccomp-tables.py`. Every filter includes the architecture
+//! corral was built for (`target_arch`; `SCMP_ARCH_NATIVE` means it too),
+//! as runc's libseccomp filters do, besides those the profile lists. Per
+//! ABI, as libseccomp compiles them:
+//!
+//! - x86, x32, arm, ppc and s390 are 32-bit: a compare looks at the low
+//!   word of the argument and of the profile's value and mask.
+//! - ppc64, ppc, s390x and s390 are big-endian: the low word of an argument
+//!   is the second of its 8 bytes in `seccomp_data.args`.
+//! - x32 shares x86_64's audit arch; its numbers carry the x32 bit
+//!   (0x40000000). With both listed the bit tells them apart; x86_64 alone
+//!   kills numbers from the bit up (but -1, a tracer's skipped syscall),
+//!   x32 alone kills those below it.
+//! - On x86, ppc64le, ppc64, ppc, s390x and s390 sockets and SysV IPC are
+//!   also reached through `socketcall(2)` and `ipc(2)`: a rule for
+//!   `connect` also matches `socketcall(SYS_CONNECT, …)` (its `args[0]`
+//!   condition replaced by the call number), or the multiplexer would
+//!   bypass the profile.
+//! - ARM's private syscalls (`cacheflush`, `set_tls`… at 0x0f0000 and up)
+//!   are in arm's table; the ENOSYS stub stops below them.
+//!
+//! The compiler is checked against libseccomp 2.5.4 on every one of these
+//! ABIs, case by case, in the tests (`vs_libseccomp.rs`).
+//!
+//! Program layout, per audit arch of the ABIs above:
 //!
 //! ```text
-//!   ld arch; jeq AUDIT_ARCH_X86_64 → x86_64 block; jeq AUDIT_ARCH_I386 → x86 block
-//!   ret KILL_PROCESS                     (an architecture the profile does not allow)
+//!   ld arch; jeq AUDIT_ARCH_X86_64 → x86_64/x32 block; jeq AUDIT_ARCH_AARCH64 → …
+//!   ret KILL_PROCESS                     (an architecture the filter does not name)
+//! x86_64/x32 block: ld nr; [the x32 bit splits it: x86_64 block, x32 block]
 //! block: ld nr
-//!   [x86_64 with x32 listed: nr ≥ 0x40000000 → x32 block; not listed: ret KILL_PROCESS]
 //!   for each syscall whose first rule has no arguments: jeq nr; ret action
 //!   seccompiler runs for syscalls with argument rules, one action each:
 //!     a match returns the action; no match falls through to the next run
-//!   ld nr; nr > highest nr the profile names: ret ERRNO(ENOSYS)
+//!   ld nr; [arm: nr ≥ 0x0f0000: skip]
+//!   nr > highest nr the profile names: ret ERRNO(ENOSYS)
 //!                                          (when the default is not allow/log/trace)
 //!   ret default
 //! ```
@@ -33,8 +64,10 @@
 //! wins. Conditions that name one argument twice become one rule each, as
 //! runc does. Syscall names unknown to an architecture's table are skipped
 //! for that architecture, as runc and crun do (profiles name syscalls of
-//! every architecture); a name unknown to every table is skipped too.
+//! every architecture); a name unknown to every table (and to MIPS, SPARC
+//! and the others corral has no table for) is refused.
 
+mod arch;
 pub mod tables;
 
 use std::collections::BTreeMap;
@@ -46,6 +79,7 @@ use oci_spec::runtime::{
 };
 
 use crate::error::{Error, Result};
+use arch::{audit, Abi, X32_BIT};
 
 /// One classic BPF instruction (`struct sock_filter`).
 #[repr(C)]
@@ -90,9 +124,6 @@ pub mod ret {
     pub const ALLOW: u32 = 0x7fff_0000;
 }
 
-const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-const AUDIT_ARCH_I386: u32 = 0x4000_0003;
-const X32_BIT: u32 = 0x4000_0000;
 const ENOSYS: u32 = 38;
 /// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Linux 5.19).
 pub const WAIT_KILLABLE_RECV: u32 = 1 << 5;
@@ -101,6 +132,7 @@ const EPERM: u32 = 1;
 // seccomp_data offsets.
 const OFF_NR: u32 = 0;
 const OFF_ARCH: u32 = 4;
+const OFF_ARGS: u32 = 16;
 
 /// A compiled filter and how to load it.
 #[derive(Debug, Clone)]
@@ -136,83 +168,32 @@ fn action(a: Act, errno: Option<u32>, field: &str) -> Result<u32> {
     })
 }
 
-/// Which table and audit arch an OCI architecture means on this host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Abi {
-    X86_64,
-    X86,
-    X32,
-}
-
-impl Abi {
-    fn table(self) -> &'static [(&'static str, u32)] {
-        match self {
-            Abi::X86_64 => tables::X86_64,
-            Abi::X86 => tables::X86,
-            Abi::X32 => tables::X32,
-        }
-    }
-    fn number(self, name: &str) -> Option<u32> {
-        let t = self.table();
-        t.binary_search_by(|(n, _)| n.cmp(&name))
-            .ok()
-            .map(|i| t[i].1)
-    }
-}
-
-/// Syscalls of architectures corral has no table for, which profiles
-/// written for several architectures name (Docker's names `recv`, `send`,
-/// `arm_fadvise64_64`…; podman's `syscall`, MIPS's): skipped here, as runc
-/// does. With the prefixes below they cover every name libseccomp 2.5.4
-/// knows beyond corral's x86 tables. A name that is neither one of these
-/// nor in any table is a mistake, refused by name.
+/// Syscalls of architectures corral has no table for (MIPS, SPARC,
+/// alpha, m68k, ARC…), which profiles written for several architectures
+/// name (podman's `sysmips`, `cachectl`…): skipped here, as runc does.
+/// With the prefixes below and corral's tables they cover every name
+/// libseccomp 2.5.4 knows. A name that is neither one of these nor in any
+/// table is a mistake, refused by name.
 const FOREIGN: &[&str] = &[
-    "breakpoint",
     "cachectl",
-    "cacheflush",
     "fstatat",
-    "get_tls",
     "getpagesize",
     "kern_features",
     "llseek",
     "memory_ordering",
-    "multiplexer",
     "perfctr",
-    "recv",
-    "rtas",
-    "send",
-    "set_tls",
-    "subpage_prot",
-    "swapcontext",
-    "switch_endian",
-    "sync_file_range2",
-    "sys_debug_setcontext",
     "syscall",
     "sysmips",
-    "timerfd",
-    "usr26",
-    "usr32",
     "utrap_install",
 ];
 
-/// Name prefixes of architecture-specific syscalls (arm_, s390_, riscv_,
-/// alpha's osf_, powerpc's spu_, arc_, pciconfig_, m68k's atomic_).
-const FOREIGN_PREFIXES: &[&str] = &[
-    "arm_",
-    "s390_",
-    "riscv_",
-    "osf_",
-    "spu_",
-    "arc_",
-    "pciconfig_",
-    "atomic_",
-];
+/// Name prefixes of syscalls of architectures corral has no table for
+/// (alpha's osf_, arc_, m68k's atomic_).
+const FOREIGN_PREFIXES: &[&str] = &["osf_", "arc_", "atomic_"];
 
 /// Whether `name` is a syscall of some Linux architecture.
 fn is_syscall_name(name: &str) -> bool {
-    [Abi::X86_64, Abi::X86, Abi::X32]
-        .iter()
-        .any(|a| a.number(name).is_some())
+    Abi::ALL.iter().any(|a| a.number(name).is_some())
         || FOREIGN.contains(&name)
         || FOREIGN_PREFIXES.iter().any(|p| name.starts_with(p))
 }
@@ -240,41 +221,22 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
             return Ok(f.clone());
         }
     }
-    let f = compile_profile(s)?;
+    let f = compile_for(s, Abi::native())?;
     if let Ok(mut last) = LAST.lock() {
         *last = Some((s.clone(), f.clone()));
     }
     Ok(f)
 }
 
-/// Compiles `linux.seccomp`, always.
-fn compile_profile(s: &LinuxSeccomp) -> Result<Filter> {
+/// Compiles `linux.seccomp`, always, with `native` as the architecture
+/// every filter includes (the build's, but for tests).
+fn compile_for(s: &LinuxSeccomp, native: Option<Abi>) -> Result<Filter> {
     let default = action(
         s.default_action(),
         s.default_errno_ret(),
         "linux.seccomp.defaultAction",
     )?;
-    let mut abis = Vec::new();
-    for (i, a) in s.architectures().iter().flatten().enumerate() {
-        let abi = match a {
-            Arch::ScmpArchNative | Arch::ScmpArchX86_64 => Abi::X86_64,
-            Arch::ScmpArchX86 => Abi::X86,
-            Arch::ScmpArchX32 => Abi::X32,
-            other => {
-                return Err(Error::unsupported(
-                    format!("linux.seccomp.architectures[{i}]"),
-                    format!("{other} cannot run on this x86_64 host"),
-                ))
-            }
-        };
-        if !abis.contains(&abi) {
-            abis.push(abi);
-        }
-    }
-    if !abis.contains(&Abi::X86_64) {
-        abis.insert(0, Abi::X86_64);
-    }
-    abis.sort();
+    let abis = abis(s, native)?;
     let mut flags = 0u32;
     for f in s.flags().iter().flatten() {
         flags |= match f {
@@ -321,13 +283,26 @@ fn compile_profile(s: &LinuxSeccomp) -> Result<Filter> {
         };
         for name in sc.names() {
             for &abi in &abis {
+                let abi_rules = rules.entry(abi).or_default();
                 if let Some(nr) = abi.number(name) {
-                    let list = rules.entry(abi).or_default().entry(nr).or_default();
+                    let list = abi_rules.entry(nr).or_default();
                     for conds in &entries {
                         list.push(Rule {
                             conds: conds.clone(),
                             ret: r,
                         });
+                    }
+                }
+                // The same call through socketcall(2)/ipc(2): args[0] is
+                // the call number, whatever the rule said of args[0] (the
+                // other conditions stay, as libseccomp keeps them).
+                if let Some((mux, call)) = abi.multiplexer(name) {
+                    let list = abi_rules.entry(mux).or_default();
+                    for conds in &entries {
+                        let mut conds: Vec<Cond> =
+                            conds.iter().filter(|c| c.0 != 0).copied().collect();
+                        conds.insert(0, (0, Op::ScmpCmpEq, call, 0));
+                        list.push(Rule { conds, ret: r });
                     }
                 }
             }
@@ -355,31 +330,53 @@ fn compile_profile(s: &LinuxSeccomp) -> Result<Filter> {
     })
 }
 
+/// The ABIs of `linux.seccomp.architectures`, with `native` added as
+/// runc's libseccomp adds it, sorted. An architecture corral has no table
+/// for is refused by name, never skipped.
+fn abis(s: &LinuxSeccomp, native: Option<Abi>) -> Result<Vec<Abi>> {
+    let mut abis = Vec::new();
+    for (i, a) in s.architectures().iter().flatten().enumerate() {
+        let abi = match (*a, native) {
+            (Arch::ScmpArchNative, Some(n)) => n,
+            (other, _) => Abi::from_oci(other).ok_or_else(|| {
+                Error::unsupported(
+                    format!("linux.seccomp.architectures[{i}]"),
+                    format!(
+                        "{other}: corral compiles seccomp filters for {} only",
+                        Abi::ALL.map(Abi::oci_name).join(", ")
+                    ),
+                )
+            })?,
+        };
+        if !abis.contains(&abi) {
+            abis.push(abi);
+        }
+    }
+    match native {
+        Some(n) if !abis.contains(&n) => abis.push(n),
+        Some(_) => {}
+        None if abis.is_empty() => return Err(Error::unsupported(
+            "linux.seccomp.architectures",
+            "none listed, and corral has no syscall table for the architecture it was built for",
+        )),
+        None => {}
+    }
+    abis.sort();
+    Ok(abis)
+}
+
 fn ins(code: u16, k: u32, jt: u8, jf: u8) -> SockFilter {
     SockFilter { code, jt, jf, k }
 }
 
-/// Code for one ABI's syscalls, with `x32_gate` for the x86_64 block
-/// (`Some(true)`: x32 listed, a `ja` the caller points at the x32 block,
-/// returned as its position; `Some(false)`: x32 syscalls are killed).
+/// Code for one ABI's syscalls: its rules, the ENOSYS stub, the default.
 fn abi_block(
+    abi: Abi,
     rules: &BTreeMap<u32, Vec<Rule>>,
     default: u32,
     enosys_stub: bool,
-    x32_gate: Option<bool>,
-) -> Result<(Vec<SockFilter>, Option<usize>)> {
+) -> Result<Vec<SockFilter>> {
     let mut code = vec![ins(LD_W_ABS, OFF_NR, 0, 0)];
-    let mut x32_jump = None;
-    if let Some(listed) = x32_gate {
-        // nr >= X32 bit: x32 syscalls through the x86_64 entry point.
-        code.push(ins(JGE_K, X32_BIT, 0, 1));
-        if listed {
-            x32_jump = Some(code.len());
-            code.push(ins(JA, 0, 0, 0));
-        } else {
-            code.push(ins(RET_K, ret::KILL_PROCESS, 0, 0));
-        }
-    }
     // A syscall whose first rule has no conditions: one compare and return.
     // The others go to seccompiler, one run per action (see `runs`).
     let mut conditional: BTreeMap<u32, &[Rule]> = BTreeMap::new();
@@ -396,17 +393,25 @@ fn abi_block(
         }
     }
     for (ret, chains) in runs(&conditional) {
-        code.extend(seccompiler_run(ret, chains)?);
+        code.extend(seccompiler_run(abi, ret, chains)?);
     }
     if enosys_stub {
-        if let Some(max) = rules.keys().max() {
+        // Numbers above the highest the profile names are syscalls newer
+        // than the profile: ENOSYS, so that callers fall back. A private
+        // range above them (ARM's) is not: it gets the default.
+        let end = abi.stub_end();
+        let below_end = |nr: &&u32| end.is_none_or(|e| **nr < e);
+        if let Some(max) = rules.keys().filter(below_end).max() {
             code.push(ins(LD_W_ABS, OFF_NR, 0, 0));
+            if let Some(end) = end {
+                code.push(ins(JGE_K, end, 2, 0));
+            }
             code.push(ins(JGT_K, *max, 0, 1));
             code.push(ins(RET_K, ret::ERRNO | ENOSYS, 0, 0));
         }
     }
     code.push(ins(RET_K, default, 0, 0));
-    Ok((code, x32_jump))
+    Ok(code)
 }
 
 /// The rules of syscalls with argument conditions, as runs of one action:
@@ -458,7 +463,16 @@ const MISMATCH_MARK: u32 = 0x0c0e;
 /// architecture check (the dispatch is corral's), sets the real action
 /// (any, NOTIFY included) in place of a marker and turns the mismatch
 /// returns into jumps past the run.
-fn seccompiler_run(ret: u32, chains: BTreeMap<u32, Vec<Vec<Cond>>>) -> Result<Vec<SockFilter>> {
+///
+/// For a 32-bit ABI the compares are seccompiler's 32-bit ones (the low
+/// word of the argument against the low word of the value and mask, as
+/// libseccomp compiles them there); for a big-endian ABI each argument
+/// load is moved to the other half of the argument, where that word is.
+fn seccompiler_run(
+    abi: Abi,
+    ret: u32,
+    chains: BTreeMap<u32, Vec<Vec<Cond>>>,
+) -> Result<Vec<SockFilter>> {
     use seccompiler::{
         BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCondition, SeccompFilter, SeccompRule,
         TargetArch,
@@ -474,7 +488,20 @@ fn seccompiler_run(ret: u32, chains: BTreeMap<u32, Vec<Vec<Cond>>>) -> Result<Ve
                 break;
             }
             let mut c = Vec::new();
+            let word = if abi.args_32bit() {
+                u64::from(u32::MAX)
+            } else {
+                u64::MAX
+            };
+            let len = || {
+                if abi.args_32bit() {
+                    SeccompCmpArgLen::Dword
+                } else {
+                    SeccompCmpArgLen::Qword
+                }
+            };
             for (i, op, a, b) in conds {
+                let (a, b) = (a & word, b & word);
                 let (op, value) = match op {
                     Op::ScmpCmpEq => (seccompiler::SeccompCmpOp::Eq, a),
                     Op::ScmpCmpNe => (seccompiler::SeccompCmpOp::Ne, a),
@@ -484,7 +511,7 @@ fn seccompiler_run(ret: u32, chains: BTreeMap<u32, Vec<Vec<Cond>>>) -> Result<Ve
                     Op::ScmpCmpGe => (seccompiler::SeccompCmpOp::Ge, a),
                     Op::ScmpCmpMaskedEq => (seccompiler::SeccompCmpOp::MaskedEq(a), b),
                 };
-                let cond = SeccompCondition::new(i as u8, SeccompCmpArgLen::Qword, op, value)
+                let cond = SeccompCondition::new(i as u8, len(), op, value)
                     .map_err(|e| bug(e.to_string()))?;
                 c.push(cond);
             }
@@ -504,7 +531,7 @@ fn seccompiler_run(ret: u32, chains: BTreeMap<u32, Vec<Vec<Cond>>>) -> Result<Ve
     // body. Anything else means its output changed shape: refuse.
     let expect_head = [
         (LD_W_ABS, OFF_ARCH),
-        (JEQ_K, AUDIT_ARCH_X86_64),
+        (JEQ_K, audit::X86_64),
         (RET_K, ret::KILL_PROCESS),
     ];
     let head_ok = prog.len() > 3
@@ -525,6 +552,11 @@ fn seccompiler_run(ret: u32, chains: BTreeMap<u32, Vec<Vec<Cond>>>) -> Result<Ve
             jf: i.jf,
             k: i.k,
         };
+        if i.code == LD_W_ABS && i.k >= OFF_ARGS && abi.big_endian() {
+            // The other word of the same argument: +4 for a low word,
+            // -4 for a high one.
+            i.k ^= 4;
+        }
         if i.code == RET_K {
             if i.k == ret::TRACE | MATCH_MARK {
                 i.k = ret;
@@ -539,6 +571,10 @@ fn seccompiler_run(ret: u32, chains: BTreeMap<u32, Vec<Vec<Cond>>>) -> Result<Ve
     Ok(out)
 }
 
+/// The whole program: the dispatch on `seccomp_data.arch`, then one block
+/// per audit arch. x86_64 and x32 share one audit arch, told apart by the
+/// x32 bit of the number; a number of the other kind is killed as a wrong
+/// architecture would be.
 fn build(
     abis: &[Abi],
     rules: &BTreeMap<Abi, BTreeMap<u32, Vec<Rule>>>,
@@ -546,43 +582,56 @@ fn build(
     enosys_stub: bool,
 ) -> Result<Vec<SockFilter>> {
     let empty = BTreeMap::new();
-    let has_x32 = abis.contains(&Abi::X32);
-    let native: Vec<Abi> = abis.iter().copied().filter(|a| *a != Abi::X32).collect();
-    // Dispatch on the audit arch.
+    let block = |abi: Abi| abi_block(abi, rules.get(&abi).unwrap_or(&empty), default, enosys_stub);
+    let mut arches: Vec<u32> = abis.iter().map(|a| a.audit_arch()).collect();
+    arches.dedup();
     let mut code = vec![ins(LD_W_ABS, OFF_ARCH, 0, 0)];
     let mut dispatch = Vec::new();
-    for abi in &native {
-        let arch = if *abi == Abi::X86_64 {
-            AUDIT_ARCH_X86_64
-        } else {
-            AUDIT_ARCH_I386
-        };
-        code.push(ins(JEQ_K, arch, 0, 1));
+    for arch in &arches {
+        code.push(ins(JEQ_K, *arch, 0, 1));
         dispatch.push(code.len());
         code.push(ins(JA, 0, 0, 0));
     }
     code.push(ins(RET_K, ret::KILL_PROCESS, 0, 0));
-    let mut x32_jump = None;
-    for (abi, at) in native.iter().zip(dispatch) {
-        let start = code.len();
-        code[at].k = (start - at - 1) as u32;
-        let gate = (*abi == Abi::X86_64).then_some(has_x32);
-        let (block, jump) =
-            abi_block(rules.get(abi).unwrap_or(&empty), default, enosys_stub, gate)?;
-        if let Some(pos) = jump {
-            x32_jump = Some(start + pos);
-        }
-        code.extend(block);
-    }
-    if let Some(at) = x32_jump {
+    for (arch, at) in arches.iter().zip(dispatch) {
         code[at].k = (code.len() - at - 1) as u32;
-        let (block, _) = abi_block(
-            rules.get(&Abi::X32).unwrap_or(&empty),
-            default,
-            enosys_stub,
-            None,
-        )?;
-        code.extend(block);
+        let of_arch: Vec<Abi> = abis
+            .iter()
+            .copied()
+            .filter(|a| a.audit_arch() == *arch)
+            .collect();
+        match of_arch[..] {
+            [abi] if *arch != audit::X86_64 => code.extend(block(abi)?),
+            _ => {
+                // x86_64, x32 or both: a number with the x32 bit is an x32
+                // call, as the kernel tells them apart. One of the two
+                // alone, as libseccomp: x86_64 kills numbers from the x32
+                // bit up but -1 (a tracer's skipped syscall), x32 kills
+                // those below it.
+                code.push(ins(LD_W_ABS, OFF_NR, 0, 0));
+                match (of_arch.contains(&Abi::X86_64), of_arch.contains(&Abi::X32)) {
+                    (true, true) => {
+                        code.push(ins(JSET_K, X32_BIT, 0, 1));
+                        let to_x32 = code.len();
+                        code.push(ins(JA, 0, 0, 0));
+                        code.extend(block(Abi::X86_64)?);
+                        code[to_x32].k = (code.len() - to_x32 - 1) as u32;
+                        code.extend(block(Abi::X32)?);
+                    }
+                    (true, false) => {
+                        code.push(ins(JGE_K, X32_BIT, 0, 2));
+                        code.push(ins(JEQ_K, u32::MAX, 1, 0));
+                        code.push(ins(RET_K, ret::KILL_PROCESS, 0, 0));
+                        code.extend(block(Abi::X86_64)?);
+                    }
+                    _ => {
+                        code.push(ins(JGE_K, X32_BIT, 1, 0));
+                        code.push(ins(RET_K, ret::KILL_PROCESS, 0, 0));
+                        code.extend(block(Abi::X32)?);
+                    }
+                }
+            }
+        }
     }
     Ok(code)
 }
@@ -626,15 +675,30 @@ pub fn load(f: &Filter) -> Result<Option<OwnedFd>> {
     }
 }
 
+/// The `SCMP_ARCH_*` values corral compiles filters for (`features`'
+/// `seccomp.archs`).
+pub fn architectures() -> Vec<&'static str> {
+    Abi::ALL.iter().map(|a| a.oci_name()).collect()
+}
+
+/// `seccomp_data.arch` of the architecture corral was built for (the one
+/// every filter includes), or `None` where corral has no syscall table.
+pub fn native_audit_arch() -> Option<u32> {
+    Abi::native().map(Abi::audit_arch)
+}
+
 /// Runs the program on one syscall, as the kernel would: the action it
 /// returns. For tests and for checking profiles without loading them.
 pub fn evaluate(prog: &[SockFilter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
     let mut data = [0u32; 16];
     data[0] = nr;
     data[1] = arch;
+    // The low word first on a little-endian ABI, second on a big-endian
+    // one (`__AUDIT_ARCH_LE` in the audit arch tells which).
+    let low = usize::from(arch & audit::LE == 0);
     for (i, a) in args.iter().enumerate() {
-        data[4 + 2 * i] = *a as u32;
-        data[5 + 2 * i] = (*a >> 32) as u32;
+        data[4 + 2 * i + low] = *a as u32;
+        data[5 + 2 * i - low] = (*a >> 32) as u32;
     }
     let mut acc = 0u32;
     let mut pc = 0usize;
@@ -663,6 +727,8 @@ pub fn evaluate(prog: &[SockFilter], arch: u32, nr: u32, args: [u64; 6]) -> u32 
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vs_libseccomp;
 
 /// A filter ready to load in a container process, with the connection to
 /// `listenerPath` made while the host's files were still reachable.

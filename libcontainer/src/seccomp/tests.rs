@@ -24,7 +24,7 @@ fn assert_jumps_inside(prog: &[SockFilter]) {
 }
 
 fn run(f: &Filter, name: &str, args: [u64; 6]) -> u32 {
-    evaluate(&f.prog, AUDIT_ARCH_X86_64, nr(name), args)
+    evaluate(&f.prog, audit::X86_64, nr(name), args)
 }
 
 #[test]
@@ -64,14 +64,14 @@ fn actions_and_default() {
     assert_eq!(run(&f, "read", z), ret::ERRNO | 38, "defaultErrnoRet");
     // A syscall newer than any the profile names gets ENOSYS.
     assert_eq!(
-        evaluate(&f.prog, AUDIT_ARCH_X86_64, 1000, z),
+        evaluate(&f.prog, audit::X86_64, 1000, z),
         ret::ERRNO | ENOSYS
     );
     // An architecture the profile does not list is killed.
-    assert_eq!(evaluate(&f.prog, AUDIT_ARCH_I386, 20, z), ret::KILL_PROCESS);
+    assert_eq!(evaluate(&f.prog, audit::I386, 20, z), ret::KILL_PROCESS);
     // An x32 syscall through the x86_64 entry is killed without SCMP_ARCH_X32.
     assert_eq!(
-        evaluate(&f.prog, AUDIT_ARCH_X86_64, X32_BIT | 39, z),
+        evaluate(&f.prog, audit::X86_64, X32_BIT | 39, z),
         ret::KILL_PROCESS
     );
 }
@@ -174,15 +174,9 @@ fn docker_default_profile() {
     );
     // The i386 and x32 tables are in too.
     let i386_getpid = Abi::X86.number("getpid").expect("i386 getpid");
-    assert_eq!(
-        evaluate(&f.prog, AUDIT_ARCH_I386, i386_getpid, z),
-        ret::ALLOW
-    );
+    assert_eq!(evaluate(&f.prog, audit::I386, i386_getpid, z), ret::ALLOW);
     let x32_read = Abi::X32.number("read").expect("x32 read");
-    assert_eq!(
-        evaluate(&f.prog, AUDIT_ARCH_X86_64, x32_read, z),
-        ret::ALLOW
-    );
+    assert_eq!(evaluate(&f.prog, audit::X86_64, x32_read, z), ret::ALLOW);
 }
 
 #[test]
@@ -194,12 +188,13 @@ fn flags_and_bad_input() {
     assert_eq!(f.flags, 7);
     assert!(!f.notify);
     let e = compile(&profile(
-        r#"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_AARCH64"]}"#,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_MIPSEL64"]}"#,
     ))
-    .expect_err("aarch64 on x86_64");
+    .expect_err("no MIPS table");
+    let msg = e.to_string();
     assert!(
-        e.to_string().contains("linux.seccomp.architectures[0]"),
-        "{e}"
+        msg.contains("linux.seccomp.architectures[1]") && msg.contains("SCMP_ARCH_MIPSEL64"),
+        "{msg}"
     );
     let e = compile(&profile(
         r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]}]}"#,
@@ -226,9 +221,9 @@ fn rules_of_one_syscall_in_profile_order_across_actions() {
     let e = |n: u32| ret::ERRNO | n;
     for abi in [Abi::X86_64, Abi::X86] {
         let arch = if abi == Abi::X86_64 {
-            AUDIT_ARCH_X86_64
+            audit::X86_64
         } else {
-            AUDIT_ARCH_I386
+            audit::I386
         };
         let p = abi.number("personality").expect("personality");
         let g = abi.number("getpid").expect("getpid");
@@ -352,5 +347,124 @@ fn names_of_no_architecture_are_refused_by_name() {
             r#"{{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{{"names": ["{name}"], "action": "SCMP_ACT_ERRNO"}}]}}"#
         );
         assert!(compile(&profile(&json)).is_ok(), "{name}");
+    }
+}
+
+#[test]
+fn other_architectures_and_their_special_cases() {
+    // Docker's arm64 pair, compiled as on an aarch64 host.
+    let s = profile(
+        r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"], "syscalls": [
+            {"names": ["read", "cacheflush", "open"], "action": "SCMP_ACT_ALLOW"},
+            {"names": ["personality"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 4294967304, "op": "SCMP_CMP_EQ"}]}
+        ]}"#,
+    );
+    let f = compile_for(&s, Some(Abi::Aarch64)).expect("compile");
+    assert_jumps_inside(&f.prog);
+    let z = [0; 6];
+    let arm = |name: &str| Abi::Arm.number(name).expect(name);
+    let a64 = |name: &str| Abi::Aarch64.number(name).expect(name);
+    assert_eq!(
+        evaluate(&f.prog, audit::AARCH64, a64("read"), z),
+        ret::ALLOW
+    );
+    assert_eq!(evaluate(&f.prog, audit::ARM, arm("read"), z), ret::ALLOW);
+    assert_eq!(evaluate(&f.prog, audit::ARM, arm("open"), z), ret::ALLOW);
+    // ARM's private range: cacheflush is named; its neighbours get the
+    // default, not the ENOSYS of numbers newer than the profile.
+    assert_eq!(arm("cacheflush"), 0x0f_0002);
+    assert_eq!(evaluate(&f.prog, audit::ARM, 0x0f_0002, z), ret::ALLOW);
+    assert_eq!(
+        evaluate(&f.prog, audit::ARM, 0x0f_0005, z),
+        ret::ERRNO | EPERM
+    );
+    assert_eq!(evaluate(&f.prog, audit::ARM, 1000, z), ret::ERRNO | ENOSYS);
+    // 64-bit aarch64 compares both words; 32-bit arm the low word only.
+    let p = [0x1_0000_0008, 0, 0, 0, 0, 0];
+    let low = [8, 0, 0, 0, 0, 0];
+    assert_eq!(
+        evaluate(&f.prog, audit::AARCH64, a64("personality"), p),
+        ret::ALLOW
+    );
+    assert_eq!(
+        evaluate(&f.prog, audit::AARCH64, a64("personality"), low),
+        ret::ERRNO | EPERM
+    );
+    assert_eq!(
+        evaluate(&f.prog, audit::ARM, arm("personality"), low),
+        ret::ALLOW
+    );
+    // Not listed: x86_64 is killed.
+    assert_eq!(evaluate(&f.prog, audit::X86_64, 0, z), ret::KILL_PROCESS);
+    // The build's own architecture is in every filter, as with runc.
+    let f = compile(&s).expect("compile on this host");
+    if let Some(native) = native_audit_arch() {
+        assert_ne!(evaluate(&f.prog, native, 0, z), ret::KILL_PROCESS);
+    }
+}
+
+#[test]
+fn big_endian_arguments_are_read_where_they_are() {
+    let s = profile(
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_S390X"], "syscalls": [
+            {"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 9, "args": [{"index": 1, "value": 4294967303, "op": "SCMP_CMP_EQ"}]}
+        ]}"#,
+    );
+    let f = compile_for(&s, Some(Abi::S390x)).expect("compile");
+    let nr = Abi::S390x.number("personality").expect("personality");
+    // evaluate() lays the words out big-endian for s390x: the filter must
+    // find the low word (7) at +4 and the high word (1) at +0.
+    assert_eq!(
+        evaluate(&f.prog, audit::S390X, nr, [0, 0x1_0000_0007, 0, 0, 0, 0]),
+        ret::ERRNO | 9
+    );
+    assert_eq!(
+        evaluate(&f.prog, audit::S390X, nr, [0, 0x7_0000_0001, 0, 0, 0, 0]),
+        ret::ALLOW
+    );
+}
+
+#[test]
+fn socket_rules_cover_socketcall_where_it_multiplexes() {
+    let s = profile(
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86", "SCMP_ARCH_AARCH64"], "syscalls": [
+            {"names": ["connect", "shmat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}
+        ]}"#,
+    );
+    let f = compile_for(&s, Some(Abi::X86_64)).expect("compile");
+    let x86 = |name: &str| Abi::X86.number(name).expect(name);
+    let call = |nr: u32, c: u64| evaluate(&f.prog, audit::I386, nr, [c, 0, 0, 0, 0, 0]);
+    assert_eq!(call(x86("connect"), 0), ret::ERRNO | 13);
+    assert_eq!(call(x86("socketcall"), 3), ret::ERRNO | 13, "SYS_CONNECT");
+    assert_eq!(call(x86("socketcall"), 1), ret::ALLOW, "SYS_SOCKET");
+    assert_eq!(call(x86("ipc"), 21), ret::ERRNO | 13, "SHMAT");
+    assert_eq!(call(x86("ipc"), 22), ret::ALLOW, "SHMDT");
+    // aarch64 has no multiplexer.
+    let a64 = Abi::Aarch64.number("connect").expect("connect");
+    assert_eq!(
+        evaluate(&f.prog, audit::AARCH64, a64, [0; 6]),
+        ret::ERRNO | 13
+    );
+}
+
+#[test]
+fn tables_are_sorted_and_numbers_unique_per_abi() {
+    // Binary search needs the order; one number for two names is an alias
+    // only where the headers make one (ARM's sync_file_range2).
+    for abi in Abi::ALL {
+        let t = abi.table();
+        assert!(t.windows(2).all(|w| w[0].0 < w[1].0), "{abi:?} order");
+        let mut nrs: Vec<(u32, &str)> = t.iter().map(|(n, nr)| (*nr, *n)).collect();
+        nrs.sort();
+        for w in nrs.windows(2) {
+            if w[0].0 == w[1].0 {
+                assert_eq!(
+                    (abi, w[0].1, w[1].1),
+                    (Abi::Arm, "arm_sync_file_range", "sync_file_range2"),
+                    "{abi:?} {}",
+                    w[0].0
+                );
+            }
+        }
     }
 }
