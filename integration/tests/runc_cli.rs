@@ -230,3 +230,32 @@ fn update_sets_the_cpu_burst() {
     let got = std::fs::read_to_string(d.join(file)).expect("burst file");
     assert_eq!(got.trim(), want);
 }
+
+#[test]
+fn exec_process_file_without_user_runs_as_the_containers_user() {
+    let mut env = Env::new(&["sleep", "1000"]);
+    env.edit(|c| {
+        c["process"]["user"] = serde_json::json!({"uid": 1, "gid": 1, "additionalGids": [5]})
+    });
+    let id = running(&mut env);
+    let pj = env.scratch.join("process.json");
+    std::fs::write(
+        &pj,
+        r#"{"args": ["sh", "-c", "id -u; id -g; id -G"], "cwd": "/", "env": ["PATH=/bin"]}"#,
+    )
+    .expect("write");
+    let o = env.corral(&["exec", "--process", pj.to_str().expect("utf-8"), &id]);
+    assert!(o.status.success(), "{}", out(&o.stderr));
+    let text = out(&o.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[..2], ["1", "1"], "{text}");
+    assert!(lines[2].split_whitespace().any(|g| g == "5"), "{text}");
+    // A file that names a user gets that one.
+    std::fs::write(
+        &pj,
+        r#"{"args": ["id", "-u"], "cwd": "/", "user": {"uid": 0, "gid": 0}}"#,
+    )
+    .expect("write");
+    let o = env.corral(&["exec", "--process", pj.to_str().expect("utf-8"), &id]);
+    assert_eq!(out(&o.stdout), "0\n", "{}", out(&o.stderr));
+}

@@ -166,10 +166,25 @@ pub(crate) fn parse_gid_arg(g: &str) -> Result<u32, String> {
     parse_id(g).ok_or_else(|| "a gid is a number from 0 to 4294967294".to_string())
 }
 
-fn process_from_file(path: &Path) -> Result<Process, String> {
+/// The process of `--process FILE`. A file without `user` runs as the
+/// container's own process user (its uid, gid and groups), not as root.
+fn process_from_file(c: &Container, path: &Path) -> Result<Process, String> {
     let text = std::fs::read(path).map_err(|e| format!("read {path:?}: {e}"))?;
-    let de = &mut serde_json::Deserializer::from_slice(&text);
-    serde_path_to_error::deserialize(de)
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(obj) = v.as_object_mut() {
+        if !obj.contains_key("user") {
+            let user = c
+                .spec()
+                .process()
+                .as_ref()
+                .map(|p| p.user().clone())
+                .unwrap_or_default();
+            let user = serde_json::to_value(user).map_err(|e| e.to_string())?;
+            obj.insert("user".into(), user);
+        }
+    }
+    serde_path_to_error::deserialize(v)
         .map_err(|e| format!("{}: {}: {}", path.display(), e.path(), e.inner()))
 }
 
@@ -178,7 +193,7 @@ fn process_from_file(path: &Path) -> Result<Process, String> {
 pub fn run(root: &Path, a: &ExecArgs) -> Result<i32, String> {
     let c = Container::load(root, &a.id).map_err(|e| e.to_string())?;
     let process = match &a.process {
-        Some(f) => process_from_file(f)?,
+        Some(f) => process_from_file(&c, f)?,
         None => process_from_flags(&c, a)?,
     };
     let terminal = process.terminal().unwrap_or(false);
