@@ -259,3 +259,19 @@ fn exec_process_file_without_user_runs_as_the_containers_user() {
     let o = env.corral(&["exec", "--process", pj.to_str().expect("utf-8"), &id]);
     assert_eq!(out(&o.stdout), "0\n", "{}", out(&o.stderr));
 }
+
+#[test]
+fn a_relayed_terminal_keeps_newlines_as_runc_does() {
+    // run -t and exec -t in the foreground relay the pty to corral's
+    // stdio with ONLCR cleared: "\n" arrives as "\n", not "\r\n".
+    let mut env = Env::new(&["sh", "-c", "printf 'a\\nb\\n'"]);
+    env.edit(|c| c["process"]["terminal"] = serde_json::json!(true));
+    let (code, stdout, stderr) = env.run();
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "a\nb\n", "run -t");
+    let mut env = Env::new(&["sleep", "1000"]);
+    let id = running(&mut env);
+    let o = env.corral(&["exec", "-t", &id, "sh", "-c", "printf 'x\\ny\\n'"]);
+    assert!(o.status.success(), "{}", out(&o.stderr));
+    assert_eq!(out(&o.stdout), "x\ny\n", "exec -t");
+}

@@ -425,6 +425,10 @@ fn exec_child(
             .map_err(|e| Error::io("open", "/", e))?
             .into();
         let (master, slave) = rootfs::open_pty(&slash)?;
+        if opts.console_to_caller {
+            // Relayed to the caller's stdio: "\n" stays "\n", as runc's.
+            tty::clear_onlcr(slave.as_raw_fd())?;
+        }
         if let Some(cs) = p.console_size() {
             sys::set_winsize(master.as_raw_fd(), cs.height() as u16, cs.width() as u16)
                 .ctx(|| "process.consoleSize: set window size".to_string())?;

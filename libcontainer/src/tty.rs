@@ -62,3 +62,18 @@ pub fn become_terminal(slave: &OwnedFd) -> Result<()> {
 pub fn set_size(fd: RawFd, rows: u16, cols: u16) -> Result<()> {
     crate::sys::set_winsize(fd, rows, cols).map_err(|e| Error::sys("set the terminal size", e))
 }
+
+/// Clears `ONLCR` on the terminal `fd` (a pty master acts on its slave):
+/// the program's `\n` reaches the reader as `\n`, not `\r\n`. runc does
+/// this on the pty whose master it relays to its own stdio (`run -t`,
+/// `exec -t` in the foreground); a console socket's receiver sets its own
+/// modes.
+pub fn clear_onlcr(fd: RawFd) -> Result<()> {
+    use nix::sys::termios::{tcgetattr, tcsetattr, OutputFlags, SetArg};
+    // SAFETY: `fd` is an open terminal the caller holds for this call.
+    let bfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let mut t = tcgetattr(bfd).map_err(|e| Error::sys("tcgetattr the pty", e))?;
+    t.output_flags.remove(OutputFlags::ONLCR);
+    tcsetattr(bfd, SetArg::TCSANOW, &t)
+        .map_err(|e| Error::sys("tcsetattr the pty (clear ONLCR)", e))
+}

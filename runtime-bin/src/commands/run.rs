@@ -57,6 +57,15 @@ fn run_container(
     // relay it to our own stdio, as runc does.
     let (mut c, console) = builder(root, a).create_with_console().map_err(err)?;
     warn_config(&c, log);
+    // Relayed to our stdio: "\n" stays "\n", as runc's (before start, so
+    // the first byte the process writes is already under it).
+    if let Some(m) = &console {
+        use std::os::fd::AsRawFd;
+        if let Err(e) = libcontainer::tty::clear_onlcr(m.as_raw_fd()) {
+            let _ = c.delete(true);
+            return Err(err(e));
+        }
+    }
     let pid = c.pid().unwrap_or(0);
     let fwd = match libcontainer::run::Forwarder::new() {
         Ok(f) => f,
