@@ -275,3 +275,32 @@ fn a_relayed_terminal_keeps_newlines_as_runc_does() {
     assert!(o.status.success(), "{}", out(&o.stderr));
     assert_eq!(out(&o.stdout), "x\ny\n", "exec -t");
 }
+
+#[test]
+fn the_terminal_belongs_to_the_process_user_and_the_tty_group() {
+    // runc's tty.bats "tty owner": uid of the process, group tty (5).
+    for (uid, gid, want) in [(0, 0, "0:5"), (1000, 100, "1000:5")] {
+        let mut env = Env::new(&["sh", "-c", "stat -c %u:%g $(tty)"]);
+        env.edit(|c| {
+            c["process"]["terminal"] = serde_json::json!(true);
+            c["process"]["user"] = serde_json::json!({"uid": uid, "gid": gid});
+        });
+        let (code, stdout, stderr) = env.run();
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(stdout.trim(), want, "run -t as {uid}:{gid}");
+    }
+    let mut env = Env::new(&["sleep", "1000"]);
+    let id = running(&mut env);
+    let o = env.corral(&[
+        "exec",
+        "-t",
+        "-u",
+        "1000:100",
+        &id,
+        "sh",
+        "-c",
+        "stat -c %u:%g $(tty)",
+    ]);
+    assert!(o.status.success(), "{}", out(&o.stderr));
+    assert_eq!(out(&o.stdout).trim(), "1000:5", "exec -t");
+}

@@ -436,6 +436,7 @@ fn exec_child(
         let sock =
             console.ok_or_else(|| Error::Other("terminal without a console socket".into()))?;
         tty::send_fd(sock, "/dev/ptmx", master.as_raw_fd())?;
+        tty::give_to(&slave, p.user().uid())?;
         tty::become_terminal(&slave)?;
     }
     init::enter_process_context(p, linux, seccomp, host_pid, "null")?;

@@ -214,6 +214,7 @@ fn init(ch: &mut Channel, a: &InitArgs) -> Result<()> {
 
     nix::unistd::setsid().ctx(|| "setsid".to_string())?;
     if let Some(s) = &slave {
+        tty::give_to(s, process.user().uid())?;
         tty::become_terminal(s)?;
     }
     drop(slave);

@@ -1,6 +1,7 @@
-//! `/etc/passwd` as runc reads it (no NSS: a static corral has no shared
-//! libraries to load): a user's name, and the home directory a process
-//! gets as `HOME` when its config gives none.
+//! `/etc/passwd` and `/etc/group` as runc reads them (no NSS: a static
+//! corral has no shared libraries to load): a user's name, the home
+//! directory a process gets as `HOME` when its config gives none, and the
+//! `tty` group a terminal is given.
 
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
@@ -36,7 +37,19 @@ pub fn entry(text: &str, uid: u32) -> Option<Entry> {
     })
 }
 
-/// Reads the passwd file at `path` (a regular file, at most 4 MiB, opened
+/// The gid of group `name` in the text of a group file
+/// (`name:password:gid:members`).
+pub fn group_gid(text: &str, name: &str) -> Option<u32> {
+    text.lines().find_map(|line| {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() < 3 || f[0] != name {
+            return None;
+        }
+        f[2].parse().ok()
+    })
+}
+
+/// Reads the passwd (or group) file at `path` (a regular file, at most 4 MiB, opened
 /// without blocking and without following a final symlink out of what the
 /// caller resolved); None when it is missing or not such a file.
 pub fn read(path: &Path) -> Option<String> {
@@ -95,6 +108,15 @@ mod tests {
         let text = "# root:x:0:0::/c:/bin/sh\n:x:7:7::/:\nroot:x:0:0:root:/root:/bin/bash\n";
         assert_eq!(entry(text, 0).map(|e| e.home).as_deref(), Some("/root"));
         assert_eq!(entry(text, 7), None);
+    }
+
+    #[test]
+    fn groups_by_name() {
+        let text = "root:x:0:\ntty:x:5:\nbroken:x:no:\nusers:x:100:a,b\n";
+        assert_eq!(group_gid(text, "tty"), Some(5));
+        assert_eq!(group_gid(text, "users"), Some(100));
+        assert_eq!(group_gid(text, "broken"), None);
+        assert_eq!(group_gid(text, "wheel"), None);
     }
 
     #[test]

@@ -77,3 +77,18 @@ pub fn clear_onlcr(fd: RawFd) -> Result<()> {
     tcsetattr(bfd, SetArg::TCSANOW, &t)
         .map_err(|e| Error::sys("tcsetattr the pty (clear ONLCR)", e))
 }
+
+/// Gives the terminal `slave` to the process's user, as runc does: owner
+/// `uid`, and group `tty` of the container's /etc/group where it has one
+/// (else the group devpts gave it, `gid=5` in the usual mount options).
+/// Called inside the container's root.
+pub fn give_to(slave: &OwnedFd, uid: u32) -> Result<()> {
+    let tty_gid = crate::passwd::read(Path::new("/etc/group"))
+        .and_then(|text| crate::passwd::group_gid(&text, "tty"));
+    nix::unistd::fchown(
+        slave,
+        Some(nix::unistd::Uid::from_raw(uid)),
+        tty_gid.map(nix::unistd::Gid::from_raw),
+    )
+    .ctx(|| format!("chown the terminal to uid {uid}"))
+}
