@@ -231,6 +231,12 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
 /// Compiles `linux.seccomp`, always, with `native` as the architecture
 /// every filter includes (the build's, but for tests).
 fn compile_for(s: &LinuxSeccomp, native: Option<Abi>) -> Result<Filter> {
+    if s.default_action() == Act::ScmpActNotify {
+        return Err(Error::spec(
+            "linux.seccomp.defaultAction",
+            "SCMP_ACT_NOTIFY cannot be the default action: the runtime's own delivery of the listener fd would wait on the listener that has not got it",
+        ));
+    }
     let default = action(
         s.default_action(),
         s.default_errno_ret(),
@@ -259,6 +265,18 @@ fn compile_for(s: &LinuxSeccomp, native: Option<Abi>) -> Result<Filter> {
             }
         }
         let r = action(sc.action(), sc.errno_ret(), &field)?;
+        if sc.action() == Act::ScmpActNotify {
+            if let Some(name) = sc
+                .names()
+                .iter()
+                .find(|n| DELIVERS_LISTENER.contains(&n.as_str()))
+            {
+                return Err(Error::spec(
+                    format!("{field}.names"),
+                    format!("SCMP_ACT_NOTIFY cannot be used for the {name} syscall: the runtime sends the listener fd with it after the filter is loaded, and would wait forever on the listener that has not got it"),
+                ));
+            }
+        }
         notify |= sc.action() == Act::ScmpActNotify;
         let mut conds = Vec::new();
         for (j, a) in sc.args().iter().flatten().enumerate() {
@@ -742,6 +760,14 @@ pub struct Prepared {
     pub metadata: String,
 }
 
+/// The system calls corral makes between loading a notifying filter and
+/// the listener holding its fd (`Prepared::load`: one `sendmsg` on the
+/// listener socket; `write` and the other send calls as runc refuses them,
+/// so that a profile refused by runc is refused here too). Under
+/// SCMP_ACT_NOTIFY any of them would wait for a listener that cannot
+/// answer yet.
+const DELIVERS_LISTENER: [&str; 5] = ["write", "sendmsg", "sendto", "sendmmsg", "socketcall"];
+
 impl Prepared {
     /// Compiles `s` and, for a notifying filter, connects to its listener.
     /// `extra_flags`: `SECCOMP_FILTER_FLAG_*` bits of `linux.seccomp.flags`
@@ -780,19 +806,24 @@ impl Prepared {
     /// container process state (`state` is the OCI state as JSON, `pid` the
     /// process's host pid), as runtime-spec's seccomp notify section says.
     pub fn load(&self, pid: i32, state: &str) -> Result<()> {
-        let fd = load(&self.filter)?;
-        if let (Some(fd), Some(sock)) = (fd, &self.listener) {
-            use std::os::fd::AsRawFd;
+        // The message is made before the filter is loaded: after it, only
+        // the sendmsg of DELIVERS_LISTENER runs until the listener has
+        // the fd (no allocation a profile could trap on the way).
+        let msg = self.listener.as_ref().map(|_| {
             let state: serde_json::Value =
                 serde_json::from_str(state).unwrap_or(serde_json::Value::Null);
-            let msg = serde_json::json!({
+            serde_json::json!({
                 "ociVersion": crate::OCI_VERSION,
                 "fds": ["seccompFd"],
                 "pid": pid,
                 "metadata": self.metadata,
                 "state": state,
             })
-            .to_string();
+            .to_string()
+        });
+        let fd = load(&self.filter)?;
+        if let (Some(fd), Some(sock), Some(msg)) = (fd, &self.listener, msg) {
+            use std::os::fd::AsRawFd;
             crate::tty::send_fd(sock.as_raw_fd(), &msg, fd.as_raw_fd())?;
         }
         Ok(())

@@ -468,3 +468,33 @@ fn tables_are_sorted_and_numbers_unique_per_abi() {
         }
     }
 }
+
+#[test]
+fn notify_on_what_delivers_the_listener_is_refused_by_name() {
+    // runc: "SCMP_ACT_NOTIFY cannot be used for the write syscall" and as
+    // the default action; corral's delivery is a sendmsg, refused too.
+    for name in ["write", "sendmsg", "sendto", "sendmmsg"] {
+        let p = profile(&format!(
+            r#"{{"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x",
+                "syscalls": [{{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}},
+                             {{"names": ["getpid", "{name}"], "action": "SCMP_ACT_NOTIFY"}}]}}"#
+        ));
+        let e = compile(&p).expect_err(name).to_string();
+        assert!(
+            e.contains("linux.seccomp.syscalls[1].names")
+                && e.contains(&format!("cannot be used for the {name} syscall")),
+            "{name}: {e}"
+        );
+    }
+    let p = profile(r#"{"defaultAction": "SCMP_ACT_NOTIFY", "listenerPath": "/x"}"#);
+    let e = compile(&p).expect_err("default notify").to_string();
+    assert!(e.contains("linux.seccomp.defaultAction"), "{e}");
+    // Other syscalls may notify; so may write under another action.
+    let p = profile(
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x",
+            "syscalls": [{"names": ["mkdir", "close", "read"], "action": "SCMP_ACT_NOTIFY"},
+                         {"names": ["write"], "action": "SCMP_ACT_ERRNO"}]}"#,
+    );
+    let f = compile(&p).expect("mkdir, close and read may notify");
+    assert!(f.notify);
+}
