@@ -51,35 +51,19 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use nix::errno::Errno;
 
-/// In a debug build, makes every scoped open of the process take the
-/// userspace resolver even where openat2 works (for the tests of this
-/// fallback); inherited by the processes corral starts.
-pub const FORCE_ENV: &str = "_LIBCONTAINER_NO_OPENAT2";
-
 const UNKNOWN: u8 = 0;
-const PRESENT: u8 = 1;
-const MISSING: u8 = 2;
+const MISSING: u8 = 1;
 
-/// What this process knows of openat2: nothing yet, usable, or missing.
+/// What this process knows of openat2: nothing yet, or missing.
 static OPENAT2: AtomicU8 = AtomicU8::new(UNKNOWN);
 
 /// Whether openat2 is known to be missing or refused here, so that
 /// `openat_resolve` goes straight to [`openat_resolved`]. Only what an
-/// earlier answer taught (or, in a debug build, [`FORCE_ENV`]): the first
-/// call of a process tries openat2 itself.
+/// earlier answer taught: the first call of a process tries openat2
+/// itself. (The tests force the resolver with a seccomp filter that
+/// denies openat2, `CORRAL_TEST_DENY_ONLY`, or call it directly.)
 pub fn openat2_missing() -> bool {
-    match OPENAT2.load(Ordering::Relaxed) {
-        MISSING => true,
-        PRESENT => false,
-        _ => {
-            if cfg!(debug_assertions) && std::env::var_os(FORCE_ENV).is_some() {
-                OPENAT2.store(MISSING, Ordering::Relaxed);
-                return true;
-            }
-            OPENAT2.store(PRESENT, Ordering::Relaxed);
-            false
-        }
-    }
+    OPENAT2.load(Ordering::Relaxed) == MISSING
 }
 
 /// Whether openat2's error `e` means "no openat2 here": ENOSYS always (an
