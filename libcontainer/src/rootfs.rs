@@ -646,7 +646,7 @@ fn mount_plain(
         no_symlink_on_the_way(base, &rel, &target, m.destination())?;
     }
     if is_bind {
-        if opts.has_recursive_attrs() && !sys::syscall_answers(libc::SYS_mount_setattr) {
+        if opts.has_recursive_attrs() && !sys::syscall_usable(libc::SYS_mount_setattr) {
             // No remount can give submounts an attribute: refused by name
             // rather than made without it.
             let asked: Vec<&String> = m

@@ -543,7 +543,7 @@ pub fn has_syscall(nr: libc::c_long) -> bool {
 /// too: whether system call `nr` answers this process. Only for the calls
 /// [`has_syscall`] names, with one exception: fsopen's own EPERM (no
 /// `CAP_SYS_ADMIN`) reads as missing, which it is to such a caller.
-pub fn syscall_answers(nr: libc::c_long) -> bool {
+pub fn syscall_usable(nr: libc::c_long) -> bool {
     // SAFETY: as in has_syscall: arguments every one of these calls
     // refuses before it acts.
     let r = unsafe { libc::syscall(nr, -1 as libc::c_long, 0, 0, 0, 0) };
