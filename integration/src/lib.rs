@@ -48,6 +48,17 @@ pub fn corral_command() -> Command {
     }
 }
 
+/// `corral` under `deny-newer` with only `calls` (comma-separated names,
+/// as the tool takes them) answered `errno`, whatever
+/// `CORRAL_TEST_DENY_NEWER` says: for the tests of one fallback.
+pub fn corral_command_denying(errno: &str, calls: &str) -> Command {
+    let mut c = Command::new(sibling_bin("deny-newer"));
+    c.arg(errno)
+        .arg(corral_bin())
+        .env("CORRAL_TEST_DENY_ONLY", calls);
+    c
+}
+
 /// The errno `CORRAL_TEST_DENY_NEWER` asks for, if any; any other value is
 /// a mistake that fails the test rather than testing nothing.
 pub fn deny_newer() -> Option<&'static str> {

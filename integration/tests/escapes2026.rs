@@ -337,6 +337,25 @@ fn sysctl_write_is_not_redirected_by_an_over_mount() {
             "options": ["bind"]
         }));
     });
+    if integration::deny_newer().is_some() {
+        // Without fsopen there is no private procfs to write in: the
+        // fallback refuses the over-mounted file, by name, and writes
+        // nothing (SECURITY.md row 9).
+        let id = env.id();
+        let b = env.bundle.clone();
+        let o = env.corral(&["create", "--bundle", b.to_str().expect("utf8"), &id]);
+        let err = out(&o.stderr);
+        assert!(
+            !o.status.success(),
+            "the fallback wrote through an over-mount"
+        );
+        assert!(
+            err.contains("kernel/domainname") && err.contains("mounted over it"),
+            "refused for another reason: {err}"
+        );
+        assert_nothing_left(&env, &id);
+        return;
+    }
     let (id, log) = env.create_logged();
     let pid = env.state(&id)["pid"].to_string();
     let in_uts = |file: &str| {

@@ -341,3 +341,61 @@ fn symlinks_in_the_image_cannot_escape() {
         "both mounts land inside the rootfs: {o}"
     );
 }
+
+/// Without mount_setattr (Linux < 5.12, or a seccomp profile that denies
+/// it, alone or with the rest of the new mount API), an idmapped mount and
+/// a recursive attribute are refused by the field and value that ask for
+/// them, in ENOSYS and EPERM alike, and nothing is left behind.
+#[test]
+fn idmapped_and_recursive_attrs_refused_by_name_without_mount_setattr() {
+    let mount_api = "open_tree,move_mount,fsopen,fsconfig,fsmount,fspick,mount_setattr";
+    for errno in ["ENOSYS", "EPERM"] {
+        for calls in ["mount_setattr", mount_api] {
+            let env = Env::new(&["true"]);
+            let src = env.scratch.join("src");
+            std::fs::create_dir_all(&src).expect("src");
+            let n = env.config["mounts"].as_array().map_or(0, |m| m.len());
+            let cases = [
+                (
+                    json!({"destination": "/idm", "type": "bind", "source": src, "options": ["bind", "idmap"],
+                           "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+                           "gidMappings": [{"containerID": 0, "hostID": 2000, "size": 1}]}),
+                    vec![
+                        format!("mounts[{n}].uidMappings"),
+                        "idmapped mounts need open_tree and mount_setattr".to_string(),
+                    ],
+                ),
+                (
+                    json!({"destination": "/r", "type": "bind", "source": src, "options": ["rbind", "rro"]}),
+                    vec![
+                        format!("mounts[{n}]"),
+                        "[\"rro\"]".to_string(),
+                        "recursive mount attributes need mount_setattr".to_string(),
+                    ],
+                ),
+            ];
+            for (m, want) in cases {
+                let mut env = Env::new(&["true"]);
+                env.edit(|c| c["mounts"].as_array_mut().expect("mounts").push(m.clone()));
+                let id = env.id();
+                let b = env.bundle.clone();
+                let o = integration::corral_command_denying(errno, calls)
+                    .arg("--root")
+                    .arg(&env.root)
+                    .args(["create", "--bundle", b.to_str().expect("utf8"), &id])
+                    .stdin(std::process::Stdio::null())
+                    .output()
+                    .expect("run corral");
+                let err = integration::out(&o.stderr);
+                assert_eq!(o.status.code(), Some(1), "{errno} {calls}: {err}");
+                for w in &want {
+                    assert!(
+                        err.contains(w.as_str()),
+                        "{errno} {calls}: {w:?} missing in {err:?}"
+                    );
+                }
+                integration::assert_nothing_left(&env, &id);
+            }
+        }
+    }
+}

@@ -115,17 +115,36 @@ pub fn prepare(spec: &Spec, extras: &Extras) -> Result<Prepared> {
             .source()
             .as_deref()
             .ok_or_else(|| Error::spec(format!("{field}.source"), "missing for a bind mount"))?;
+        // Without open_tree and mount_setattr (Linux 5.12) no idmapped
+        // mount can be had: refused by the field that asks for one.
+        let missing = |e: nix::errno::Errno| {
+            Error::spec(
+                format!("{field}.uidMappings"),
+                format!(
+                    "{uids:?}: idmapped mounts need open_tree and mount_setattr (Linux 5.12), which this host lacks or refuses ({e})"
+                ),
+            )
+        };
         let tree = sys::open_tree_clone(
             source,
             recursive || opts.flags.contains(nix::mount::MsFlags::MS_REC),
         )
-        .map_err(|e| Error::sys(format!("{field}: open_tree {source:?}"), e))?;
+        .map_err(|e| {
+            if sys::api_missing(e) {
+                missing(e)
+            } else {
+                Error::sys(format!("{field}: open_tree {source:?}"), e)
+            }
+        })?;
         let attr = sys::MountAttr {
             attr_set: crate::rootfs::attr::IDMAP,
             userns_fd: ns.as_raw_fd() as u64,
             ..Default::default()
         };
         sys::mount_setattr(tree.as_raw_fd(), recursive, &attr).map_err(|e| {
+            if sys::api_missing(e) {
+                return missing(e);
+            }
             Error::sys(
                 format!("{field}: idmap {source:?} (mount_setattr; the file system must support idmapped mounts)"),
                 e,

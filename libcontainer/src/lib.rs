@@ -131,6 +131,7 @@ pub mod hooks;
 pub mod idmap;
 mod init;
 pub mod lsm;
+pub mod mechanisms;
 pub mod namespaces;
 pub mod netdev;
 pub mod netns;

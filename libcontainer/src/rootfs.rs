@@ -646,6 +646,19 @@ fn mount_plain(
         no_symlink_on_the_way(base, &rel, &target, m.destination())?;
     }
     if is_bind {
+        if opts.has_recursive_attrs() && !sys::syscall_usable(libc::SYS_mount_setattr) {
+            // No remount can give submounts an attribute: refused by name
+            // rather than made without it.
+            let asked: Vec<&String> = m
+                .options()
+                .iter()
+                .flatten()
+                .filter(|o| recursive_attr(o).is_some())
+                .collect();
+            return Err(Error::Other(format!(
+                "options {asked:?}: recursive mount attributes need mount_setattr (Linux 5.12), which this host lacks or refuses"
+            )));
+        }
         let recursive = opts.flags.contains(MsFlags::MS_REC);
         let mnt = bind_mount(&source, recursive, &BindAttrs::of(opts), &target, idmapped)?;
         set_propagation(&mnt, &opts.propagation)?;

@@ -8,6 +8,8 @@ use std::path::Path;
 
 use nix::errno::Errno;
 
+pub mod resolve;
+
 /// `CLONE_INTO_CGROUP` for `clone3` (Linux 5.7).
 pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
@@ -110,7 +112,9 @@ pub fn openat_in_root_nofollow(
 /// `openat2(2)` with caller-chosen `RESOLVE_*` flags (close-on-exec
 /// always): [`openat_in_root`]'s rules, or others — under a procfs handle
 /// (`RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS`) or inside a
-/// mount corral made.
+/// mount corral made. Where openat2 is missing or refused (the first
+/// answer of the process says so: see [`resolve::openat2_refused`]), the
+/// userspace resolver keeps the same rules ([`resolve::openat_resolved`]).
 pub fn openat_resolve(
     dirfd: RawFd,
     path: &Path,
@@ -118,7 +122,39 @@ pub fn openat_resolve(
     mode: u32,
     resolve: u64,
 ) -> Result<OwnedFd, Errno> {
+    if resolve::openat2_missing() {
+        return resolve::openat_resolved(dirfd, path, flags, mode, resolve);
+    }
     let c = cstr(path)?;
+    let mode = if flags & libc::O_CREAT != 0 { mode } else { 0 };
+    // openat2 answers EAGAIN when a rename or mount anywhere raced with a
+    // ".." lookup; the kernel asks the caller to retry.
+    let mut tries = 0;
+    loop {
+        match openat2_raw(
+            dirfd,
+            &c,
+            (flags | libc::O_CLOEXEC) as u64,
+            mode as u64,
+            resolve,
+        ) {
+            Err(Errno::EAGAIN) if tries < 1000 => tries += 1,
+            Err(e) if resolve::openat2_refused(e) => {
+                return resolve::openat_resolved(dirfd, path, flags, mode, resolve);
+            }
+            r => return r,
+        }
+    }
+}
+
+/// One `openat2(2)` call.
+fn openat2_raw(
+    dirfd: RawFd,
+    path: &std::ffi::CStr,
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+) -> Result<OwnedFd, Errno> {
     #[repr(C)]
     struct OpenHow {
         flags: u64,
@@ -126,34 +162,22 @@ pub fn openat_resolve(
         resolve: u64,
     }
     let how = OpenHow {
-        flags: (flags | libc::O_CLOEXEC) as u64,
-        mode: if flags & libc::O_CREAT != 0 {
-            mode as u64
-        } else {
-            0
-        },
+        flags,
+        mode,
         resolve,
     };
-    // openat2 answers EAGAIN when a rename or mount anywhere raced with a
-    // ".." lookup; the kernel asks the caller to retry.
-    let mut tries = 0;
-    let fd = loop {
-        // SAFETY: `c` is a valid NUL-terminated string and `how` a properly
-        // sized open_how that both outlive the call.
-        let ret = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                dirfd,
-                c.as_ptr(),
-                &how as *const OpenHow,
-                std::mem::size_of::<OpenHow>(),
-            )
-        };
-        match Errno::result(ret) {
-            Err(Errno::EAGAIN) if tries < 1000 => tries += 1,
-            r => break r? as RawFd,
-        }
+    // SAFETY: `path` is a valid NUL-terminated string and `how` a properly
+    // sized open_how that both outlive the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dirfd,
+            path.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
     };
+    let fd = Errno::result(ret)? as RawFd;
     // SAFETY: the kernel just returned this fd to us; nobody else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
@@ -513,6 +537,17 @@ pub fn has_syscall(nr: libc::c_long) -> bool {
     // arguments (EINVAL, EBADF or EFAULT).
     let r = unsafe { libc::syscall(nr, -1 as libc::c_long, 0, 0, 0, 0) };
     !(r == -1 && Errno::last() == Errno::ENOSYS)
+}
+
+/// Like [`has_syscall`], and a seccomp filter's EPERM counts as missing
+/// too: whether system call `nr` answers this process. Only for the calls
+/// [`has_syscall`] names, with one exception: fsopen's own EPERM (no
+/// `CAP_SYS_ADMIN`) reads as missing, which it is to such a caller.
+pub fn syscall_usable(nr: libc::c_long) -> bool {
+    // SAFETY: as in has_syscall: arguments every one of these calls
+    // refuses before it acts.
+    let r = unsafe { libc::syscall(nr, -1 as libc::c_long, 0, 0, 0, 0) };
+    !(r == -1 && matches!(Errno::last(), Errno::ENOSYS | Errno::EPERM))
 }
 
 /// Opens our own executable (`/proc/self/exe`) read-only, close-on-exec.

@@ -9,6 +9,11 @@
 //! so that the lifecycle, exec, rootfs and escape tests run on the
 //! fallbacks of an older kernel.
 //!
+//! With `CORRAL_TEST_DENY_ONLY` set to a comma-separated list of system
+//! calls (the names below, or numbers), only those get ERRNO: the tier of
+//! one fallback at a time, e.g. `openat2,open_tree,move_mount,fsopen,
+//! fsconfig,fsmount,fspick,mount_setattr` for the rootfs's fallbacks.
+//!
 //! "Newer than 4.18" is every number from 424 (pidfd_send_signal, 5.1) on,
 //! the same on every architecture since the tables were unified, plus the
 //! per-architecture ones added after 4.18 below that (x86_64's uretprobe).
@@ -60,6 +65,51 @@ fn program(errno: u32) -> Vec<libc::sock_filter> {
     p
 }
 
+/// The names `CORRAL_TEST_DENY_ONLY` takes: the newer calls corral has
+/// fallbacks for (numbers shared by every architecture since 5.1).
+const NAMES: &[(&str, u32)] = &[
+    ("pidfd_send_signal", 424),
+    ("open_tree", 428),
+    ("move_mount", 429),
+    ("fsopen", 430),
+    ("fsconfig", 431),
+    ("fsmount", 432),
+    ("fspick", 433),
+    ("pidfd_open", 434),
+    ("clone3", 435),
+    ("close_range", 436),
+    ("openat2", 437),
+    ("mount_setattr", 442),
+];
+
+/// The filter of `CORRAL_TEST_DENY_ONLY`: the listed numbers return
+/// `errno`, everything else is allowed.
+fn program_only(errno: u32, list: &str) -> Vec<libc::sock_filter> {
+    let deny = SECCOMP_RET_ERRNO | (errno & 0xffff);
+    let mut p = vec![
+        insn(LD_W_ABS, 0, 0, 4),
+        insn(JEQ_K, 1, 0, AUDIT_ARCH),
+        insn(RET_K, 0, 0, SECCOMP_RET_ALLOW),
+        insn(LD_W_ABS, 0, 0, 0),
+    ];
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let nr = NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, nr)| *nr)
+            .or_else(|| name.parse().ok())
+            .unwrap_or_else(|| {
+                fail(format!(
+                    "CORRAL_TEST_DENY_ONLY: unknown system call {name:?}"
+                ))
+            });
+        p.push(insn(JEQ_K, 0, 1, nr));
+        p.push(insn(RET_K, 0, 0, deny));
+    }
+    p.push(insn(RET_K, 0, 0, SECCOMP_RET_ALLOW));
+    p
+}
+
 fn fail(msg: String) -> ! {
     eprintln!("deny-newer: {msg}");
     std::process::exit(125);
@@ -82,7 +132,10 @@ fn main() {
     if argv.is_empty() {
         fail("no program given".into());
     }
-    let prog = program(errno as u32);
+    let prog = match std::env::var("CORRAL_TEST_DENY_ONLY") {
+        Ok(list) if !list.is_empty() => program_only(errno as u32, &list),
+        _ => program(errno as u32),
+    };
     let fprog = libc::sock_fprog {
         len: prog.len() as u16,
         filter: prog.as_ptr() as *mut libc::sock_filter,
