@@ -386,7 +386,7 @@ fn idmapped_and_recursive_attrs_refused_by_name_without_mount_setattr() {
                     .stdin(std::process::Stdio::null())
                     .output()
                     .expect("run corral");
-                let err = integration::out(&o.stderr);
+                let err = integration::error_message(&integration::out(&o.stderr));
                 assert_eq!(o.status.code(), Some(1), "{errno} {calls}: {err}");
                 for w in &want {
                     assert!(
