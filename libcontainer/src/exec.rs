@@ -278,16 +278,19 @@ impl Container {
     /// [`Error::NotRunning`].
     fn pin_init(&self, pid: i32, kinds: &[NS]) -> Result<Pinned> {
         let alive = || self.status() != Status::Stopped;
-        let pidfd = match sys::pidfd_open(pid) {
-            Ok(fd) => Some(fd),
-            Err(nix::errno::Errno::ESRCH) => return Err(Error::NotRunning),
-            Err(nix::errno::Errno::ENOSYS | nix::errno::Errno::EPERM) => None,
-            Err(e) => {
-                return Err(Error::sys(
-                    format!("pidfd_open the container's init (pid {pid})"),
-                    e,
-                ))
-            }
+        let pidfd = match crate::newer::pidfd().then(|| sys::pidfd_open(pid)) {
+            None => None,
+            Some(r) => match r {
+                Ok(fd) => Some(fd),
+                Err(nix::errno::Errno::ESRCH) => return Err(Error::NotRunning),
+                Err(nix::errno::Errno::ENOSYS | nix::errno::Errno::EPERM) => None,
+                Err(e) => {
+                    return Err(Error::sys(
+                        format!("pidfd_open the container's init (pid {pid})"),
+                        e,
+                    ))
+                }
+            },
         };
         if !alive() {
             return Err(Error::NotRunning);

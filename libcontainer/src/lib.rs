@@ -134,6 +134,7 @@ pub mod lsm;
 pub mod namespaces;
 pub mod netdev;
 pub mod netns;
+pub mod newer;
 pub mod procattr;
 pub mod process;
 mod procfile;

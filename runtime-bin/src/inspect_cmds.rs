@@ -26,7 +26,7 @@ pub fn ps(root: &Path, format: &str, id: &str, ps_args: &[String]) -> Result<i32
             } else {
                 ps_args.to_vec()
             };
-            let o = std::process::Command::new("ps")
+            let o = libcontainer::process::spawn::portable(&mut std::process::Command::new("ps"))
                 .args(&args)
                 .output()
                 .map_err(|e| format!("run ps: {e}"))?;
