@@ -437,7 +437,7 @@ fn exec_child(
         tty::send_fd(sock, "/dev/ptmx", master.as_raw_fd())?;
         tty::become_terminal(&slave)?;
     }
-    init::enter_process_context(p, linux, seccomp, host_pid, "null")?;
+    let late_seccomp = init::enter_process_context(p, linux, seccomp, host_pid, "null")?;
     init::chdir_inside(p.cwd())?;
     let (exe_c, argv, envp) = init::exec_args(p)?;
     security::set_umask(p);
@@ -445,6 +445,7 @@ fn exec_child(
     for fd in 3..3 + opts.preserve_fds {
         let _ = sys::clear_cloexec(fd as i32);
     }
+    late_seccomp.load()?;
     let e = sys::execve(&exe_c, &argv, &envp);
     Err(Error::sys(format!("exec {exe_c:?}"), e))
 }
