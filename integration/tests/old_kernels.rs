@@ -125,3 +125,192 @@ fn container_profile_that_predates_the_newer_calls() {
     assert!(!text.contains("\"close_range\"") && text.contains("\"openat\""));
     runs_and_execs_under(p);
 }
+
+/// What Docker's profile (moby 20.10, `profiles/seccomp/default.go`) adds
+/// for a container that holds CAP_SYS_ADMIN.
+const SYS_ADMIN_ALLOWS: &[&str] = &[
+    "bpf",
+    "clone",
+    "fanotify_init",
+    "fsconfig",
+    "fsmount",
+    "fsopen",
+    "fspick",
+    "lookup_dcookie",
+    "mount",
+    "move_mount",
+    "name_to_handle_at",
+    "open_tree",
+    "perf_event_open",
+    "quotactl",
+    "setdomainname",
+    "sethostname",
+    "setns",
+    "syslog",
+    "umount",
+    "umount2",
+    "unshare",
+];
+
+/// Docker's default profile resolved, as dockerd resolves it, for a
+/// container with Docker's default capabilities plus CAP_SYS_ADMIN (what
+/// nesting needs): the fixture is dockerd's rendering for the default
+/// capabilities, so the rules that exclude CAP_SYS_ADMIN go (the clone
+/// rule that forbids namespace flags, and clone3's ENOSYS — clone3 then
+/// meets the default action, EPERM, the case glibc does not fall back
+/// from) and the CAP_SYS_ADMIN rule comes in.
+fn docker_profile_with_sys_admin() -> Value {
+    let mut p: Value = serde_json::from_str(DOCKER).expect("docker profile");
+    let rules = p["syscalls"].as_array_mut().expect("syscalls");
+    let names = |r: &Value| -> Vec<String> {
+        r["names"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|n| n.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let before = rules.len();
+    rules.retain(|r| {
+        let n = names(r);
+        let clone_without_ns = n == ["clone"] && r.get("args").is_some_and(|a| !a.is_null());
+        let clone3_enosys = n == ["clone3"] && r["action"] == "SCMP_ACT_ERRNO";
+        !(clone_without_ns || clone3_enosys)
+    });
+    assert_eq!(
+        before - rules.len(),
+        2,
+        "the fixture no longer has Docker's clone and clone3 rules for default capabilities"
+    );
+    rules.push(json!({"names": SYS_ADMIN_ALLOWS, "action": "SCMP_ACT_ALLOW"}));
+    p
+}
+
+/// A prerequisite of the nested test: in CI (`CI=true`) its absence fails
+/// the test; elsewhere the test says why it skips.
+fn require(ok: bool, what: &str) -> bool {
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "nested test: {what} (CI must have it)"
+        );
+        eprintln!("skipped: {what}");
+    }
+    ok
+}
+
+/// `corral run` inside a corral container that has Docker's default
+/// seccomp profile (resolved for CAP_SYS_ADMIN, so clone3 answers EPERM,
+/// keyctl and pivot_root are denied): the outer container sees the host's
+/// /usr and the corral binary read-only, the inner bundle's rootfs
+/// read-only, and runs the inner container with `--no-pivot` and
+/// `--no-new-keyring` (pivot_root and keyctl are not in Docker's profile;
+/// runc nested the same way needs the same two flags).
+#[test]
+fn corral_runs_inside_a_container_with_dockers_profile() {
+    let corral = integration::corral_bin();
+    let fixture_rootfs = integration::base_bundle().join("rootfs");
+    if !require(
+        corral.exists(),
+        "target/debug/corral missing (cargo build -p corral)",
+    ) || !require(
+        std::path::Path::new("/usr/lib64").is_dir() && std::path::Path::new("/usr/bin/sh").exists(),
+        "a merged-/usr host (/usr/lib64, /usr/bin/sh) to lend the outer container",
+    ) {
+        return;
+    }
+    let mut env = Env::new(&["true"]);
+    // The outer container's root: mount points over an empty directory,
+    // /bin, /lib, /lib64 and /sbin into the host's /usr as on the host.
+    let root = env.scratch.join("outer-root");
+    for d in [
+        "usr",
+        "etc",
+        "proc",
+        "dev",
+        "sys",
+        "run",
+        "tmp",
+        "corral",
+        "inner",
+        "inner-rootfs",
+    ] {
+        std::fs::create_dir_all(root.join(d)).expect("mkdir");
+    }
+    for l in ["bin", "lib", "lib64", "sbin"] {
+        std::os::unix::fs::symlink(format!("usr/{l}"), root.join(l)).expect("symlink");
+    }
+    // The inner bundle: the fixture's config, its rootfs where the outer
+    // container mounts it.
+    let inner = env.scratch.join("inner");
+    std::fs::create_dir_all(&inner).expect("mkdir");
+    let mut inner_config = env.config.clone();
+    inner_config["root"] = json!({"path": "/inner-rootfs", "readonly": true});
+    inner_config["process"]["args"] = json!(["sh", "-c", "echo nested-ok"]);
+    std::fs::write(
+        inner.join("config.json"),
+        serde_json::to_vec_pretty(&inner_config).expect("json"),
+    )
+    .expect("inner config");
+    let bin_dir = corral.parent().expect("corral's directory").to_path_buf();
+    let profile = docker_profile_with_sys_admin();
+    let caps = json!([
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_FSETID",
+        "CAP_FOWNER",
+        "CAP_MKNOD",
+        "CAP_NET_RAW",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETFCAP",
+        "CAP_SETPCAP",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_SYS_CHROOT",
+        "CAP_KILL",
+        "CAP_AUDIT_WRITE",
+        "CAP_SYS_ADMIN"
+    ]);
+    env.edit(|c| {
+        c["root"] = json!({"path": root, "readonly": true});
+        c["process"]["args"] = json!([
+            "/bin/sh",
+            "-c",
+            "exec /corral/corral --root /run/corral run --no-pivot --no-new-keyring --bundle /inner inner"
+        ]);
+        c["process"]["env"] = json!(["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]);
+        c["process"]["noNewPrivileges"] = json!(false);
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set] = caps.clone();
+        }
+        c["process"]["capabilities"]["ambient"] = json!([]);
+        c["linux"]["seccomp"] = profile.clone();
+        let mounts = c["mounts"].as_array_mut().expect("mounts");
+        for m in mounts.iter_mut() {
+            if m["destination"] == "/sys/fs/cgroup" {
+                // The inner corral makes its cgroup under the outer one.
+                m["options"] = json!(["nosuid", "noexec", "nodev", "relatime", "rw"]);
+            }
+        }
+        let bind = |src: &std::path::Path, dst: &str| {
+            json!({"destination": dst, "type": "bind", "source": src, "options": ["rbind", "ro"]})
+        };
+        mounts.push(bind(std::path::Path::new("/usr"), "/usr"));
+        mounts.push(bind(std::path::Path::new("/etc"), "/etc"));
+        mounts.push(bind(&bin_dir, "/corral"));
+        mounts.push(bind(&inner, "/inner"));
+        mounts.push(bind(&fixture_rootfs, "/inner-rootfs"));
+        for t in ["/run", "/tmp"] {
+            mounts.push(json!({"destination": t, "type": "tmpfs", "source": "tmpfs",
+                               "options": ["nosuid", "nodev", "mode=755"]}));
+        }
+    });
+    let (code, stdout, stderr) = env.run();
+    assert_eq!(
+        (code, stdout.as_str()),
+        (0, "nested-ok\n"),
+        "corral in corral under Docker's profile: stderr {stderr}"
+    );
+}
