@@ -202,7 +202,8 @@ fn require(ok: bool, what: &str) -> bool {
 }
 
 /// `corral run` inside a corral container that has Docker's default
-/// seccomp profile (resolved for CAP_SYS_ADMIN, so clone3 answers EPERM,
+/// seccomp profile (resolved for CAP_SYS_ADMIN, so clone3 answers EPERM —
+/// the inner `corral check` must say so —
 /// keyctl and pivot_root are denied): the outer container sees the host's
 /// /usr and the corral binary read-only, the inner bundle's rootfs
 /// read-only, and runs the inner container with `--no-pivot` and
@@ -278,7 +279,8 @@ fn corral_runs_inside_a_container_with_dockers_profile() {
         c["process"]["args"] = json!([
             "/bin/sh",
             "-c",
-            "exec /corral/corral --root /run/corral run --no-pivot --no-new-keyring --bundle /inner inner"
+            "/corral/corral check | grep -x '  clone3: no — clone + cgroup.procs'; \
+             exec /corral/corral --root /run/corral run --no-pivot --no-new-keyring --bundle /inner inner"
         ]);
         c["process"]["env"] = json!(["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]);
         c["process"]["noNewPrivileges"] = json!(false);
@@ -310,7 +312,7 @@ fn corral_runs_inside_a_container_with_dockers_profile() {
     let (code, stdout, stderr) = env.run();
     assert_eq!(
         (code, stdout.as_str()),
-        (0, "nested-ok\n"),
+        (0, "  clone3: no — clone + cgroup.procs\nnested-ok\n"),
         "corral in corral under Docker's profile: stderr {stderr}"
     );
 }

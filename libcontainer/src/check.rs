@@ -48,8 +48,73 @@ pub struct Report {
     pub lsms: Vec<String>,
     /// How the LSM list was read.
     pub lsm_source: String,
+    /// Which way corral takes for each newer system call.
+    pub mechanisms: Vec<Mechanism>,
     /// Whether everything corral needs is there.
     pub ok: bool,
+}
+
+/// How corral does one thing that has a newer and an older way, as
+/// chosen in this process (the same probes create and exec use,
+/// [`crate::newer`]): what the kernel, or a seccomp filter on corral,
+/// answers, not the kernel's version.
+#[derive(Debug, Clone, Serialize)]
+pub struct Mechanism {
+    /// The newer system call(s), e.g. `clone3`.
+    pub feature: String,
+    /// Whether the newer way is used.
+    pub newer: bool,
+    /// The way used, e.g. `clone + cgroup.procs`.
+    pub uses: String,
+}
+
+impl Mechanism {
+    fn new(feature: &str, newer: bool, with: &str, without: &str) -> Mechanism {
+        Mechanism {
+            feature: feature.into(),
+            newer,
+            uses: if newer { with } else { without }.into(),
+        }
+    }
+
+    /// `clone3: no — clone + cgroup.procs`.
+    pub fn line(&self) -> String {
+        format!(
+            "{}: {} — {}",
+            self.feature,
+            if self.newer { "yes" } else { "no" },
+            self.uses
+        )
+    }
+}
+
+/// The fallbacks of the system calls newer than Linux 4.18, each as this
+/// process would take it.
+pub fn mechanisms() -> Vec<Mechanism> {
+    vec![
+        Mechanism::new(
+            "clone3",
+            crate::newer::clone3(),
+            "clone3 (with CLONE_INTO_CGROUP where a cgroup2 directory is joined)",
+            "clone + cgroup.procs",
+        ),
+        Mechanism::new(
+            "pidfd",
+            crate::newer::pidfd(),
+            "pidfd_open, pidfd_send_signal, waitid(P_PIDFD)",
+            "pid + start time (/proc/PID/stat), checked again right before each signal",
+        ),
+        Mechanism::new(
+            "close_range",
+            crate::newer::close_range(),
+            "close_range(CLOSE_RANGE_CLOEXEC)",
+            "/proc/self/fd walk",
+        ),
+        // The path resolver (openat2 RESOLVE_IN_ROOT or the userspace
+        // walk) and the mount API (open_tree, move_mount, fsopen,
+        // mount_setattr or mount(2)) report here too, from their own
+        // probes.
+    ]
 }
 
 /// One feature or namespace.
@@ -232,10 +297,22 @@ pub fn check() -> Report {
         true,
         kernel.clone(),
     )];
+    // clone3 and pidfd_open have fallbacks (see `mechanisms`): listed,
+    // not required.
+    features.push(feature(
+        "clone3",
+        crate::newer::clone3(),
+        false,
+        "since Linux 5.3",
+    ));
+    features.push(feature(
+        "pidfd_open",
+        crate::newer::pidfd(),
+        false,
+        "since Linux 5.3",
+    ));
     for (name, nr, required, since) in [
-        ("clone3", libc::SYS_clone3, true, "5.3"),
         ("openat2", libc::SYS_openat2, true, "5.6"),
-        ("pidfd_open", libc::SYS_pidfd_open, true, "5.3"),
         (
             "new mount API (open_tree, move_mount, fsopen)",
             libc::SYS_open_tree,
@@ -348,6 +425,7 @@ pub fn check() -> Report {
         namespaces,
         lsms,
         lsm_source,
+        mechanisms: mechanisms(),
         ok,
     }
 }
@@ -373,6 +451,10 @@ impl Report {
         );
         for f in &self.features {
             t.push_str(&format!("{:w$}  {:7}  {}\n", f.name, mark(f), f.detail));
+        }
+        t.push_str("\nNewer system calls (yes: used; no: the fallback used instead):\n");
+        for m in &self.mechanisms {
+            t.push_str(&format!("  {}\n", m.line()));
         }
         t.push_str(&format!(
             "\nCgroups: {} layout\nCONTROLLER  STATE        MODE  WHERE / HOW\n",
@@ -438,5 +520,14 @@ mod tests {
             "{r:?}"
         );
         assert!(r.table().contains("CONTROLLER"));
+        assert!(r.table().contains("clone3: yes — clone3"), "{}", r.table());
+    }
+
+    #[test]
+    fn mechanism_lines() {
+        let m = Mechanism::new("clone3", false, "clone3", "clone + cgroup.procs");
+        assert_eq!(m.line(), "clone3: no — clone + cgroup.procs");
+        let m = Mechanism::new("pidfd", true, "pidfd_open", "pid + start time");
+        assert_eq!(m.line(), "pidfd: yes — pidfd_open");
     }
 }
