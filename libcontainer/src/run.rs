@@ -270,24 +270,18 @@ fn reap(pid: i32) -> Result<Option<i32>> {
 pub fn reap_orphans(keep: &std::collections::HashSet<i32>) -> usize {
     let me = std::process::id() as i32;
     let mut n = 0;
-    let Ok(dir) = std::fs::read_dir("/proc") else {
+    let Ok(all) = procfs::process::all_processes() else {
         return 0;
     };
-    for e in dir.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
+    for p in all.flatten() {
+        let pid = p.pid();
         if keep.contains(&pid) {
             continue;
         }
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+        let Ok(stat) = p.stat() else {
             continue;
         };
-        // "pid (comm) S ppid …": the fields after the last ')'.
-        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-        let mut f = rest.split_whitespace();
-        let (state, ppid) = (f.next(), f.next().and_then(|p| p.parse::<i32>().ok()));
-        if state == Some("Z") && ppid == Some(me) {
+        if stat.state == 'Z' && stat.ppid == me {
             let r = nix::sys::wait::waitpid(
                 nix::unistd::Pid::from_raw(pid),
                 Some(nix::sys::wait::WaitPidFlag::WNOHANG),

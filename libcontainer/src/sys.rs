@@ -853,7 +853,9 @@ pub fn cloexec_all_from(first: u32) -> Result<(), Errno> {
 }
 
 /// Sets `FD_CLOEXEC` on every fd ≥ `first` that `/proc/self/fd` lists
-/// (raw `open` + `getdents64` into a stack buffer: no allocation).
+/// (raw `open` + `getdents64` into a stack buffer: no allocation — which
+/// is why this fd list is not the procfs crate's, whose iterator
+/// allocates and so cannot run in a `pre_exec` after a fork).
 fn cloexec_listed_from(first: u32) -> Result<(), Errno> {
     // SAFETY: a static C string; the kernel returns a new fd or -1.
     let dir = Errno::result(unsafe {

@@ -72,6 +72,14 @@ const NON_CONTROLLER_OPTS: [&str; 6] = [
 
 /// Parses `/proc/self/mountinfo` text into the cgroup hierarchies, the first
 /// mount of each only.
+///
+/// Hand-written rather than the procfs crate's `MountInfos`, which every
+/// create reads through here: the crate's parse measured 59-60 µs against
+/// 54-55 µs (median of 5000 interleaved reads of this VM's 25-line
+/// mountinfo, release build), it keeps the super options in a `HashMap`,
+/// which loses the kernel's order of a co-mounted hierarchy's controllers
+/// (`cpu,cpuacct`, the key `/proc/PID/cgroup` names it by), and it leaves
+/// the octal escapes (`\040`) of the paths undone.
 pub fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
     let mut out: Vec<Hierarchy> = Vec::new();
     for line in text.lines() {
