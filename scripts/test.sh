@@ -22,7 +22,8 @@ echo "== tests";  cargo test --workspace -- --test-threads=4
 # answered ENOSYS (an older kernel) and EPERM (a seccomp profile that
 # predates them), through integration's deny-newer; old_kernels.rs adds the
 # container's own old profiles and corral inside Docker's profile, which
-# fail rather than skip here (CI=true). 14-20 s per errno on this VM.
+# fail rather than skip here (CI=true). 14-45 s per errno on the 2-core VM
+# (14 s idle; the test binaries are built by the run above).
 for errno in ENOSYS EPERM; do
   echo "== older kernels ($errno)"
   CI=true CORRAL_TEST_DENY_NEWER=$errno cargo test -p integration \
