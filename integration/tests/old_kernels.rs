@@ -126,6 +126,44 @@ fn container_profile_that_predates_the_newer_calls() {
     runs_and_execs_under(p);
 }
 
+/// With no_new_privs the filter is the last thing corral loads: a profile
+/// that denies what corral does between loading it and exec'ing (chdir,
+/// umask, the fd sweep, forking the startContainer hook) but that the
+/// program itself does not need (a shell's builtins only) still runs, and
+/// execs into. Until the load moved to just before execve this failed at
+/// the first of them.
+#[test]
+fn with_no_new_privs_nothing_of_corrals_runs_under_the_filter() {
+    let profile = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{
+            "names": ["chdir", "fchdir", "umask", "close_range", "clone", "clone3",
+                      "fork", "vfork", "pidfd_open", "pidfd_send_signal"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1
+        }]
+    });
+    let script = "read x < /dev/shm/hooked; echo $x; echo ran";
+    let mut env = Env::new(&["sh", "-c", &format!("{script}; exec sleep 1000")]);
+    env.edit(|c| {
+        c["linux"]["seccomp"] = profile.clone();
+        c["process"]["noNewPrivileges"] = json!(true);
+        c["process"]["cwd"] = json!("/tmp");
+        c["hooks"] = json!({"startContainer": [{
+            "path": "/bin/sh",
+            "args": ["sh", "-c", "echo hooked > /dev/shm/hooked"]
+        }]});
+    });
+    let id = env.create();
+    let o = env.corral(&["start", &id]);
+    assert!(o.status.success(), "start: {}", out(&o.stderr));
+    let o = env.corral(&["exec", "--cwd", "/tmp", &id, "sh", "-c", script]);
+    assert!(o.status.success(), "exec: {}", out(&o.stderr));
+    assert_eq!(out(&o.stdout), "hooked\nran\n");
+    let o = env.corral(&["delete", "-f", &id]);
+    assert!(o.status.success(), "delete: {}", out(&o.stderr));
+}
+
 /// What Docker's profile (moby 20.10, `profiles/seccomp/default.go`) adds
 /// for a container that holds CAP_SYS_ADMIN.
 const SYS_ADMIN_ALLOWS: &[&str] = &[
