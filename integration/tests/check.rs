@@ -211,3 +211,72 @@ fn an_unmounted_controller_gets_a_hint() {
         .contains(&format!("-o {name}")));
     verify(&v, &out(&o.stderr));
 }
+
+/// Whether this test process may use system call `nr` (the same probe
+/// corral makes: arguments the kernel refuses before acting).
+fn usable(nr: libc::c_long) -> bool {
+    // SAFETY: clone3 with size 0, pidfd_open of pid -1, pidfd_send_signal
+    // on fd -1 and close_range with first > last all fail their argument
+    // checks before doing anything.
+    let r = unsafe { libc::syscall(nr, -1 as libc::c_long, 0, 0, 0, 0) };
+    let e = std::io::Error::last_os_error().raw_os_error();
+    !(r == -1 && matches!(e, Some(libc::ENOSYS) | Some(libc::EPERM)))
+}
+
+/// The mechanisms `corral check` reports are the ones this host gives, and
+/// with every newer system call denied (ENOSYS, EPERM) the fallbacks.
+#[test]
+fn mechanisms_follow_what_the_kernel_answers() {
+    let deny = corral_bin().with_file_name("deny-newer");
+    assert!(deny.exists(), "{deny:?}: cargo build -p integration");
+    let host = [
+        ("clone3", usable(libc::SYS_clone3), "clone + cgroup.procs"),
+        (
+            "pidfd",
+            usable(libc::SYS_pidfd_open) && usable(libc::SYS_pidfd_send_signal),
+            "pid + start time",
+        ),
+        (
+            "close_range",
+            usable(libc::SYS_close_range),
+            "/proc/self/fd walk",
+        ),
+    ];
+    for errno in [None, Some("ENOSYS"), Some("EPERM")] {
+        let mut cmd = match errno {
+            None => Command::new(corral_bin()),
+            Some(e) => {
+                let mut c = Command::new(&deny);
+                c.arg(e).arg(corral_bin());
+                c
+            }
+        };
+        let (_, v) = check_json(cmd.args(["check", "--format", "json"]));
+        let ms = v["mechanisms"].as_array().expect("mechanisms");
+        for (feature, present, fallback) in host {
+            let m = ms
+                .iter()
+                .find(|m| m["feature"] == feature)
+                .unwrap_or_else(|| panic!("{feature} missing: {v:#}"));
+            let want = present && errno.is_none();
+            assert_eq!(m["newer"], want, "{errno:?}: {m}");
+            let uses = m["uses"].as_str().expect("uses");
+            assert_eq!(uses.starts_with(fallback), !want, "{errno:?}: {m}");
+        }
+        let mut cmd = match errno {
+            None => Command::new(corral_bin()),
+            Some(e) => {
+                let mut c = Command::new(&deny);
+                c.arg(e).arg(corral_bin());
+                c
+            }
+        };
+        let table = out(&cmd.arg("check").output().expect("check").stdout);
+        let line = if errno.is_some() || !host[0].1 {
+            "clone3: no — clone + cgroup.procs"
+        } else {
+            "clone3: yes — clone3"
+        };
+        assert!(table.contains(line), "{errno:?}: {table}");
+    }
+}

@@ -48,6 +48,10 @@ pub struct Report {
     pub lsms: Vec<String>,
     /// How the LSM list was read.
     pub lsm_source: String,
+    /// Which way corral takes for each newer system call (the same probes
+    /// create and exec use: what the kernel, or a seccomp filter on corral,
+    /// answers, not the kernel's version).
+    pub mechanisms: Vec<crate::mechanisms::Mechanism>,
     /// Whether everything corral needs is there.
     pub ok: bool,
 }
@@ -232,10 +236,24 @@ pub fn check() -> Report {
         true,
         kernel.clone(),
     )];
+    // clone3 and pidfd_open have fallbacks (see `mechanisms`): listed,
+    // not required.
+    features.push(feature(
+        "clone3",
+        crate::newer::clone3(),
+        false,
+        "since Linux 5.3",
+    ));
+    features.push(feature(
+        "pidfd_open",
+        crate::newer::pidfd(),
+        false,
+        "since Linux 5.3",
+    ));
     for (name, nr, required, since) in [
-        ("clone3", libc::SYS_clone3, true, "5.3"),
-        ("openat2", libc::SYS_openat2, true, "5.6"),
-        ("pidfd_open", libc::SYS_pidfd_open, true, "5.3"),
+        // The userspace resolver stands in for openat2 (see
+        // `crate::mechanisms`): listed, not required.
+        ("openat2", libc::SYS_openat2, false, "5.6"),
         (
             "new mount API (open_tree, move_mount, fsopen)",
             libc::SYS_open_tree,
@@ -348,6 +366,7 @@ pub fn check() -> Report {
         namespaces,
         lsms,
         lsm_source,
+        mechanisms: crate::mechanisms::all(),
         ok,
     }
 }
@@ -373,6 +392,10 @@ impl Report {
         );
         for f in &self.features {
             t.push_str(&format!("{:w$}  {:7}  {}\n", f.name, mark(f), f.detail));
+        }
+        t.push_str("\nNewer system calls (yes: used; no: the fallback used instead):\n");
+        for m in &self.mechanisms {
+            t.push_str(&format!("  {m}\n"));
         }
         t.push_str(&format!(
             "\nCgroups: {} layout\nCONTROLLER  STATE        MODE  WHERE / HOW\n",
@@ -438,5 +461,12 @@ mod tests {
             "{r:?}"
         );
         assert!(r.table().contains("CONTROLLER"));
+        for line in [
+            "clone3: yes — clone3",
+            "openat2: yes — openat2 with RESOLVE_IN_ROOT",
+            "new mount API: yes",
+        ] {
+            assert!(r.table().contains(line), "{line}: {}", r.table());
+        }
     }
 }

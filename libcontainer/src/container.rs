@@ -860,14 +860,14 @@ impl Container {
         if all {
             return cgroups::signal_all(&self.st.cgroup, sig);
         }
-        // A pidfd pins the process: checking the start time after opening
-        // it rules out a pid reused in between.
-        let pidfd = sys::pidfd_open(self.st.pid).map_err(|_| Error::NotRunning)?;
-        if !store::same_process_alive(self.st.pid, self.st.pid_start) {
-            return Err(Error::NotRunning);
+        // A pidfd pins the process, or (without one) the start time is
+        // checked again right before the signal (process::pidref).
+        let init = crate::process::pidref::PidRef::open(self.st.pid, Some(self.st.pid_start))
+            .map_err(|_| Error::NotRunning)?;
+        match init.signal(sig) {
+            Err(nix::errno::Errno::ESRCH) => Err(Error::NotRunning),
+            r => r.ctx(|| format!("send signal {sig} to {}", self.st.pid)),
         }
-        sys::pidfd_send_signal(pidfd.as_raw_fd(), sig)
-            .ctx(|| format!("send signal {sig} to {}", self.st.pid))
     }
 
     /// Deletes the container: a created one is killed; a running or paused

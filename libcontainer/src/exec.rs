@@ -278,16 +278,19 @@ impl Container {
     /// [`Error::NotRunning`].
     fn pin_init(&self, pid: i32, kinds: &[NS]) -> Result<Pinned> {
         let alive = || self.status() != Status::Stopped;
-        let pidfd = match sys::pidfd_open(pid) {
-            Ok(fd) => Some(fd),
-            Err(nix::errno::Errno::ESRCH) => return Err(Error::NotRunning),
-            Err(nix::errno::Errno::ENOSYS | nix::errno::Errno::EPERM) => None,
-            Err(e) => {
-                return Err(Error::sys(
-                    format!("pidfd_open the container's init (pid {pid})"),
-                    e,
-                ))
-            }
+        let pidfd = match crate::newer::pidfd().then(|| sys::pidfd_open(pid)) {
+            None => None,
+            Some(r) => match r {
+                Ok(fd) => Some(fd),
+                Err(nix::errno::Errno::ESRCH) => return Err(Error::NotRunning),
+                Err(nix::errno::Errno::ENOSYS | nix::errno::Errno::EPERM) => None,
+                Err(e) => {
+                    return Err(Error::sys(
+                        format!("pidfd_open the container's init (pid {pid})"),
+                        e,
+                    ))
+                }
+            },
         };
         if !alive() {
             return Err(Error::NotRunning);
@@ -439,7 +442,7 @@ fn exec_child(
         tty::give_to(&slave, p.user().uid())?;
         tty::become_terminal(&slave)?;
     }
-    init::enter_process_context(p, linux, seccomp, host_pid, "null")?;
+    let late_seccomp = init::enter_process_context(p, linux, seccomp, host_pid, "null")?;
     init::chdir_inside(p.cwd())?;
     let (exe_c, argv, envp) = init::exec_args(p)?;
     security::set_umask(p);
@@ -447,6 +450,7 @@ fn exec_child(
     for fd in 3..3 + opts.preserve_fds {
         let _ = sys::clear_cloexec(fd as i32);
     }
+    late_seccomp.load()?;
     let e = sys::execve(&exe_c, &argv, &envp);
     Err(Error::sys(format!("exec {exe_c:?}"), e))
 }

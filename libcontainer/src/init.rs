@@ -218,7 +218,7 @@ fn init(ch: &mut Channel, a: &InitArgs) -> Result<()> {
         tty::become_terminal(s)?;
     }
     drop(slave);
-    enter_process_context(
+    let late_seccomp = enter_process_context(
         process,
         spec.linux().as_ref(),
         a.seccomp,
@@ -255,6 +255,7 @@ fn init(ch: &mut Channel, a: &InitArgs) -> Result<()> {
         for fd in 3..3 + a.preserve_fds {
             let _ = sys::clear_cloexec(fd as i32);
         }
+        late_seccomp.load()?;
         let e = sys::execve(&exe_c, &argv, &envp);
         Err(Error::sys(format!("exec {exe_c:?}"), e))
     })();
@@ -305,18 +306,44 @@ pub(crate) fn recv_go(ch: &mut Channel) -> Result<i32> {
     }
 }
 
+/// The container's seccomp filter, when it is still to be loaded: with
+/// no_new_privs, [`enter_process_context`] leaves it for the caller to
+/// load as the very last step before `execve` ([`LateSeccomp::load`]), so
+/// that nothing corral still does (the fd sweep, the exec fifo, the
+/// startContainer hooks) runs under a filter that may deny it.
+#[must_use = "the filter must be loaded right before execve"]
+pub(crate) struct LateSeccomp<'a> {
+    filter: Option<(&'a crate::seccomp::Prepared, i32, String)>,
+}
+
+impl LateSeccomp<'_> {
+    /// Loads the filter, if one was left; call right before `execve`.
+    pub(crate) fn load(self) -> Result<()> {
+        match self.filter {
+            Some((sc, pid, state)) => sc.load(pid, &state),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The process's security context, in runc's order: rlimits,
 /// oom_score_adj, LSM labels, no_new_privs, then seccomp and the switch to
-/// the process's user and capabilities — seccomp after the switch with
-/// no_new_privs, before it without (loading then still needs
-/// CAP_SYS_ADMIN).
-pub(crate) fn enter_process_context(
+/// the process's user and capabilities. With no_new_privs the filter is
+/// loaded last of all, right before `execve`, by the caller
+/// ([`LateSeccomp`]). Without it, loading needs CAP_SYS_ADMIN, so, as
+/// runc does, the filter is loaded before the switch to the process's user
+/// and capabilities; what corral does after that runs under it and is made
+/// of calls every profile that lets a container start allows (setresuid,
+/// capset, chdir, open, write, fork, poll, fcntl, getdents64, execve) or
+/// falls back from a denial (close_range → the `/proc/self/fd` walk,
+/// pidfd_open → polling, clone3 → glibc's fork).
+pub(crate) fn enter_process_context<'a>(
     p: &oci_spec::runtime::Process,
     linux: Option<&oci_spec::runtime::Linux>,
-    seccomp: Option<&crate::seccomp::Prepared>,
+    seccomp: Option<&'a crate::seccomp::Prepared>,
     host_pid: i32,
     state: &str,
-) -> Result<()> {
+) -> Result<LateSeccomp<'a>> {
     if let Some(rl) = p.rlimits() {
         security::set_rlimits(rl)?;
     }
@@ -347,15 +374,18 @@ pub(crate) fn enter_process_context(
     if nnp {
         security::set_no_new_privs()?;
     }
-    let load_seccomp = || seccomp.map_or(Ok(()), |sc| sc.load(host_pid, state));
     if !nnp {
-        load_seccomp()?;
+        if let Some(sc) = seccomp {
+            sc.load(host_pid, state)?;
+        }
     }
     security::set_user_and_caps(p)?;
-    if nnp {
-        load_seccomp()?;
-    }
-    Ok(())
+    Ok(LateSeccomp {
+        filter: match seccomp {
+            Some(sc) if nnp => Some((sc, host_pid, state.to_string())),
+            _ => None,
+        },
+    })
 }
 
 /// The program to exec (found in the process's PATH) and its argv and

@@ -135,6 +135,7 @@ pub mod mechanisms;
 pub mod namespaces;
 pub mod netdev;
 pub mod netns;
+pub mod newer;
 pub mod passwd;
 pub mod procattr;
 pub mod process;

@@ -9,7 +9,7 @@ use std::fmt;
 use crate::sys;
 
 /// One feature and the mechanism this process uses for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Mechanism {
     /// The feature, named for the newer system calls.
     pub feature: &'static str,
@@ -17,6 +17,16 @@ pub struct Mechanism {
     pub newer: bool,
     /// What corral uses here.
     pub uses: &'static str,
+}
+
+impl Mechanism {
+    fn new(feature: &'static str, newer: bool, with: &'static str, without: &'static str) -> Self {
+        Mechanism {
+            feature,
+            newer,
+            uses: if newer { with } else { without },
+        }
+    }
 }
 
 impl fmt::Display for Mechanism {
@@ -85,9 +95,62 @@ pub fn mount_setattr() -> Mechanism {
     }
 }
 
+/// Processes: `clone3` (placing the child in its cgroup2 directory), or
+/// `clone(2)` and the child joining by `cgroup.procs` ([`crate::newer`]).
+pub fn clone3() -> Mechanism {
+    Mechanism::new(
+        "clone3",
+        crate::newer::clone3(),
+        "clone3 (with CLONE_INTO_CGROUP where a cgroup2 directory is joined)",
+        "clone + cgroup.procs",
+    )
+}
+
+/// Pinning a process: a pidfd, or its pid and start time, checked again
+/// right before each signal.
+pub fn pidfd() -> Mechanism {
+    Mechanism::new(
+        "pidfd",
+        crate::newer::pidfd(),
+        "pidfd_open, pidfd_send_signal, waitid(P_PIDFD)",
+        "pid + start time (/proc/PID/stat), checked again right before each signal",
+    )
+}
+
+/// The fd sweep before exec: `close_range(CLOSE_RANGE_CLOEXEC)`, or a walk
+/// of `/proc/self/fd`.
+pub fn close_range() -> Mechanism {
+    Mechanism::new(
+        "close_range",
+        crate::newer::close_range(),
+        "close_range(CLOSE_RANGE_CLOEXEC)",
+        "/proc/self/fd walk",
+    )
+}
+
 /// Every feature above, in the order `corral check` lists them.
 pub fn all() -> Vec<Mechanism> {
-    vec![path_resolution(), mount_api(), mount_setattr()]
+    vec![
+        clone3(),
+        pidfd(),
+        close_range(),
+        path_resolution(),
+        mount_api(),
+        mount_setattr(),
+    ]
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::Mechanism;
+
+    #[test]
+    fn a_line_names_the_feature_and_the_way() {
+        let m = Mechanism::new("clone3", false, "clone3", "clone + cgroup.procs");
+        assert_eq!(m.to_string(), "clone3: no — clone + cgroup.procs");
+        let m = Mechanism::new("pidfd", true, "pidfd_open", "pid + start time");
+        assert_eq!(m.to_string(), "pidfd: yes — pidfd_open");
+    }
 }
 
 #[cfg(test)]

@@ -43,15 +43,16 @@ pub fn requested(annotations: &std::collections::HashMap<String, String>) -> Res
 fn prepare_dir() -> Result<()> {
     let dir = Path::new(NETNS_DIR);
     std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo")
-        .map_err(|e| Error::io("read", "/proc/self/mountinfo", e))?;
+    let mounts = procfs::process::Process::myself()
+        .and_then(|p| p.mountinfo())
+        .map_err(|e| Error::Other(format!("read /proc/self/mountinfo: {e}")))?;
     let canonical = dir
         .canonicalize()
         .map_err(|e| Error::io("resolve", dir, e))?;
     let target = canonical.to_string_lossy();
-    let mounted = mounts
-        .lines()
-        .any(|l| l.split(' ').nth(4) == Some(target.as_ref()));
+    // The crate leaves mountinfo's octal escapes (`\040`) as they are:
+    // /run/netns has none to compare.
+    let mounted = mounts.0.iter().any(|m| m.mount_point == canonical);
     if !mounted {
         mount(
             Some(&canonical),

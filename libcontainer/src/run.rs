@@ -23,9 +23,33 @@ pub fn become_subreaper() -> Result<()> {
 /// inherited as subreaper) to exit and reaps it; only that pid, so other
 /// waiters in the process keep theirs. Returns the exit status as a shell
 /// reports it: the exit code, or 128 + the signal that killed it.
+///
+/// By `waitid(P_PIDFD)` where pidfds are usable, else (Linux < 5.4, or
+/// pidfd_open denied) `waitpid(pid)`: the same guarantee, since a child's
+/// pid is not reused before it is reaped, and this reaps it.
 pub fn wait_exit(pid: i32) -> Result<i32> {
-    let fd = sys::pidfd_open(pid).ctx(|| format!("pidfd_open {pid}"))?;
-    let st = sys::waitid_pidfd(fd.as_raw_fd()).ctx(|| format!("wait for {pid}"))?;
+    let by_pidfd = if crate::newer::pidfd() {
+        let fd = sys::pidfd_open(pid).ctx(|| format!("pidfd_open {pid}"))?;
+        match sys::waitid_pidfd(fd.as_raw_fd()) {
+            // Linux 5.3 has pidfd_open but not P_PIDFD.
+            Err(nix::errno::Errno::EINVAL) => None,
+            r => Some(r.ctx(|| format!("wait for {pid}"))?),
+        }
+    } else {
+        None
+    };
+    let st = match by_pidfd {
+        Some(st) => st,
+        None => loop {
+            let mut st = 0;
+            // SAFETY: `st` is a valid int on our stack for the call.
+            match nix::errno::Errno::result(unsafe { libc::waitpid(pid, &mut st, 0) }) {
+                Ok(_) => break st,
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(Error::sys(format!("wait for {pid}"), e)),
+            }
+        },
+    };
     Ok(if libc::WIFEXITED(st) {
         libc::WEXITSTATUS(st)
     } else {
@@ -33,11 +57,16 @@ pub fn wait_exit(pid: i32) -> Result<i32> {
     })
 }
 
-/// Sends `sig` to process `pid` through a pidfd (a pid reused since the
-/// pidfd was opened cannot be hit).
+/// Sends `sig` to process `pid` (a child of the caller) through a pidfd,
+/// or without one through [`crate::process::pidref::PidRef`]: its start
+/// time read, then checked again right before `kill(2)`. A child's pid is
+/// not reused before the caller reaps it, so the race that remains without
+/// a pidfd is only the caller's own: another of its threads reaping the
+/// child between the check and the signal.
 pub fn signal(pid: i32, sig: i32) -> Result<()> {
-    let fd = sys::pidfd_open(pid).ctx(|| format!("pidfd_open {pid}"))?;
-    sys::pidfd_send_signal(fd.as_raw_fd(), sig).ctx(|| format!("signal {sig} to {pid}"))
+    let p = crate::process::pidref::PidRef::open(pid, None)
+        .ctx(|| format!("find process {pid} to signal"))?;
+    p.signal(sig).ctx(|| format!("signal {sig} to {pid}"))
 }
 
 fn forwarded() -> SigSet {
@@ -241,24 +270,18 @@ fn reap(pid: i32) -> Result<Option<i32>> {
 pub fn reap_orphans(keep: &std::collections::HashSet<i32>) -> usize {
     let me = std::process::id() as i32;
     let mut n = 0;
-    let Ok(dir) = std::fs::read_dir("/proc") else {
+    let Ok(all) = procfs::process::all_processes() else {
         return 0;
     };
-    for e in dir.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
+    for p in all.flatten() {
+        let pid = p.pid();
         if keep.contains(&pid) {
             continue;
         }
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+        let Ok(stat) = p.stat() else {
             continue;
         };
-        // "pid (comm) S ppid …": the fields after the last ')'.
-        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-        let mut f = rest.split_whitespace();
-        let (state, ppid) = (f.next(), f.next().and_then(|p| p.parse::<i32>().ok()));
-        if state == Some("Z") && ppid == Some(me) {
+        if stat.state == 'Z' && stat.ppid == me {
             let r = nix::sys::wait::waitpid(
                 nix::unistd::Pid::from_raw(pid),
                 Some(nix::sys::wait::WaitPidFlag::WNOHANG),

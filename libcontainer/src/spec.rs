@@ -603,14 +603,9 @@ fn validate_linux(
     }
     crate::netdev::check(spec)?;
     if linux.intel_rdt().is_some() {
-        let resctrl = std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap_or_default()
-            .lines()
-            .any(|l| {
-                l.split(" - ")
-                    .nth(1)
-                    .is_some_and(|t| t.starts_with("resctrl "))
-            });
+        let resctrl = procfs::process::Process::myself()
+            .and_then(|p| p.mountinfo())
+            .is_ok_and(|m| m.0.iter().any(|m| m.fs_type == "resctrl"));
         return Err(Error::unsupported(
             "linux.intelRdt",
             if resctrl {

@@ -29,9 +29,21 @@ pub enum Forked {
 /// `clone3(2)` without `CLONE_VM`: a fork that can create namespaces and
 /// place the child in a cgroup in the same call.
 ///
+/// Where this process may not use clone3 ([`crate::newer::clone3`]: a
+/// kernel before 5.3, or a seccomp profile answering ENOSYS or EPERM) it is
+/// `clone(2)` with the same flags, and a `cgroup_fd` is refused with
+/// ENOSYS: the caller moves the child by `cgroup.procs` instead
+/// ([`crate::cgroups::Entry`] does).
+///
 /// The caller must be single-threaded, as for `fork(2)`: the child gets a
 /// copy of the address space with only the calling thread.
 pub fn clone3(flags: u64, cgroup_fd: Option<RawFd>) -> Result<Forked, Errno> {
+    if !crate::newer::clone3() {
+        return match cgroup_fd {
+            Some(_) => Err(Errno::ENOSYS),
+            None => clone_fork(flags),
+        };
+    }
     #[repr(C)]
     #[derive(Default)]
     struct CloneArgs {
@@ -66,6 +78,37 @@ pub fn clone3(flags: u64, cgroup_fd: Option<RawFd>) -> Result<Forked, Errno> {
             libc::SYS_clone3,
             &mut args as *mut CloneArgs,
             std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match Errno::result(ret)? {
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid as i32)),
+    }
+}
+
+/// `clone(2)` without `CLONE_VM` and with `SIGCHLD` as the exit signal: a
+/// fork that can create namespaces, for where clone3 is missing or refused.
+/// `flags` must be `CLONE_*` flags that fit clone(2)'s 32 bits outside the
+/// exit-signal byte (so no `CLONE_INTO_CGROUP`, and no `CLONE_NEWTIME`,
+/// which clone(2) cannot express): EINVAL otherwise.
+fn clone_fork(flags: u64) -> Result<Forked, Errno> {
+    if flags > u64::from(u32::MAX) || flags & 0xff != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let flags = flags as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
+    // SAFETY: no CLONE_VM and a null stack: the child runs on a private
+    // copy of our address space from this very point, exactly like
+    // fork(2); the null tid and tls pointers are not used without
+    // CLONE_*TID / CLONE_SETTLS. The caller guarantees it is
+    // single-threaded.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags,
+            0 as libc::c_ulong,
+            std::ptr::null_mut::<libc::c_int>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            0 as libc::c_ulong,
         )
     };
     match Errno::result(ret)? {
@@ -539,13 +582,18 @@ pub fn has_syscall(nr: libc::c_long) -> bool {
     !(r == -1 && Errno::last() == Errno::ENOSYS)
 }
 
-/// Like [`has_syscall`], and a seccomp filter's EPERM counts as missing
-/// too: whether system call `nr` answers this process. Only for the calls
-/// [`has_syscall`] names, with one exception: fsopen's own EPERM (no
-/// `CAP_SYS_ADMIN`) reads as missing, which it is to such a caller.
+/// Whether this process may use system call `nr`: called with arguments
+/// the kernel refuses before it acts (`-1` and zeros), any answer but
+/// ENOSYS (no such call) and EPERM (a seccomp filter's denial) means it
+/// may. Only for clone3 (size 0: EINVAL), pidfd_open (pid -1: EINVAL),
+/// pidfd_send_signal (fd -1: EBADF) and close_range (first > last:
+/// EINVAL), plus what [`has_syscall`] lists, with one exception: fsopen's
+/// own EPERM (no `CAP_SYS_ADMIN`) reads as missing, which it is to such a
+/// caller.
 pub fn syscall_usable(nr: libc::c_long) -> bool {
-    // SAFETY: as in has_syscall: arguments every one of these calls
-    // refuses before it acts.
+    // SAFETY: as for has_syscall: every listed call fails its argument
+    // checks (sizes, fd, pid, range) before it dereferences or changes
+    // anything.
     let r = unsafe { libc::syscall(nr, -1 as libc::c_long, 0, 0, 0, 0) };
     !(r == -1 && matches!(Errno::last(), Errno::ENOSYS | Errno::EPERM))
 }
@@ -831,7 +879,9 @@ pub fn cloexec_all_from(first: u32) -> Result<(), Errno> {
 }
 
 /// Sets `FD_CLOEXEC` on every fd ≥ `first` that `/proc/self/fd` lists
-/// (raw `open` + `getdents64` into a stack buffer: no allocation).
+/// (raw `open` + `getdents64` into a stack buffer: no allocation — which
+/// is why this fd list is not the procfs crate's, whose iterator
+/// allocates and so cannot run in a `pre_exec` after a fork).
 fn cloexec_listed_from(first: u32) -> Result<(), Errno> {
     // SAFETY: a static C string; the kernel returns a new fd or -1.
     let dir = Errno::result(unsafe {
@@ -927,5 +977,49 @@ pub fn child_exited(pid: i32) -> Result<bool, Errno> {
             // SAFETY: after a successful waitid si_pid is set (0: none yet).
             Ok(_) => return Ok(unsafe { info.si_pid() } != 0),
         }
+    }
+}
+
+/// Makes `cmd` start by `fork(2)` and `execve(2)` instead of
+/// `posix_spawn(3)`: std's `Command` spawns with posix_spawn unless a
+/// `pre_exec` closure is set, and glibc's posix_spawn (like its
+/// pthread_create) tries clone3 first and falls back to clone only on
+/// ENOSYS, so under a seccomp profile that answers clone3 with EPERM it
+/// fails; glibc's fork uses clone(2).
+pub fn spawn_by_fork(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure does nothing, so it is async-signal-safe in the
+    // forked child.
+    unsafe { cmd.pre_exec(|| Ok(())) };
+}
+
+#[cfg(test)]
+mod clone_tests {
+    use super::{clone_fork, Forked, CLONE_INTO_CGROUP};
+
+    /// The clone(2) fallback forks (the child only `_exit`s, which is safe
+    /// from the test harness's threads) and refuses what clone(2) cannot
+    /// express.
+    #[test]
+    fn clone_fallback_forks_and_refuses_clone3_only_flags() {
+        match clone_fork(0).expect("clone") {
+            Forked::Child => super::exit_now(7),
+            Forked::Parent(pid) => {
+                let st =
+                    nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None).expect("wait");
+                assert_eq!(
+                    st,
+                    nix::sys::wait::WaitStatus::Exited(nix::unistd::Pid::from_raw(pid), 7)
+                );
+            }
+        }
+        assert_eq!(
+            clone_fork(CLONE_INTO_CGROUP).err(),
+            Some(nix::errno::Errno::EINVAL)
+        );
+        assert_eq!(
+            clone_fork(libc::SIGCHLD as u64).err(),
+            Some(nix::errno::Errno::EINVAL)
+        );
     }
 }

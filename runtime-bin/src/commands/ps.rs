@@ -38,7 +38,9 @@ pub fn run(root: &Path, a: &PsArgs) -> Result<i32, String> {
             } else {
                 ps_args.to_vec()
             };
-            let o = std::process::Command::new("ps")
+            // By fork and exec where clone3 is refused (glibc's posix_spawn
+            // would fail there).
+            let o = libcontainer::process::spawn::portable(&mut std::process::Command::new("ps"))
                 .args(&args)
                 .output()
                 .map_err(|e| format!("run ps: {e}"))?;
