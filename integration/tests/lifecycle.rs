@@ -443,3 +443,58 @@ fn json_log_lines_carry_level_msg_time() {
         "{text}"
     );
 }
+
+#[test]
+fn kill_of_a_container_in_the_hosts_pid_namespace_kills_all_of_it() {
+    // runc: with no PID namespace of its own, SIGKILL goes to every
+    // process of the container (the init's death would kill nobody else).
+    let mut env = Env::new(&["sh", "-c", "sleep 1000 & echo $! > /out/bg; wait"]);
+    let outdir = env.scratch.join("out");
+    std::fs::create_dir_all(&outdir).expect("mkdir out");
+    env.edit(|c| {
+        let ns: Vec<serde_json::Value> = c["linux"]["namespaces"]
+            .as_array()
+            .expect("namespaces")
+            .iter()
+            .filter(|n| n["type"] != "pid")
+            .cloned()
+            .collect();
+        c["linux"]["namespaces"] = serde_json::Value::Array(ns);
+        c["mounts"]
+            .as_array_mut()
+            .expect("mounts")
+            .push(serde_json::json!({
+                "destination": "/out", "type": "bind", "source": outdir, "options": ["rbind", "rw"]
+            }));
+    });
+    let id = env.create();
+    assert!(env.corral(&["start", &id]).status.success());
+    let bg = outdir.join("bg");
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !bg.exists() && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pid: i32 = std::fs::read_to_string(&bg)
+        .expect("bg pid")
+        .trim()
+        .parse()
+        .expect("pid");
+    let o = env.corral(&["kill", &id, "KILL"]);
+    assert!(o.status.success(), "{}", out(&o.stderr));
+    let alive = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit(')')
+                    .next()
+                    .map(|r| r.trim_start().starts_with(['S', 'R', 'D']))
+            })
+            .unwrap_or(false)
+    };
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while alive(pid) && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!alive(pid), "the init's child {pid} survived kill KILL");
+    let _ = env.corral(&["delete", "-f", &id]);
+}

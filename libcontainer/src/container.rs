@@ -850,10 +850,27 @@ impl Container {
     /// Sends `sig` to the init, or with `all` to every process of the
     /// container's cgroup.
     pub fn kill(&self, sig: i32, all: bool) -> Result<()> {
+        // Without a PID namespace of its own the init's death kills nobody
+        // else: SIGKILL goes to every process of the container, as runc
+        // does (its `--all` semantics).
+        let all = all || (sig == libc::SIGKILL && !self.has_pid_namespace());
         match self.status() {
             Status::Stopped => Err(Error::NotRunning),
             _ => self.signal(sig, all),
         }
+    }
+
+    /// Whether the config gives the container a PID namespace (new or
+    /// joined by path) rather than the runtime's.
+    fn has_pid_namespace(&self) -> bool {
+        self.spec()
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_ref())
+            .is_some_and(|v| {
+                v.iter()
+                    .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid)
+            })
     }
 
     fn signal(&self, sig: i32, all: bool) -> Result<()> {
