@@ -399,3 +399,186 @@ fn idmapped_and_recursive_attrs_refused_by_name_without_mount_setattr() {
         }
     }
 }
+
+#[test]
+fn masked_paths_once_each_and_masked_directories_share_one_tmpfs() {
+    // A path listed twice is masked once; every masked directory is the
+    // same read-only tmpfs (one superblock), as runc 1.5. The masks are
+    // the ones this kernel has (the container sees its procfs and sysfs).
+    let here = |v: &[&'static str]| -> Vec<&'static str> {
+        v.iter()
+            .copied()
+            .filter(|p| std::path::Path::new(p).exists())
+            .collect()
+    };
+    let dirs = here(&["/proc/acpi", "/proc/scsi", "/proc/asound", "/sys/firmware"]);
+    let files = here(&["/proc/keys", "/proc/timer_list", "/proc/kcore"]);
+    assert!(dirs.len() >= 2 && !files.is_empty(), "{dirs:?} {files:?}");
+    let once: Vec<&str> = dirs.iter().chain(&files).copied().collect();
+    let twice: Vec<&str> = once.iter().chain(&once).copied().collect();
+    let mut env = Env::new(&["cat", "/proc/self/mountinfo"]);
+    env.edit(|c| c["linux"]["maskedPaths"] = json!(twice));
+    let (code, stdout, stderr) = env.run();
+    assert_eq!(code, 0, "{stderr}");
+    let at = |dest: &str| -> Vec<Vec<String>> {
+        stdout
+            .lines()
+            .map(|l| l.split_whitespace().map(String::from).collect::<Vec<_>>())
+            .filter(|f| f.get(4).map(String::as_str) == Some(dest))
+            .collect()
+    };
+    for d in &once {
+        assert_eq!(at(d).len(), 1, "{d} masked {} times: {stdout}", at(d).len());
+    }
+    let devs: Vec<String> = dirs
+        .iter()
+        .map(|d| {
+            let m = at(d);
+            let f = m.first().expect("a mask");
+            // "... - tmpfs SOURCE ro,..." after the separator.
+            let sep = f.iter().position(|x| x == "-").expect("separator");
+            assert_eq!(f[sep + 1], "tmpfs", "{d}: {f:?}");
+            assert!(
+                f[5].split(',').any(|o| o == "ro"),
+                "{d} not read-only: {f:?}"
+            );
+            f[2].clone()
+        })
+        .collect();
+    assert!(
+        devs.windows(2).all(|w| w[0] == w[1]),
+        "one tmpfs for all: {devs:?}"
+    );
+}
+
+#[test]
+fn a_tmpfs_without_mode_takes_the_mode_of_the_directory_it_covers() {
+    let mut env = Env::new(&["stat", "-c", "%a", "/mnt", "/tmp"]);
+    env.edit(|c| {
+        let m = c["mounts"].as_array_mut().expect("mounts");
+        m.push(json!({"destination": "/mnt", "type": "tmpfs", "source": "tmpfs"}));
+        m.push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["mode=700"]}));
+    });
+    let (code, stdout, stderr) = env.run();
+    assert_eq!(code, 0, "{stderr}");
+    // /mnt is 755 in the image; an explicit mode= wins.
+    assert_eq!(stdout, "755\n700\n");
+}
+
+/// The mount-API fallback keeps what read-only means (found by an outside
+/// review): a readonly path covers the mounts below it, and a read-only
+/// source bound with other options stays read-only. Both with the new
+/// mount API (the control) and without it (ENOSYS and EPERM).
+#[test]
+fn read_only_holds_on_the_mount_fallback() {
+    let calls = "open_tree,move_mount,fsopen,fsconfig,fsmount,fspick,mount_setattr";
+    let host = std::env::temp_dir().join(integration::unique("corral-ro"));
+    let (a, b, ro_src, ro) = (
+        host.join("a"),
+        host.join("b"),
+        host.join("src"),
+        host.join("ro"),
+    );
+    for d in [&a, &b, &ro_src, &ro] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    // A read-only bind on the host, as a read-only volume is.
+    let sh = |c: &str| {
+        let st = std::process::Command::new("sh")
+            .args(["-c", c])
+            .status()
+            .expect("sh");
+        assert!(st.success(), "{c}");
+    };
+    sh(&format!(
+        "mount --bind {0} {1} && mount -o remount,bind,ro {1}",
+        ro_src.display(),
+        ro.display()
+    ));
+    // Unmounted and removed even when an assertion fails.
+    struct Cleanup(std::path::PathBuf, std::path::PathBuf);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(&self.1, nix::mount::MntFlags::MNT_DETACH);
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _cleanup = Cleanup(host.clone(), ro.clone());
+    let script = "for f in /data/f /data/sub/f /rov/f; do echo x > $f 2>/dev/null && echo wrote $f; done; echo done";
+    for mode in [None, Some("ENOSYS"), Some("EPERM")] {
+        let mut env = Env::new(&["sh", "-c", script]);
+        env.edit(|c| {
+            let m = c["mounts"].as_array_mut().expect("mounts");
+            m.push(json!({"destination": "/data", "type": "bind", "source": a, "options": ["rbind"]}));
+            m.push(json!({"destination": "/data/sub", "type": "bind", "source": b, "options": ["rbind"]}));
+            m.push(json!({"destination": "/rov", "type": "bind", "source": ro, "options": ["bind", "nosuid", "nodev"]}));
+            c["linux"]["readonlyPaths"].as_array_mut().expect("ro").push(json!("/data"));
+        });
+        env.write_config();
+        let id = env.id();
+        let mut cmd = match mode {
+            Some(errno) => integration::corral_command_denying(errno, calls),
+            None => integration::corral_command(),
+        };
+        let o = cmd
+            .arg("--root")
+            .arg(&env.root)
+            .args(["run", "--bundle"])
+            .arg(&env.bundle)
+            .arg(&id)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run");
+        let text = integration::out(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{mode:?}: {}",
+            integration::out(&o.stderr)
+        );
+        assert_eq!(text, "done\n", "{mode:?}: a read-only place was written");
+    }
+    for f in [a.join("f"), b.join("f"), ro_src.join("f")] {
+        assert!(!f.exists(), "{f:?} written on the host");
+    }
+}
+
+/// An image's FIFO where a tmpcopyup tmpfs goes is refused at once, not
+/// waited on (found by an outside review: create hung forever).
+#[test]
+fn tmpcopyup_onto_a_fifo_fails_without_waiting() {
+    let mut env = Env::new(&["true"]);
+    let rootfs = env.private_rootfs();
+    nix::unistd::mkfifo(
+        &rootfs.join("tmp/cp"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .expect("mkfifo");
+    env.edit(|c| {
+        c["mounts"].as_array_mut().expect("mounts").push(
+            json!({"destination": "/tmp/cp", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}),
+        )
+    });
+    env.write_config();
+    let id = env.id();
+    let b = env.bundle.to_string_lossy().to_string();
+    let mut child = env
+        .corral_cmd(&["create", "--bundle", &b, &id])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("create");
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let st = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break Some(st);
+        }
+        if std::time::Instant::now() > end {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let st = st.expect("create waited 20 s on the image's FIFO");
+    assert!(!st.success(), "tmpcopyup onto a FIFO succeeded");
+}

@@ -689,6 +689,20 @@ fn mount_plain(
     } else {
         None
     };
+    // A tmpfs without `mode=` takes the mode of the directory it covers,
+    // as runc gives it (the kernel's default is 1777); a `mode=` of the
+    // config comes later in the data and wins.
+    let with_mode;
+    let opts = if typ == "tmpfs" && !opts.data.iter().any(|d| d.starts_with("mode=")) {
+        let st = nix::sys::stat::fstat(&target).ctx(|| "stat the tmpfs mountpoint".to_string())?;
+        let mut o = opts.clone();
+        o.data
+            .insert(0, format!("mode={:04o}", st.st_mode & 0o7777));
+        with_mode = o;
+        &with_mode
+    } else {
+        opts
+    };
     let mnt = new_fs_mount(&typ, &source, opts, &target, base, &rel, below.as_ref())?;
     if typ == "proc"
         && sys::fs_magic(mnt.as_raw_fd()).ctx(|| "statfs".to_string())? != PROC_SUPER_MAGIC
@@ -1406,7 +1420,13 @@ fn create_devices(root: &OwnedFd, made: &Made, devs: &[LinuxDevice], userns: boo
 /// Reopens an `O_PATH` directory fd as a real directory fd (mknodat and
 /// unlinkat need one).
 fn pfd_dir(pfd: &OwnedFd) -> Result<OwnedFd> {
-    Ok(std::fs::File::open(fd_path(pfd))
+    use std::os::unix::fs::OpenOptionsExt;
+    // O_DIRECTORY: an image's FIFO (or device) in a directory's place is
+    // ENOTDIR at once, never an open that waits for a writer.
+    Ok(std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NONBLOCK)
+        .open(fd_path(pfd))
         .map_err(|e| Error::io("open", fd_path(pfd), e))?
         .into())
 }
@@ -1701,11 +1721,18 @@ pub fn finish(spec: &Spec) -> Result<()> {
     for p in linux.readonly_paths().iter().flatten() {
         readonly_path(Path::new(p))?;
     }
-    let masks: Vec<&String> = linux.masked_paths().iter().flatten().collect();
+    // A path listed twice is masked once.
+    let mut masks: Vec<&String> = Vec::new();
+    for p in linux.masked_paths().iter().flatten() {
+        if !masks.contains(&p) {
+            masks.push(p);
+        }
+    }
     if !masks.is_empty() {
         let devnull = verified_dev_null()?;
+        let mut shared: Option<OwnedFd> = None;
         for p in masks {
-            mask_path(Path::new(p), &devnull)?;
+            mask_path(Path::new(p), &devnull, &mut shared)?;
         }
     }
     if let Some(p) = linux.rootfs_propagation() {
@@ -1731,6 +1758,10 @@ fn statvfs_flags(p: &Path) -> MsFlags {
         use nix::sys::statvfs::FsFlags;
         let fl = st.flags();
         for (a, b) in [
+            // A read-only mount stays so: MS_REMOUNT clears what it is not
+            // given, and a bind of a read-only source with other options
+            // came out writable.
+            (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
             (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
             (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
             (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
@@ -1791,7 +1822,76 @@ fn readonly_path(p: &Path) -> Result<()> {
         Err(e) if sys::api_missing(e) => {}
         Err(e) => return Err(Error::sys(format!("{}: open_tree", what()), e)),
     }
-    bind_staged(p, true, &BindAttrs::readonly(false), None).map(drop)
+    bind_staged(p, true, &BindAttrs::readonly(false), None)?;
+    // mount(2) makes one mount read-only at a time: every mount below `p`
+    // too, as mount_setattr's AT_RECURSIVE does, each through its own fd
+    // and checked.
+    for sub in submounts_below(p)? {
+        let fd = match open_path_nofollow(&sub) {
+            Ok(fd) => fd,
+            Err(_) => continue, // gone meanwhile: nothing to make read-only
+        };
+        let f = statvfs_flags(&fd_path(&fd)) | MsFlags::MS_RDONLY;
+        mount(
+            None::<&str>,
+            &fd_path(&fd),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | f,
+            None::<&str>,
+        )
+        .ctx(|| format!("{}: remount {sub:?} read-only", what()))?;
+        let ro = sys::statvfs_flags(fd.as_raw_fd())
+            .ctx(|| format!("{}: statvfs {sub:?}", what()))?
+            & libc::ST_RDONLY
+            != 0;
+        if !ro {
+            return Err(Error::Other(format!(
+                "{}: {sub:?} below it is still writable: refused",
+                what()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The mount points strictly below `p` in this mount namespace
+/// (/proc/self/mountinfo, the kernel's octal escapes undone), parents
+/// before children.
+fn submounts_below(p: &Path) -> Result<Vec<PathBuf>> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| Error::io("read", "/proc/self/mountinfo", e))?;
+    let unescape = |s: &str| -> PathBuf {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'\\' && i + 3 < b.len() {
+                if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8) {
+                    out.push(v);
+                    i += 4;
+                    continue;
+                }
+            }
+            out.push(b[i]);
+            i += 1;
+        }
+        PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(out))
+    };
+    Ok(text
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(unescape))
+        .filter(|m| m != p && m.starts_with(p))
+        .collect())
+}
+
+/// An `O_PATH` fd of `p`, its last component not followed.
+fn open_path_nofollow(p: &Path) -> Result<OwnedFd> {
+    nix::fcntl::open(
+        p,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ctx(|| format!("open {p:?}"))
 }
 
 /// Opens the container's `/dev/null` (after pivot_root) with no symlink
@@ -1828,19 +1928,40 @@ pub fn verified_dev_null() -> Result<OwnedFd> {
     Ok(f.into())
 }
 
-fn mask_path(p: &Path, devnull: &OwnedFd) -> Result<()> {
+/// Masks `p`: a file gets the container's /dev/null bound on it, a
+/// directory an empty read-only tmpfs. Every masked directory shares one
+/// tmpfs (`shared`, the first one's root, kept open and checked to be
+/// that read-only tmpfs), bound onto the others, as runc 1.5 does:
+/// Kubernetes masks one sysfs directory per CPU, and each tmpfs is a
+/// superblock of the kernel's.
+fn mask_path(p: &Path, devnull: &OwnedFd, shared: &mut Option<OwnedFd>) -> Result<()> {
     let md = match std::fs::symlink_metadata(p) {
         Ok(md) => md,
         Err(_) => return Ok(()),
     };
     let r = if md.is_dir() {
-        mount(
-            Some("tmpfs"),
-            p,
-            Some("tmpfs"),
-            MsFlags::MS_RDONLY,
-            None::<&str>,
-        )
+        match shared {
+            Some(t) => mount(
+                Some(&fd_path(t)),
+                p,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            ),
+            None => {
+                let r = mount(
+                    Some("tmpfs"),
+                    p,
+                    Some("tmpfs"),
+                    MsFlags::MS_RDONLY,
+                    None::<&str>,
+                );
+                if r.is_ok() {
+                    *shared = Some(masking_tmpfs(p)?);
+                }
+                r
+            }
+        }
     } else {
         mount(
             Some(&fd_path(devnull)),
@@ -1859,6 +1980,32 @@ fn mask_path(p: &Path, devnull: &OwnedFd) -> Result<()> {
             e,
         )),
     }
+}
+
+/// The root of the read-only tmpfs just mounted on `p`, opened without
+/// following a symlink and checked to be an empty, read-only tmpfs (the
+/// one mounted, not something swapped in meanwhile).
+fn masking_tmpfs(p: &Path) -> Result<OwnedFd> {
+    let fd: OwnedFd = nix::fcntl::open(
+        p,
+        nix::fcntl::OFlag::O_PATH
+            | nix::fcntl::OFlag::O_DIRECTORY
+            | nix::fcntl::OFlag::O_NOFOLLOW
+            | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ctx(|| format!("open the mask on {p:?}"))?;
+    let magic = sys::fs_magic(fd.as_raw_fd()).ctx(|| format!("statfs the mask on {p:?}"))?;
+    let ro = sys::statvfs_flags(fd.as_raw_fd()).ctx(|| format!("statvfs the mask on {p:?}"))?
+        & libc::ST_RDONLY
+        != 0;
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    if magic != TMPFS_MAGIC || !ro {
+        return Err(Error::Other(format!(
+            "the mask on {p:?} is not the read-only tmpfs just mounted: refused"
+        )));
+    }
+    Ok(fd)
 }
 
 fn write_sysctl(key: &str, value: &str) -> Result<()> {

@@ -215,6 +215,11 @@ pub fn openat_resolved(
     if path.as_os_str().is_empty() {
         return Err(Errno::ENOENT);
     }
+    // The kernel's bound on a path (with its NUL): a longer one is
+    // ENAMETOOLONG there, and must not cost a walk here.
+    if path.as_os_str().len() >= libc::PATH_MAX as usize {
+        return Err(Errno::ENAMETOOLONG);
+    }
     let mut tries = 0;
     loop {
         match walk(dirfd, path.as_os_str().as_bytes(), flags, mode, resolve) {
@@ -264,13 +269,19 @@ fn walk(root: RawFd, path: &[u8], flags: i32, mode: u32, resolve: u64) -> Walk<O
                 }
                 return Err(Errno::EXDEV.into());
             }
-            still_under_root(&held, root_id)?;
+            // The directory the walk came from: never an opened "..", so
+            // no rename can lead the walk out. Whether the held chain is
+            // still under the root (a rename may have moved a directory of
+            // it out) is checked once, before the walk returns or creates
+            // anything: a check per ".." made an image's long ".." chains
+            // quadratic.
             held.pop();
             continue;
         }
         let fd = match openat(cur, &name, libc::O_PATH | libc::O_NOFOLLOW, 0) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) if last && flags & libc::O_CREAT != 0 => {
+                still_under_root(&held, root_id)?;
                 return create(cur, &name, flags, mode);
             }
             Err(e) => return Err(e.into()),
@@ -292,6 +303,7 @@ fn walk(root: RawFd, path: &[u8], flags: i32, mode: u32, resolve: u64) -> Walk<O
                     return Err(Errno::ENOTDIR.into());
                 }
                 if flags & libc::O_PATH != 0 {
+                    still_under_root(&held, root_id)?;
                     return Ok(fd);
                 }
                 return Err(Errno::ELOOP.into());
@@ -327,14 +339,20 @@ fn walk(root: RawFd, path: &[u8], flags: i32, mode: u32, resolve: u64) -> Walk<O
             }
             libc::S_IFDIR if !last => held.push(Held { fd, id }),
             _ if !last => return Err(Errno::ENOTDIR.into()),
-            _ => return finish(cur, &name, fd, id, kind, flags),
+            _ => {
+                still_under_root(&held, root_id)?;
+                return finish(cur, &name, fd, id, kind, flags);
+            }
         }
     }
+    still_under_root(&held, root_id)?;
     finish_dir(held.last().map_or(root, |h| h.fd.as_raw_fd()), flags)
 }
 
-/// Re-checks, after a `..`, that every directory held is still the child of
-/// the one before it and the first still a child of the root.
+/// Checks, before the walk returns or creates, that every directory held
+/// is still the child of the one before it and the first still a child of
+/// the root (as openat2 checks at the end that no rename moved the walk
+/// out): else the walk starts over.
 fn still_under_root(held: &[Held], root: Id) -> Walk<()> {
     for (i, h) in held.iter().enumerate().rev() {
         let up = openat(

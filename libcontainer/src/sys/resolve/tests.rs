@@ -456,3 +456,42 @@ fn openat_resolve_falls_back_to_the_same_answers() {
         assert!(openat2_in_use());
     }
 }
+
+/// An image's long ".." chains cost a walk linear in their length (the
+/// held chain is checked once, at the end), and a path over PATH_MAX is
+/// ENAMETOOLONG at once, as with openat2: neither may stall a create.
+#[test]
+fn long_dot_dot_chains_and_long_paths_are_bounded() {
+    let t = Tree::new("bounded");
+    let root = t.top.join("root");
+    // deep/d/…(1000 levels), reached by one link and climbed back by
+    // links of 1001 ".." each: 15 of them (31 links, within the budget),
+    // walked from the bottom.
+    let mut deep = root.join("deep");
+    for _ in 0..1000 {
+        deep.push("d");
+    }
+    std::fs::create_dir_all(&deep).expect("mkdir deep");
+    symlink(format!("/deep/{}", "d/".repeat(1000)), root.join("bottom")).expect("symlink");
+    for i in 0..15 {
+        let back = format!("{}bottom", "../".repeat(1001));
+        symlink(back, deep.join(format!("up{i}"))).expect("symlink");
+    }
+    let path = format!(
+        "/bottom/{}",
+        (0..15).map(|i| format!("up{i}/")).collect::<String>()
+    );
+    let start = std::time::Instant::now();
+    let r = ours(t.root.as_raw_fd(), &path, libc::O_PATH, IN_ROOT);
+    assert!(r.is_ok(), "{r:?}");
+    let long = format!("/{}", "a/".repeat(2100));
+    assert_eq!(
+        ours(t.root.as_raw_fd(), &long, libc::O_PATH, IN_ROOT).err(),
+        Some(Errno::ENAMETOOLONG)
+    );
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+}
