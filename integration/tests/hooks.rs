@@ -554,3 +554,32 @@ fn hooks_get_no_fd_but_their_stdio_when_seccomp_denies_close_range() {
         assert_nothing_left(&env, &id);
     }
 }
+
+#[test]
+fn a_start_container_hook_without_env_gets_the_processs_environment() {
+    // runc 1.2: it runs in the container, beside the process, with the
+    // process's environment; a hook that names its env gets only that.
+    let mut env = Env::new(&["true"]);
+    let d = env.scratch.join("hooks");
+    std::fs::create_dir_all(&d).expect("mkdir");
+    let host = d.to_str().expect("utf8").to_string();
+    env.edit(|c| {
+        c["process"]["env"] = json!(["PATH=/bin:/usr/bin", "MARK=from-the-process"]);
+        c["mounts"].as_array_mut().expect("mounts").push(json!(
+            {"destination": "/hooks", "type": "bind", "source": host, "options": ["bind"]}
+        ));
+        c["hooks"] = json!({"startContainer": [
+            {"path": "/bin/sh", "args": ["sh", "-c", "env > /hooks/bare"]},
+            {"path": "/bin/sh", "args": ["sh", "-c", "env > /hooks/own"], "env": ["OWN=yes"]},
+        ]});
+    });
+    let id = env.id();
+    let o = env.corral(&["run", "--bundle", env.bundle.to_str().expect("utf8"), &id]);
+    assert!(o.status.success(), "{}", out(&o.stderr));
+    let bare = std::fs::read_to_string(d.join("bare")).expect("bare");
+    assert!(bare.lines().any(|l| l == "MARK=from-the-process"), "{bare}");
+    assert!(bare.lines().any(|l| l == "HOME=/root"), "{bare}");
+    let own = std::fs::read_to_string(d.join("own")).expect("own");
+    assert!(own.lines().any(|l| l == "OWN=yes"), "{own}");
+    assert!(!own.contains("MARK="), "{own}");
+}

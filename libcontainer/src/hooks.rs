@@ -51,8 +51,20 @@ pub fn list<'a>(hooks: &'a Option<Hooks>, kind: &str) -> Vec<&'a Hook> {
 
 /// Runs the hooks of `kind` in order; the first failure stops the list.
 pub fn run(hooks: &Option<Hooks>, kind: &str, state_json: &str) -> Result<()> {
+    run_with_env(hooks, kind, state_json, &[])
+}
+
+/// [`run`], where a hook whose config gives no `env` gets `env` instead:
+/// the startContainer hooks, which run in the container beside its
+/// process, get the process's environment, as runc 1.2 gives it.
+pub fn run_with_env(
+    hooks: &Option<Hooks>,
+    kind: &str,
+    state_json: &str,
+    env: &[String],
+) -> Result<()> {
     for (i, h) in list(hooks, kind).into_iter().enumerate() {
-        run_one(kind, i, h, state_json)?;
+        run_one_env(kind, i, h, state_json, env)?;
     }
     Ok(())
 }
@@ -105,6 +117,17 @@ impl Tail {
 /// or something it forked holds its output open. Without a timeout, the
 /// output is read for at most a second after the hook exited.
 pub fn run_one(kind: &str, index: usize, h: &Hook, state_json: &str) -> Result<()> {
+    run_one_env(kind, index, h, state_json, &[])
+}
+
+/// [`run_one`], with `default_env` for a hook that has no `env` of its own.
+fn run_one_env(
+    kind: &str,
+    index: usize,
+    h: &Hook,
+    state_json: &str,
+    default_env: &[String],
+) -> Result<()> {
     let fail = |msg: String| Error::Hook {
         kind: kind.to_string(),
         index,
@@ -118,7 +141,7 @@ pub fn run_one(kind: &str, index: usize, h: &Hook, state_json: &str) -> Result<(
         }
     }
     cmd.env_clear();
-    for kv in h.env().iter().flatten() {
+    for kv in h.env().as_deref().unwrap_or(default_env) {
         if let Some((k, v)) = kv.split_once('=') {
             cmd.env(k, v);
         }

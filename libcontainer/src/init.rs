@@ -245,10 +245,17 @@ fn init(ch: &mut Channel, a: &InitArgs) -> Result<()> {
     // program runs. A failure from here on is written to the fifo for
     // `start` to report, since create's caller is gone.
     let r = (|| -> Result<()> {
-        hooks::run(
+        // Beside the process, with its environment (runc 1.2) where the
+        // hook gives none.
+        let process_env: Vec<String> = envp
+            .iter()
+            .map(|kv| kv.to_string_lossy().into_owned())
+            .collect();
+        hooks::run_with_env(
             spec.hooks(),
             "startContainer",
             &(a.state_json)("created", std::process::id() as i32),
+            &process_env,
         )?;
         security::set_umask(process);
         sys::cloexec_all_from(3 + a.preserve_fds).ctx(|| "mark fds close-on-exec".to_string())?;
