@@ -470,15 +470,20 @@ fn kill_of_a_container_in_the_hosts_pid_namespace_kills_all_of_it() {
     let id = env.create();
     assert!(env.corral(&["start", &id]).status.success());
     let bg = outdir.join("bg");
+    // The shell creates the file before it writes the pid: wait for a
+    // whole line.
     let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !bg.exists() && std::time::Instant::now() < end {
+    let pid: i32 = loop {
+        let text = std::fs::read_to_string(&bg).unwrap_or_default();
+        if let Some(Ok(p)) = text.strip_suffix('\n').map(|t| t.trim().parse()) {
+            break p;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "no pid in {bg:?}: {text:?}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let pid: i32 = std::fs::read_to_string(&bg)
-        .expect("bg pid")
-        .trim()
-        .parse()
-        .expect("pid");
+    };
     let o = env.corral(&["kill", &id, "KILL"]);
     assert!(o.status.success(), "{}", out(&o.stderr));
     let alive = |pid: i32| {
