@@ -69,7 +69,7 @@ fn mount_targets_swapped_for_symlinks_during_100_creates() {
     let src = env.scratch.join("src");
     std::fs::create_dir(&src).expect("src");
     std::fs::write(src.join("marker"), "m").expect("marker");
-    std::fs::create_dir(rootfs.join("data")).expect("data");
+    std::fs::create_dir_all(rootfs.join("data")).expect("data");
     std::os::unix::fs::symlink(&outside, rootfs.join("data-abs")).expect("symlink");
     let up = "../".repeat(20);
     let rel = format!(

@@ -507,6 +507,9 @@ fn read_only_holds_on_the_mount_fallback() {
     let script = "for f in /data/f /data/sub/f /rov/f; do echo x > $f 2>/dev/null && echo wrote $f; done; echo done";
     for mode in [None, Some("ENOSYS"), Some("EPERM")] {
         let mut env = Env::new(&["sh", "-c", script]);
+        // Its own copy: the mountpoints made for /data and /rov must not
+        // appear in the shared fixture other tests copy.
+        env.private_rootfs();
         env.edit(|c| {
             let m = c["mounts"].as_array_mut().expect("mounts");
             m.push(json!({"destination": "/data", "type": "bind", "source": a, "options": ["rbind"]}));
