@@ -452,13 +452,22 @@ impl Env {
     /// config's root: for tests that change the image.
     pub fn private_rootfs(&mut self) -> PathBuf {
         let rootfs = self.scratch.join("rootfs");
-        let st = Command::new("cp")
-            .arg("-a")
-            .arg(base_bundle().join("rootfs"))
-            .arg(&rootfs)
-            .status()
-            .expect("cp");
-        assert!(st.success(), "copy the fixture rootfs");
+        // Other tests running at the same time make and remove mountpoints
+        // in the shared fixture: a file that vanishes mid-copy fails cp,
+        // and the copy is made again.
+        let mut last = String::new();
+        let copied = (0..5).any(|_| {
+            let _ = std::fs::remove_dir_all(&rootfs);
+            let o = Command::new("cp")
+                .arg("-a")
+                .arg(base_bundle().join("rootfs"))
+                .arg(&rootfs)
+                .output()
+                .expect("cp");
+            last = out(&o.stderr);
+            o.status.success()
+        });
+        assert!(copied, "copy the fixture rootfs: {last}");
         self.edit(|c| c["root"]["path"] = json!(rootfs));
         rootfs
     }
