@@ -42,9 +42,8 @@ fn caps() -> Value {
 /// uid and gid to root instead of the network one, /sys bound from the
 /// host, no `uid=`/`gid=` mount options and no resources.
 pub fn default_spec(rootless: bool) -> Value {
-    use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
-    let unified =
-        statfs("/sys/fs/cgroup").is_ok_and(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC);
+    use libcontainer::cgroups;
+    let unified = cgroups::hierarchies().is_ok_and(|h| cgroups::mode(&h) == cgroups::Mode::Unified);
     default_spec_for(rootless, unified)
 }
 
