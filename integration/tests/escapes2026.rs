@@ -3,7 +3,7 @@
 //! - a read-only bind whose target a co-tenant swaps for a symlink while
 //!   the container is set up (the read-only flag must land on the bind);
 //! - writes to /proc redirected by an over-mount of another procfs file
-//!   (CVE-2025-52881's class);
+//!   (CVE-2025-52881's class): no config mount lands inside /proc;
 //! - /dev entries swapped for symlinks during set-up (runc CVE-2026-41579),
 //!   terminal set-up in an image-controlled /dev (crun CVE-2026-88264) and
 //!   `/dev/null` reopened through an image symlink (CVE-2026-88265);
@@ -315,104 +315,88 @@ fn no_pivot_leaves_no_fully_visible_procfs() {
     }
 }
 
-/// Item 5: a sysctl whose file the config over-mounts with a bind of
-/// another procfs file (CVE-2025-52881's class: /proc/sysrq-trigger or
-/// core_pattern over a sysctl target). Here the harmless pair: the
-/// container's `kernel.hostname` bound over `kernel.domainname`, with
-/// `linux.sysctl` setting `kernel.domainname`. The old check (O_NOFOLLOW
-/// and fs type) let the write through the over-mount: the hostname became
-/// the domain. corral must refuse or write the real domainname file; the
-/// hostname stays the config's.
+/// Item 5 (CVE-2025-52881's class) closed at the config: a mount of the
+/// config over a file under /proc redirects what corral writes there — a
+/// host procfs file bound over a sysctl (`kernel.hostname` over
+/// `kernel.domainname`, with `linux.sysctl` setting the domain: the old
+/// check wrote the domain into the hostname), over `oom_score_adj` (the old
+/// code named the init "123"), or a directory bound over the init's
+/// `fdinfo` (which the mount-id check reads on kernels without
+/// `statx(STATX_MNT_ID)`, so the fallback could be fed any answer). As
+/// runc's checkProcMount does, nothing is mounted inside /proc but the
+/// files lxcfs emulates: each is refused by field and path before anything
+/// is made, with and without a user namespace, with and without the new
+/// mount API. What still reaches the procfs write path (an over-mount made
+/// some other way) is refused by procfile's own check, unit-tested there.
 #[test]
-fn sysctl_write_is_not_redirected_by_an_over_mount() {
-    let mut env = Env::new(&["sh", "-c", "cat /proc/sys/kernel/hostname; sleep 100"]);
-    env.edit(|c| {
-        c["hostname"] = json!("good-host");
-        c["linux"]["sysctl"] = json!({"kernel.domainname": "written-domain"});
-        let m = c["mounts"].as_array_mut().expect("mounts");
-        m.push(json!({
-            "destination": "/proc/sys/kernel/domainname",
-            "type": "bind",
-            "source": "/proc/sys/kernel/hostname",
-            "options": ["bind"]
-        }));
-    });
-    if integration::deny_newer().is_some() {
-        // Without fsopen there is no private procfs to write in: the
-        // fallback refuses the over-mounted file, by name, and writes
-        // nothing (SECURITY.md row 9).
-        let id = env.id();
-        let b = env.bundle.clone();
-        let o = env.corral(&["create", "--bundle", b.to_str().expect("utf8"), &id]);
-        let err = out(&o.stderr);
-        assert!(
-            !o.status.success(),
-            "the fallback wrote through an over-mount"
-        );
-        assert!(
-            err.contains("kernel/domainname") && err.contains("mounted over it"),
-            "refused for another reason: {err}"
-        );
-        assert_nothing_left(&env, &id);
-        return;
+fn a_config_mount_inside_proc_is_refused() {
+    for (userns, old_api) in [(false, false), (true, false), (false, true), (true, true)] {
+        for dest in [
+            "/proc/sys/kernel/domainname",
+            "/proc/self/oom_score_adj",
+            "/proc/self/fdinfo",
+        ] {
+            let args = ["sleep", "100"];
+            let mut env = if userns {
+                Env::userns(&args)
+            } else {
+                Env::new(&args)
+            };
+            let fake = env.scratch.join("fake-fdinfo");
+            std::fs::create_dir_all(&fake).expect("mkdir");
+            let source = match dest {
+                "/proc/self/fdinfo" => fake.to_string_lossy().into_owned(),
+                "/proc/self/oom_score_adj" => "/proc/self/comm".into(),
+                _ => "/proc/sys/kernel/hostname".into(),
+            };
+            env.edit(|c| {
+                c["linux"]["sysctl"] = json!({"kernel.domainname": "written-domain"});
+                c["process"]["oomScoreAdj"] = json!(123);
+                let m = c["mounts"].as_array_mut().expect("mounts");
+                m.push(json!({
+                    "destination": dest, "type": "bind", "source": source, "options": ["bind"]
+                }));
+            });
+            let n = env.config["mounts"].as_array().expect("mounts").len() - 1;
+            let id = env.id();
+            let b = env.bundle.clone();
+            let o = corral_with(
+                &env,
+                &["create", "--bundle", b.to_str().expect("utf8"), &id],
+                old_api,
+            );
+            let err = integration::error_message(&out(&o.stderr));
+            let what = format!("userns {userns} old_api {old_api} {dest}");
+            assert_eq!(o.status.code(), Some(1), "{what}: {err}");
+            assert!(
+                err.contains(&format!("mounts[{n}].destination"))
+                    && err.contains(dest)
+                    && err.contains("inside /proc"),
+                "{what}: refused for another reason: {err}"
+            );
+            assert_nothing_left(&env, &id);
+        }
     }
-    let (id, log) = env.create_logged();
-    let pid = env.state(&id)["pid"].to_string();
-    let in_uts = |file: &str| {
-        let o = std::process::Command::new("nsenter")
-            .args(["-t", &pid, "-u", "cat", file])
-            .output()
-            .expect("nsenter");
-        assert!(o.status.success(), "{}", out(&o.stderr));
-        out(&o.stdout).trim().to_string()
-    };
-    let (host, domain) = (
-        in_uts("/proc/sys/kernel/hostname"),
-        in_uts("/proc/sys/kernel/domainname"),
-    );
-    assert!(env.corral(&["start", &id]).status.success());
-    let end = Instant::now() + Duration::from_secs(5);
-    while std::fs::read_to_string(&log).unwrap_or_default().is_empty() && Instant::now() < end {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let inside = std::fs::read_to_string(&log).expect("log");
-    assert!(env.corral(&["delete", "--force", &id]).status.success());
-    assert_nothing_left(&env, &id);
-    assert_eq!(
-        host, "good-host",
-        "the sysctl write went to the over-mounting file (the hostname)"
-    );
-    assert_eq!(inside.trim(), "good-host");
-    assert_eq!(
-        domain, "written-domain",
-        "the real domainname file was not written"
-    );
 }
 
-/// Item 5 for oom_score_adj, with and without a user namespace: the
-/// config bind-mounts the init's own `/proc/self/comm` (a host procfs
-/// file, resolved before pivot_root) over `/proc/self/oom_score_adj` and
-/// sets `process.oomScoreAdj`. The old code wrote the score into the comm
-/// file (the created init was named "123"). corral writes the real file
-/// through a procfs of its own, or, where it cannot make one (here: the new
-/// mount API denied by a seccomp filter, as on an older kernel), refuses
-/// the create by the mount-id check.
+/// The same mount reached through the image: a symlink of the image
+/// (`/etc/kern` → `/proc/sys/kernel`) makes `/etc/kern/domainname`, a
+/// destination outside /proc by name, resolve into the container's procfs.
+/// It is refused when it is mounted, by where it resolved.
 #[test]
-fn oom_score_adj_write_is_not_redirected_by_an_over_mount() {
-    for (userns, old_api) in [(true, false), (false, false), (true, true), (false, true)] {
-        let args = ["sleep", "100"];
-        let mut env = if userns {
-            Env::userns(&args)
-        } else {
-            Env::new(&args)
-        };
+fn an_image_symlink_into_proc_is_refused_when_mounting() {
+    for old_api in [false, true] {
+        let mut env = Env::new(&["sleep", "100"]);
+        let rootfs = env.private_rootfs();
+        std::os::unix::fs::symlink("/proc/sys/kernel", rootfs.join("etc/kern")).expect("symlink");
         env.edit(|c| {
-            c["process"]["oomScoreAdj"] = json!(123);
+            c["hostname"] = json!("good-host");
+            c["linux"]["sysctl"] = json!({"kernel.domainname": "written-domain"});
             let m = c["mounts"].as_array_mut().expect("mounts");
             m.push(json!({
-                "destination": "/proc/self/oom_score_adj",
+                "destination": "/etc/kern/domainname",
                 "type": "bind",
-                "source": "/proc/self/comm",
+                "source": "/proc/sys/kernel/hostname",
                 "options": ["bind"]
             }));
         });
@@ -423,31 +407,35 @@ fn oom_score_adj_write_is_not_redirected_by_an_over_mount() {
             &["create", "--bundle", b.to_str().expect("utf8"), &id],
             old_api,
         );
-        let err = out(&o.stderr);
-        if !o.status.success() {
-            println!("userns {userns} old_api {old_api}: refused: {}", err.trim());
-            assert!(err.contains("something is mounted over it"), "{err}");
-            assert_nothing_left(&env, &id);
-            continue;
-        }
-        let pid = env.state(&id)["pid"].to_string();
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).expect("comm");
-        let score = std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj")).expect("score");
-        assert!(env.corral(&["delete", "--force", &id]).status.success());
+        let err = integration::error_message(&out(&o.stderr));
+        assert_eq!(o.status.code(), Some(1), "old_api {old_api}: {err}");
+        assert!(
+            err.contains("/etc/kern/domainname")
+                && err.contains("resolves into the container's /proc"),
+            "old_api {old_api}: refused for another reason: {err}"
+        );
         assert_nothing_left(&env, &id);
-        println!(
-            "userns {userns} old_api {old_api}: written, comm {:?}",
-            comm.trim()
-        );
-        // Without fsopen the fallback must have refused the over-mount.
-        assert!(!old_api, "the fallback let the over-mounted write through");
-        assert_ne!(
-            comm.trim(),
-            "123",
-            "userns {userns}: the oom_score_adj write went to the over-mounting file (comm)"
-        );
-        assert_eq!(score.trim(), "123", "userns {userns}");
     }
+}
+
+/// What lxcfs does still works: a file bound over `/proc/meminfo` (one of
+/// the files runc also allows) is what the container reads there.
+#[test]
+fn an_lxcfs_file_may_be_mounted_over_proc_meminfo() {
+    let mut env = Env::new(&["cat", "/proc/meminfo"]);
+    let fake = env.scratch.join("meminfo");
+    std::fs::write(&fake, "MemTotal:       12345 kB\n").expect("write");
+    env.edit(|c| {
+        let m = c["mounts"].as_array_mut().expect("mounts");
+        m.push(json!({
+            "destination": "/proc/meminfo",
+            "type": "bind",
+            "source": fake,
+            "options": ["bind", "ro"]
+        }));
+    });
+    let stdout = env.run_ok();
+    assert_eq!(stdout, "MemTotal:       12345 kB\n");
 }
 
 /// Item 8, runc CVE-2026-41579's class: `/dev` swapped for a symlink to a

@@ -137,6 +137,7 @@ pub mod netdev;
 pub mod netns;
 pub mod newer;
 pub mod passwd;
+mod proc_mounts;
 pub mod procattr;
 pub mod process;
 mod procfile;

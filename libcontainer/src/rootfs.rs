@@ -642,6 +642,7 @@ fn mount_plain(
             .unwrap_or(false);
     let (base, rel) = base_for(made, root, m.destination());
     let target = mkdir_all_in_root(base, &rel, is_file)?;
+    crate::proc_mounts::check_target(m.destination(), &target).map_err(Error::Other)?;
     if typ == "proc" || typ == "sysfs" || typ == "devpts" {
         no_symlink_on_the_way(base, &rel, &target, m.destination())?;
     }

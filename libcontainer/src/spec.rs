@@ -663,6 +663,13 @@ fn validate_mounts(spec: &Spec) -> Result<()> {
         let parsed = crate::rootfs::MountOptions::parse(&opts)
             .map_err(|msg| Error::spec(format!("mounts[{i}].options"), msg))?;
         let is_bind = parsed.bind || m.typ().as_deref() == Some("bind");
+        crate::proc_mounts::check_destination(
+            &dest,
+            m.typ().as_deref().unwrap_or(""),
+            is_bind,
+            m.source().as_deref(),
+        )
+        .map_err(|msg| Error::spec(format!("mounts[{i}].destination"), msg))?;
         if is_bind {
             let src = m.source().as_ref().ok_or_else(|| {
                 Error::spec(format!("mounts[{i}].source"), "missing for a bind mount")
