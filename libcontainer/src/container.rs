@@ -348,10 +348,14 @@ impl ContainerBuilder {
             idmapped: &idmapped_fds,
             lock,
         };
-        // The init enters its cgroups itself (cgroups::Entry): a cgroup2
+        // The init enters its cgroups itself (cgroups::Entry, process::clone): a cgroup2
         // directory by the clone, v1 hierarchies by writing 0 to `tasks`.
         let mut entry = cgroups::Entry::open(&cg)?;
-        let first = match entry.clone3(clone_flags, "clone the container init")? {
+        let first = match crate::process::clone::into_cgroups(
+            &mut entry,
+            clone_flags,
+            "clone the container init",
+        )? {
             sys::Forked::Child => {
                 drop(parent);
                 init::child_main(child, &args, entry, fast)

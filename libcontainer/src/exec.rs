@@ -183,31 +183,32 @@ impl Container {
         if initial_affinity {
             entry.without_clone_into()?;
         }
-        let first = match entry.clone3(0, "fork the exec process")? {
-            sys::Forked::Child => {
-                drop(parent);
-                let mut ch = child;
-                let r = exec_child(
-                    &mut ch,
-                    &opts,
-                    &ChildContext {
-                        join: &join,
-                        root: &root,
-                        console: console.as_ref().map(|c| c.as_raw_fd()),
-                        pidns_join,
-                        seccomp: seccomp.as_ref(),
-                        linux: spec.linux().as_ref(),
-                    },
-                    entry,
-                );
-                if let Err(e) = r {
-                    let _ = ch.send(&Msg::Error(e.to_string()));
-                    sys::exit_now(1);
+        let first =
+            match crate::process::clone::into_cgroups(&mut entry, 0, "fork the exec process")? {
+                sys::Forked::Child => {
+                    drop(parent);
+                    let mut ch = child;
+                    let r = exec_child(
+                        &mut ch,
+                        &opts,
+                        &ChildContext {
+                            join: &join,
+                            root: &root,
+                            console: console.as_ref().map(|c| c.as_raw_fd()),
+                            pidns_join,
+                            seccomp: seccomp.as_ref(),
+                            linux: spec.linux().as_ref(),
+                        },
+                        entry,
+                    );
+                    if let Err(e) = r {
+                        let _ = ch.send(&Msg::Error(e.to_string()));
+                        sys::exit_now(1);
+                    }
+                    sys::exit_now(0)
                 }
-                sys::exit_now(0)
-            }
-            sys::Forked::Parent(pid) => pid,
-        };
+                sys::Forked::Parent(pid) => pid,
+            };
         drop(entry);
         drop(child);
         drop(console);
