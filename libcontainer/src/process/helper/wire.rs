@@ -225,4 +225,55 @@ mod tests {
             );
         }
     }
+    /// The place of `e`'s variant in [`Error`]: no wildcard arm, so a new
+    /// variant does not compile here until it is counted (and listed in
+    /// `every_kind`, which the test below checks).
+    fn variant(e: &Error) -> usize {
+        match e {
+            Error::Spec { .. } => 0,
+            Error::Unsupported { .. } => 1,
+            Error::NotExist(_) => 2,
+            Error::Exists(_) => 3,
+            Error::InvalidId(_) => 4,
+            Error::BadState { .. } => 5,
+            Error::NotRunning => 6,
+            Error::Sys { .. } => 7,
+            Error::Io { .. } => 8,
+            Error::Init(_) => 9,
+            Error::Hook { .. } => 10,
+            Error::Other(_) => 11,
+        }
+    }
+
+    #[test]
+    fn every_kind_lists_every_variant() {
+        let mut seen: Vec<usize> = every_kind().iter().map(variant).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen, (0..12).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn errno_values_survive() {
+        let back = |e: &Error| {
+            let text = serde_json::to_vec(&WireError::from(e)).expect("serialize");
+            Error::from(serde_json::from_slice::<WireError>(&text).expect("deserialize"))
+        };
+        match back(&Error::sys("setns", nix::errno::Errno::EPERM)) {
+            Error::Sys { errno, .. } => assert_eq!(errno, nix::errno::Errno::EPERM),
+            other => panic!("{other:?}"),
+        }
+        let io = Error::io(
+            "open",
+            "/run/x",
+            std::io::Error::from_raw_os_error(libc::ENOENT),
+        );
+        match back(&io) {
+            Error::Io { source, .. } => {
+                assert_eq!(source.raw_os_error(), Some(libc::ENOENT));
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
