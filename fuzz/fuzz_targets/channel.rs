@@ -3,7 +3,7 @@
 //! never an allocation over the channel's 1 MiB limit.
 #![no_main]
 
-use libcontainer::channel::Channel;
+use libcontainer::process::channel::Channel;
 use libfuzzer_sys::fuzz_target;
 use std::io::Write;
 use std::os::unix::net::UnixStream;

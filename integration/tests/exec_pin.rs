@@ -4,7 +4,7 @@
 //! joining the other process's namespaces.
 //!
 //! Deterministic: exec stops at a debug-build stall point
-//! (`CORRAL_TEST_EXEC_STALL`, see libcontainer's exec.rs); the test kills
+//! (`CORRAL_TEST_EXEC_STALL`, see libcontainer's process/exec.rs); the test kills
 //! the init there, gives its pid to an impostor (`clone3` with `set_tid`)
 //! in a UTS namespace of its own named "impostor", and lets exec go on.
 

@@ -5,7 +5,7 @@
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use integration::{assert_nothing_left, corral_bin, Env};
+use integration::{assert_nothing_left, corral_bin, error_message, out, Env};
 use libcontainer::{Container, ContainerBuilder, Error, ExecOptions, Status};
 
 #[test]
@@ -147,6 +147,67 @@ fn not_found_and_bad_state_keep_their_kind_through_the_helper() {
         other => panic!("expected NotRunning, got {other:?}"),
     }
     c.delete(false).expect("delete");
+    assert_nothing_left(&env, &id);
+}
+
+/// The helper path (this multi-threaded caller) and the CLI path (the
+/// single-threaded `corral`, which clones directly) fail alike: the helper
+/// gives back the kind the CLI meets, and the message the CLI prints ends
+/// with that error's (after runc's "exec failed: " where runc has one).
+#[test]
+fn helper_and_cli_give_the_same_error() {
+    let _t = std::thread::spawn(|| std::thread::sleep(Duration::from_secs(5)));
+    assert!(libcontainer::helper::is_multithreaded());
+    let same_on_the_cli = |env: &Env, args: &[&str], e: &Error| {
+        let o = env.corral(args);
+        assert!(!o.status.success(), "corral {args:?} succeeded");
+        let cli = error_message(&out(&o.stderr));
+        assert!(cli.ends_with(&e.to_string()), "CLI {cli:?}, helper {e:?}");
+    };
+
+    // Spec: a relative cwd, refused by create.
+    let mut env = Env::new(&["true"]);
+    env.edit(|c| c["process"]["cwd"] = serde_json::json!("relative"));
+    let id = env.id();
+    let e = ContainerBuilder::new(&id, &env.root)
+        .bundle(&env.bundle)
+        .helper(corral_bin())
+        .create()
+        .expect_err("bad cwd");
+    assert!(
+        matches!(&e, Error::Spec { path, .. } if path == "process.cwd"),
+        "{e:?}"
+    );
+    let bundle = env.bundle.to_str().expect("utf8").to_string();
+    same_on_the_cli(&env, &["create", "--bundle", &bundle, &id], &e);
+    assert_nothing_left(&env, &id);
+
+    // BadState: an exec into a paused container; NotExist: one into a
+    // container deleted since its handle was loaded.
+    let mut env = Env::new(&["sleep", "1000"]);
+    let id = env.id();
+    let null = std::fs::File::open("/dev/null").expect("null");
+    let fd = null.as_raw_fd();
+    let mut c = ContainerBuilder::new(&id, &env.root)
+        .bundle(&env.bundle)
+        .helper(corral_bin())
+        .stdio([fd, fd, fd])
+        .create()
+        .expect("create through the helper");
+    c.start().expect("start");
+    c.pause().expect("pause");
+    let e = exec_through_helper(&c);
+    assert!(
+        matches!(&e, Error::BadState { status, .. } if status == "paused"),
+        "{e:?}"
+    );
+    same_on_the_cli(&env, &["exec", &id, "true"], &e);
+    c.resume().expect("resume");
+    let stale = Container::load(&env.root, &id).expect("load");
+    c.delete(true).expect("delete");
+    let e = exec_through_helper(&stale);
+    assert!(matches!(&e, Error::NotExist(x) if *x == id), "{e:?}");
+    same_on_the_cli(&env, &["exec", &id, "true"], &e);
     assert_nothing_left(&env, &id);
 }
 

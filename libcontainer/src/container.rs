@@ -1,24 +1,21 @@
 //! `Container`, its state and its lifecycle: create, start, kill, delete.
 
 use std::collections::HashMap;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::PermissionsExt;
+use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType as NS, Spec};
+use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
 
-use crate::channel::{Channel, Msg};
 use crate::error::{Error, Result, SysContext};
 use crate::faults;
-use crate::init::{self, InitArgs};
-use crate::namespaces::Plan;
+use crate::process::create::{self, CreateOptions};
+use crate::process::helper::client as helper;
 use crate::store::{self, StateDir, StoredState};
-use crate::{cgroups, helper, hooks, spec, sys, tty};
+use crate::{cgroups, hooks};
 
-/// The runtime-spec version whose state document corral writes.
-pub const OCI_VERSION: &str = "1.3.0";
+pub use crate::store::OCI_VERSION;
 
 /// A container's status, as the OCI state reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,76 +74,68 @@ pub struct State {
 /// Builds and creates a container. Stdio defaults to the caller's 0, 1, 2.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ContainerBuilder {
-    id: String,
-    root: PathBuf,
-    bundle: PathBuf,
-    pid_file: Option<PathBuf>,
-    console_socket: Option<PathBuf>,
-    no_pivot: bool,
-    no_new_keyring: bool,
-    preserve_fds: u32,
-    #[serde(skip)]
-    stdio: Option<[RawFd; 3]>,
+    #[serde(flatten)]
+    o: CreateOptions,
     #[serde(skip)]
     helper: Option<PathBuf>,
-    #[serde(skip)]
-    console_to_caller: bool,
 }
 
 impl ContainerBuilder {
     /// A container `id` whose state lives under `root`, from bundle `.`.
     pub fn new(id: impl Into<String>, root: impl Into<PathBuf>) -> Self {
         ContainerBuilder {
-            id: id.into(),
-            root: root.into(),
-            bundle: PathBuf::from("."),
-            pid_file: None,
-            console_socket: None,
-            no_pivot: false,
-            no_new_keyring: false,
-            preserve_fds: 0,
-            stdio: None,
+            o: CreateOptions {
+                id: id.into(),
+                root: root.into(),
+                bundle: PathBuf::from("."),
+                pid_file: None,
+                console_socket: None,
+                no_pivot: false,
+                no_new_keyring: false,
+                preserve_fds: 0,
+                stdio: None,
+                console_to_caller: false,
+            },
             helper: None,
-            console_to_caller: false,
         }
     }
     /// The bundle directory.
     pub fn bundle(mut self, p: impl Into<PathBuf>) -> Self {
-        self.bundle = p.into();
+        self.o.bundle = p.into();
         self
     }
     /// Writes the init's pid here once created.
     pub fn pid_file(mut self, p: Option<PathBuf>) -> Self {
-        self.pid_file = p;
+        self.o.pid_file = p;
         self
     }
     /// Sends the pty master to this socket (`process.terminal`).
     pub fn console_socket(mut self, p: Option<PathBuf>) -> Self {
-        self.console_socket = p;
+        self.o.console_socket = p;
         self
     }
     /// Uses MS_MOVE and chroot instead of pivot_root.
     pub fn no_pivot(mut self, v: bool) -> Self {
-        self.no_pivot = v;
+        self.o.no_pivot = v;
         self
     }
     /// Keeps the caller's session keyring.
     pub fn no_new_keyring(mut self, v: bool) -> Self {
-        self.no_new_keyring = v;
+        self.o.no_new_keyring = v;
         self
     }
     /// Passes fds 3..3+n to the container process.
     pub fn preserve_fds(mut self, n: u32) -> Self {
-        self.preserve_fds = n;
+        self.o.preserve_fds = n;
         self
     }
     /// Stdin, stdout and stderr of the container process.
     pub fn stdio(mut self, fds: [RawFd; 3]) -> Self {
-        self.stdio = Some(fds);
+        self.o.stdio = Some(fds);
         self
     }
     /// The helper binary a multi-threaded caller clones through (it must
-    /// call [`helper::run_if_helper`] first thing in `main`). Default: the
+    /// call [`crate::helper::run_if_helper`] first thing in `main`). Default: the
     /// caller's own executable.
     pub fn helper(mut self, p: impl Into<PathBuf>) -> Self {
         self.helper = Some(p.into());
@@ -156,14 +145,14 @@ impl ContainerBuilder {
     /// Creates the container: on return its init waits for `start`. On
     /// error nothing is left behind: no state dir, cgroup or process.
     pub fn create(self) -> Result<Container> {
-        store::validate_id(&self.id)?;
+        store::validate_id(&self.o.id)?;
         if helper::is_multithreaded() {
             let helper = self
                 .helper
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("/proc/self/exe"));
-            helper::create_via_helper(&helper, &self)?;
-            return Container::load(&self.root, &self.id);
+            helper::create(&helper, &self.o)?;
+            return Container::load(&self.o.root, &self.o.id);
         }
         self.create_here().map(|(c, _)| c)
     }
@@ -173,382 +162,29 @@ impl ContainerBuilder {
     /// `runc run` does for a foreground container). The caller must be
     /// single-threaded.
     pub fn create_with_console(mut self) -> Result<(Container, Option<OwnedFd>)> {
-        store::validate_id(&self.id)?;
+        store::validate_id(&self.o.id)?;
         if helper::is_multithreaded() {
             return Err(Error::Other(
                 "create_with_console needs a single-threaded caller".into(),
             ));
         }
-        self.console_to_caller = self.console_socket.is_none();
+        self.o.console_to_caller = self.o.console_socket.is_none();
         self.create_here()
     }
 
-    /// Creates in this (single-threaded) process.
-    pub(crate) fn create_here(&self) -> Result<(Container, Option<OwnedFd>)> {
-        // The init is a clone of this process: never of a writable image.
-        crate::process::seal::require_sealed()?;
-        let bundle = spec::load(&self.bundle)?;
-        let process = bundle
-            .spec
-            .process()
-            .as_ref()
-            .ok_or_else(|| Error::spec("process", "missing"))?;
-        let terminal = process.terminal().unwrap_or(false);
-        if terminal && self.console_socket.is_none() && !self.console_to_caller {
-            return Err(Error::spec(
-                "process.terminal",
-                "true, but no console socket was given to receive the terminal",
-            ));
-        }
-        if !terminal && self.console_socket.is_some() {
-            return Err(Error::spec(
-                "process.terminal",
-                "false, but a console socket was given: there is no terminal to send",
-            ));
-        }
-        let publish_netns =
-            crate::netns::requested(&bundle.spec.annotations().clone().unwrap_or_default())?;
-        let plan = Plan::from_spec(&bundle.spec);
-        if publish_netns && !plan.creates(NS::Network) {
-            return Err(Error::spec(
-                format!("annotations.{}", crate::netns::ANNOTATION),
-                "the container has no network namespace of its own to publish",
-            ));
-        }
-        if !plan.owns(NS::Mount) {
-            return Err(Error::spec(
-                "linux.namespaces",
-                "a mount namespace is required",
-            ));
-        }
-        let linux = bundle.spec.linux().clone().unwrap_or_default();
-        let cg = cgroups::plan_with(
-            &bundle.hierarchies,
-            linux.cgroups_path().as_deref(),
-            &self.id,
-        )?;
-        let mut st = StoredState {
-            id: self.id.clone(),
-            oci_version: bundle.spec.version().clone(),
-            bundle: bundle.dir.clone(),
-            rootfs: bundle.rootfs.clone(),
-            pid: 0,
-            pid_start: 0,
-            created: store::now_rfc3339(),
-            owner: owner_name(),
-            annotations: bundle.spec.annotations().clone().unwrap_or_default(),
-            cgroup: cg,
-            started: false,
-            config: bundle.spec.clone(),
-            extra_seccomp_flags: bundle.extras.seccomp_flags,
-            creating: true,
-        };
-        let dir = StateDir::create(&self.root, &self.id)?;
-        let lock = dir.lock()?;
-        // The record comes first: whatever is made after it, a creation
-        // killed at any point leaves a record naming it (see `load`).
-        if let Err(e) = dir.save(&st) {
-            let _ = dir.remove();
-            return Err(e);
-        }
-        faults::crash_point("state-dir");
-        let mut made = Made::default();
-        let lock_fd = lock.as_raw_fd();
-        match self.create_in(&dir, &bundle, &plan, lock_fd, &mut st, &mut made) {
-            Ok(c) => Ok(c),
-            Err(e) => {
-                made.undo();
-                let _ = dir.remove();
-                Err(e)
-            }
-        }
-    }
-
-    fn create_in(
-        &self,
-        dir: &StateDir,
-        bundle: &spec::Bundle,
-        plan: &Plan,
-        lock: RawFd,
-        st: &mut StoredState,
-        made: &mut Made,
-    ) -> Result<(Container, Option<OwnedFd>)> {
-        let spec = &bundle.spec;
-        let terminal = spec
-            .process()
-            .as_ref()
-            .and_then(|p| p.terminal())
-            .unwrap_or(false);
-        let linux = spec.linux().clone().unwrap_or_default();
-        let cg = st.cgroup.clone();
-        made.cgroups = Some(cg.clone());
-        cgroups::make(&cg)?;
-        cgroups::check_joinable(&cg)?;
-        faults::crash_point("cgroup");
-        let fifo = dir.fifo();
-        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
-            .ctx(|| format!("mkfifo {fifo:?}"))?;
-        std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o622))
-            .map_err(|e| Error::io("chmod", &fifo, e))?;
-        let fifo_fd: OwnedFd = nix::fcntl::open(
-            &fifo,
-            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .ctx(|| format!("open {fifo:?}"))?;
-        // The init sends the pty master to the console socket, or to us.
-        let (console, to_caller) = match &self.console_socket {
-            Some(p) => (Some(tty::connect(p)?), None),
-            None if terminal && self.console_to_caller => {
-                let (ours, theirs) = std::os::unix::net::UnixStream::pair()
-                    .map_err(|e| Error::Other(format!("socketpair: {e}")))?;
-                (Some(theirs), Some(ours))
-            }
-            None => (None, None),
-        };
-        let state_for_hooks = {
-            let st = st.clone();
-            move |status: &str, pid: i32| hook_state_json(&st, status, pid)
-        };
-        let seccomp = match linux.seccomp() {
-            Some(sc) => Some(crate::seccomp::Prepared::new(
-                sc,
-                bundle.extras.seccomp_flags,
-            )?),
-            None => None,
-        };
-        // Idmapped mounts are made here, with the host's privileges; the
-        // init inherits the detached mounts.
-        let idmapped = crate::idmap::prepare(spec, &bundle.extras)?;
-        let idmapped_fds = idmapped.fds();
-        let (mut parent, child) = Channel::pair()?;
-        // One clone does it all unless namespaces are joined or a time
-        // namespace is made: then an intermediate process forks the init.
-        let fast = plan.join.is_empty() && !plan.creates(NS::Time);
-        let clone_flags = if fast {
-            (plan.create & !(libc::CLONE_NEWCGROUP | libc::CLONE_NEWTIME)) as u64
-        } else {
-            0
-        };
-        let args = InitArgs {
-            id: &self.id,
-            spec,
-            rootfs: &bundle.rootfs,
-            plan,
-            cgroups: &cg,
-            hierarchies: &bundle.hierarchies,
-            fifo: fifo_fd.as_raw_fd(),
-            console: console.as_ref().map(|c| c.as_raw_fd()),
-            no_pivot: self.no_pivot,
-            no_new_keyring: self.no_new_keyring,
-            preserve_fds: self.preserve_fds,
-            stdio: self.stdio,
-            state_json: &state_for_hooks,
-            seccomp: seccomp.as_ref(),
-            idmapped: &idmapped_fds,
-            lock,
-        };
-        // The init enters its cgroups itself (cgroups::Entry): a cgroup2
-        // directory by the clone, v1 hierarchies by writing 0 to `tasks`.
-        let mut entry = cgroups::Entry::open(&cg)?;
-        let first = match entry.clone3(clone_flags, "clone the container init")? {
-            sys::Forked::Child => {
-                drop(parent);
-                init::child_main(child, &args, entry, fast)
-            }
-            sys::Forked::Parent(pid) => pid,
-        };
-        drop(entry);
-        drop(child);
-        made.pids.push(first);
-        let maps = |pid: i32| write_id_maps(pid, linux.uid_mappings(), linux.gid_mappings());
-        let pid = if fast {
-            if plan.creates(NS::User) {
-                maps(first)?;
-            }
-            first
-        } else {
-            let mut init_pid = None;
-            while init_pid.is_none() {
-                match parent.recv()? {
-                    Some(Msg::NeedMaps(p)) => {
-                        maps(p)?;
-                        parent.send(&Msg::MapsDone)?;
-                    }
-                    Some(Msg::Pid(p)) => init_pid = Some(p),
-                    Some(Msg::Error(e)) => return Err(Error::Init(e)),
-                    other => {
-                        return Err(Error::Init(format!(
-                            "unexpected {other:?} from the intermediate process"
-                        )))
-                    }
-                }
-            }
-            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(first), None);
-            let p = init_pid.unwrap_or(0);
-            made.pids.push(p);
-            p
-        };
-        let (start, _) = store::proc_start_time(pid)
-            .ok_or_else(|| Error::Init("the init exited during create".into()))?;
-        st.pid = pid;
-        st.pid_start = start;
-        dir.save(st)?;
-        faults::crash_point("clone");
-        // The init is in its cgroups already (cgroups::Entry) and makes its
-        // mounts while the resources are written here; it waits for the
-        // hooks only.
-        let limits = linux
-            .resources()
-            .as_ref()
-            .map(|r| cgroups::split_devices(r).0);
-        let joined = (|| {
-            parent.send(&Msg::Go)?;
-            parent.send(&Msg::Pid(pid))?;
-            crate::netdev::move_all(spec, pid)?;
-            cgroups::apply_resources(&cg, limits.as_ref(), false)
-        })();
-        if let Err(e) = joined {
-            // The init may have failed first (a mount): its reason wins.
-            return Err(parent.pending_error().map(Error::Init).unwrap_or(e));
-        }
-        loop {
-            match parent.recv()? {
-                Some(Msg::RunHooks) => {
-                    faults::crash_point("mounts");
-                    let json = hook_state_json(st, "creating", pid);
-                    hooks::run(spec.hooks(), "prestart", &json)?;
-                    hooks::run(spec.hooks(), "createRuntime", &json)?;
-                    parent.send(&Msg::HooksDone)?;
-                }
-                Some(Msg::Ready) => {
-                    // The device policy applies with or without rules in
-                    // the config (a container never gets every host device).
-                    let rules = linux
-                        .resources()
-                        .as_ref()
-                        .and_then(|r| r.devices().clone())
-                        .unwrap_or_default();
-                    let nodes = linux.devices().clone().unwrap_or_default();
-                    cgroups::apply_devices(&cg, &rules, &nodes)?;
-                    if crate::netns::requested(&st.annotations)? {
-                        made.netns = Some((self.root.clone(), self.id.clone()));
-                        crate::netns::publish(&self.root, &self.id, pid)?;
-                    }
-                    faults::crash_point("ready");
-                    break;
-                }
-                Some(Msg::Error(e)) => return Err(Error::Init(e)),
-                Some(m) => return Err(Error::Init(format!("unexpected message {m:?}"))),
-                None => return Err(Error::Init("the init exited during create".into())),
-            }
-        }
-        st.creating = false;
-        dir.save(st)?;
-        if let Some(pf) = &self.pid_file {
-            write_pid_file(pf, pid)?;
-        }
-        let master = match to_caller {
-            Some(sock) => Some(tty::recv_fd(sock.as_raw_fd())?.0),
-            None => None,
-        };
+    /// Creates in this (single-threaded) process (`process::create`).
+    fn create_here(&self) -> Result<(Container, Option<OwnedFd>)> {
+        let c = create::create(&self.o)?;
         Ok((
             Container {
-                dir: dir.clone(),
-                st: st.clone(),
+                dir: c.dir,
+                st: c.st,
                 interrupted: false,
-                warnings: bundle.warnings.clone(),
+                warnings: c.warnings,
             },
-            master,
+            c.console,
         ))
     }
-}
-
-/// What a failed create must undo.
-#[derive(Default)]
-struct Made {
-    pids: Vec<i32>,
-    cgroups: Option<cgroups::CgroupState>,
-    /// (state root, id) of a published network namespace.
-    netns: Option<(PathBuf, String)>,
-}
-
-impl Made {
-    fn undo(&mut self) {
-        if let Some((root, id)) = self.netns.take() {
-            let _ = crate::netns::unpublish(&root, &id);
-        }
-        for p in self.pids.drain(..) {
-            let pid = nix::unistd::Pid::from_raw(p);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-            let _ = nix::sys::wait::waitpid(pid, None);
-        }
-        if let Some(cg) = self.cgroups.take() {
-            let _ = cgroups::signal_all(&cg, libc::SIGKILL);
-            let _ = cgroups::remove(&cg);
-        }
-    }
-}
-
-fn write_id_maps(
-    pid: i32,
-    uid: &Option<Vec<LinuxIdMapping>>,
-    gid: &Option<Vec<LinuxIdMapping>>,
-) -> Result<()> {
-    for (file, maps) in [("uid_map", uid), ("gid_map", gid)] {
-        let text: String = maps
-            .iter()
-            .flatten()
-            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-            .collect();
-        let path = format!("/proc/{pid}/{file}");
-        std::fs::write(&path, &text).map_err(|e| {
-            Error::spec(
-                if file == "uid_map" {
-                    "linux.uidMappings"
-                } else {
-                    "linux.gidMappings"
-                },
-                format!("write {text:?} to {path}: {e}"),
-            )
-        })?;
-    }
-    Ok(())
-}
-
-/// Writes `pid` to `path` atomically (temp file + rename), as runc does.
-pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp",
-        path.file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    ));
-    std::fs::write(&tmp, pid.to_string()).map_err(|e| Error::io("write pid file", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io("write pid file", path, e))
-}
-
-/// The name of the effective user, from the host's /etc/passwd (as runc
-/// reads it: no NSS, so that a static corral needs no shared libraries),
-/// or the uid as a number.
-fn owner_name() -> String {
-    let uid = nix::unistd::geteuid().as_raw();
-    crate::passwd::read(Path::new("/etc/passwd"))
-        .and_then(|text| crate::passwd::entry(&text, uid))
-        .map(|e| e.name)
-        .unwrap_or_else(|| uid.to_string())
-}
-
-fn hook_state_json(st: &StoredState, status: &str, pid: i32) -> String {
-    serde_json::json!({
-        "ociVersion": OCI_VERSION,
-        "id": st.id,
-        "status": status,
-        "pid": pid,
-        "bundle": st.bundle,
-        "annotations": st.annotations,
-    })
-    .to_string()
 }
 
 /// `old` with every resource section `new` sets replaced.
@@ -791,7 +427,7 @@ impl Container {
         }
         self.st.started = true;
         self.dir.save(&self.st)?;
-        let json = hook_state_json(&self.st, "running", self.st.pid);
+        let json = self.st.hook_state_json("running", self.st.pid);
         if let Err(e) = hooks::run(self.st.config.hooks(), "poststart", &json) {
             let _ = self.signal(libc::SIGKILL, true);
             return Err(e);
@@ -935,7 +571,7 @@ impl Container {
         faults::crash_point("delete-netns");
         crate::netns::unpublish(self.root(), &self.st.id)?;
         let mut report = DeleteReport::default();
-        let json = hook_state_json(&self.st, "stopped", 0);
+        let json = self.st.hook_state_json("stopped", 0);
         for (i, h) in hooks::list(self.st.config.hooks(), "poststop")
             .into_iter()
             .enumerate()
@@ -1014,21 +650,5 @@ fn wait_fifo_byte(f: &OwnedFd, pid: i32, start: u64) -> Result<bool> {
         _ => Err(Error::Other(format!(
             "unexpected exec fifo content {got:?}"
         ))),
-    }
-}
-
-impl ContainerBuilder {
-    pub(crate) fn preserved_fds(&self) -> u32 {
-        self.preserve_fds
-    }
-    pub(crate) fn stdio_fds(&self) -> Option<[RawFd; 3]> {
-        self.stdio
-    }
-    /// The request a helper gets: its own stdio are the container's.
-    pub(crate) fn for_helper(&self) -> ContainerBuilder {
-        let mut b = self.clone();
-        b.stdio = None;
-        b.helper = None;
-        b
     }
 }

@@ -114,11 +114,6 @@
 //! (its statistics and OOM events as a stream).
 
 pub mod cgroups;
-#[cfg(feature = "fuzz")]
-#[doc(hidden)]
-pub mod channel;
-#[cfg(not(feature = "fuzz"))]
-mod channel;
 pub mod check;
 pub mod container;
 pub mod error;
@@ -126,10 +121,8 @@ pub mod events;
 pub mod exec;
 pub mod faults;
 pub mod features;
-pub mod helper;
 pub mod hooks;
 pub mod idmap;
-mod init;
 pub mod lsm;
 pub mod mechanisms;
 pub mod namespaces;
@@ -153,6 +146,7 @@ pub mod tty;
 pub use container::{Container, ContainerBuilder, DeleteReport, State, Status, OCI_VERSION};
 pub use error::{Error, Result};
 pub use exec::{Exec, ExecOptions};
+pub use process::helper;
 
 /// Waits for a child process of the caller (the init after a direct
 /// create) and returns its exit status the way a shell reports it: the exit

@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::cgroups::CgroupState;
 use crate::error::{Error, Result};
 
+/// The runtime-spec version whose state document corral writes.
+pub const OCI_VERSION: &str = "1.3.0";
+
 /// Name of the exec fifo inside the state directory.
 pub const EXEC_FIFO: &str = "exec.fifo";
 const STATE_FILE: &str = "state.json";
@@ -55,6 +58,21 @@ pub struct StoredState {
     /// creation.
     #[serde(default)]
     pub creating: bool,
+}
+
+impl StoredState {
+    /// The OCI state a hook gets on stdin, with `status` and `pid`.
+    pub fn hook_state_json(&self, status: &str, pid: i32) -> String {
+        serde_json::json!({
+            "ociVersion": OCI_VERSION,
+            "id": self.id,
+            "status": status,
+            "pid": pid,
+            "bundle": self.bundle,
+            "annotations": self.annotations,
+        })
+        .to_string()
+    }
 }
 
 /// Checks a container id against runc's rules.

@@ -33,7 +33,7 @@ pub enum Forked {
 /// kernel before 5.3, or a seccomp profile answering ENOSYS or EPERM) it is
 /// `clone(2)` with the same flags, and a `cgroup_fd` is refused with
 /// ENOSYS: the caller moves the child by `cgroup.procs` instead
-/// ([`crate::cgroups::Entry`] does).
+/// (`process::clone::into_cgroups` does, with [`crate::cgroups::Entry`]).
 ///
 /// The caller must be single-threaded, as for `fork(2)`: the child gets a
 /// copy of the address space with only the calling thread.

@@ -792,7 +792,8 @@ pub(crate) fn read_trim(p: &Path) -> Result<String> {
 /// itself (`CLONE_INTO_CGROUP`, Linux 5.7), which takes no write lock
 /// either. The files are opened here, by the creator: the kernel checks the
 /// opener's credentials, so a process already in a new user namespace may
-/// still write them.
+/// still write them. The clone that uses them is the process module's
+/// (`process::clone`): this type only holds the fds and paths.
 #[derive(Debug, Default)]
 pub struct Entry {
     /// The cgroup2 directory, for `CLONE_INTO_CGROUP`.
@@ -834,9 +835,10 @@ impl Entry {
         Ok(())
     }
 
-    /// The cgroup2 directory fd to pass to `clone3` with
-    /// `CLONE_INTO_CGROUP`, if any.
-    fn clone_into(&self) -> Option<std::os::fd::RawFd> {
+    /// The cgroup2 directory fd for `clone3` with `CLONE_INTO_CGROUP`, if
+    /// the clone is to place the process there (see
+    /// `process::clone::into_cgroups`, which clones).
+    pub fn clone_into(&self) -> Option<std::os::fd::RawFd> {
         use std::os::fd::AsRawFd;
         self.into.as_ref().map(|(_, d)| d.as_raw_fd())
     }
@@ -848,31 +850,6 @@ impl Entry {
             Some((dir, _)) => self.own_file(dir.join("cgroup.procs")),
             None => Ok(()),
         }
-    }
-
-    /// `clone3(flags)` of the calling (single-threaded) process, the child
-    /// placed in the cgroup2 directory by the clone itself; on a kernel
-    /// without `CLONE_INTO_CGROUP` (before 5.7), or where clone3 is missing
-    /// or refused ([`crate::newer::clone3`]: then it is `clone(2)`), the
-    /// child writes `cgroup.procs` in [`join_self`](Self::join_self)
-    /// instead — before it runs anything of the container, so the
-    /// guarantee is the same. `what` names the child in the error.
-    pub fn clone3(&mut self, flags: u64, what: &str) -> Result<crate::sys::Forked> {
-        use crate::error::SysContext;
-        if !crate::newer::clone3() {
-            self.without_clone_into()?;
-        }
-        let r = match crate::sys::clone3(flags, self.clone_into()) {
-            Err(nix::Error::E2BIG | nix::Error::EINVAL) if self.into.is_some() => {
-                self.without_clone_into()?;
-                crate::sys::clone3(flags, None)
-            }
-            r => r,
-        };
-        r.ctx(|| match self.clone_into_dir() {
-            Some(d) => format!("{what} into cgroup {}", d.display()),
-            None => what.to_string(),
-        })
     }
 
     /// The cgroup2 directory the clone places the process in, if any.
