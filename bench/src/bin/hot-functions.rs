@@ -75,6 +75,14 @@ fn read_symbols(path: &str) -> BTreeMap<u64, Vec<String>> {
 #[cfg(target_arch = "x86_64")]
 /// The load address of `exe` in process `pid` (its mapping at offset 0).
 fn load_base(pid: i32, exe: &str) -> u64 {
+    // A non-PIE executable (ELF type ET_EXEC) is linked at the addresses
+    // its symbols name: nothing to add.
+    const ET_EXEC: u16 = 2;
+    let mut header = [0u8; 18];
+    let read = std::fs::File::open(exe).and_then(|f| f.read_exact_at(&mut header, 0));
+    if read.is_ok() && u16::from_le_bytes([header[16], header[17]]) == ET_EXEC {
+        return 0;
+    }
     let real = std::fs::canonicalize(exe).unwrap_or_else(|e| fail(format!("{exe}: {e}")));
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps"))
         .unwrap_or_else(|e| fail(format!("maps: {e}")));
