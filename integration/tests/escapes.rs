@@ -90,8 +90,51 @@ fn leaked_fds_and_proc_self_fd_cwd() {
     let o = cmd.output().expect("exec");
     assert_eq!(o.status.code(), Some(255), "stdout {}", out(&o.stdout));
     assert!(out(&o.stderr).contains("process.cwd"), "{}", out(&o.stderr));
+    // The exec'd process gets only 0-2 too.
+    let mut cmd = env.corral_cmd(&["exec", &id, "ls", "/proc/self/fd"]);
+    leak(&mut cmd);
+    let o = cmd.output().expect("exec");
+    assert_eq!(
+        out(&o.stdout).lines().collect::<Vec<_>>(),
+        ["0", "1", "2", "3"],
+        "{}",
+        out(&o.stderr)
+    );
     let _ = env.corral(&["delete", "-f", &id]);
     drop(host_dir);
+}
+
+/// corral keeps the fd of the detached read-only mount it runs from open
+/// past its re-exec (libcontainer::process::seal, to close it while a
+/// child works): the init never holds it, from its clone to its exec.
+#[test]
+fn the_init_holds_no_fd_of_the_runtimes_own_mount() {
+    use std::os::unix::fs::MetadataExt;
+    let bin_dir = integration::corral_bin()
+        .parent()
+        .expect("dir")
+        .metadata()
+        .expect("stat the binary's dir");
+    let mut env = Env::new(&["true"]);
+    let id = env.create();
+    let pid = env.state(&id)["pid"].to_string();
+    let fds: Vec<_> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("fds of the init")
+        .flatten()
+        .collect();
+    assert!(!fds.is_empty());
+    for fd in fds {
+        let Ok(m) = std::fs::metadata(fd.path()) else {
+            continue;
+        };
+        assert!(
+            (m.dev(), m.ino()) != (bin_dir.dev(), bin_dir.ino()),
+            "the init holds fd {:?} of the runtime's directory",
+            fd.file_name()
+        );
+    }
+    let _ = env.corral(&["delete", "-f", &id]);
+    assert_nothing_left(&env, &id);
 }
 
 /// CVE-2022-29162: inheritable and ambient capabilities are empty unless

@@ -285,6 +285,18 @@ pub fn clear_cloexec(fd: RawFd) -> Result<(), Errno> {
     Errno::result(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }).map(drop)
 }
 
+/// Takes ownership of `fd`, an fd this process inherited across an exec
+/// for its own use, and makes it close-on-exec. The caller must know that
+/// nothing else in the process owns it.
+pub fn adopt_inherited_fd(fd: RawFd) -> Result<OwnedFd, Errno> {
+    // SAFETY: fcntl with integer arguments; it fails with EBADF on a
+    // closed fd, before anything takes ownership of it.
+    Errno::result(unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) })?;
+    // SAFETY: fd is open (fcntl succeeded) and, by the caller's contract,
+    // owned by nothing else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 /// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, name)`.
 pub fn join_session_keyring(name: &str) -> Result<(), Errno> {
     let c = CString::new(name).map_err(|_| Errno::EINVAL)?;

@@ -215,6 +215,7 @@ fn create_in(
     let first = match clone::into_cgroups(&mut entry, clone_flags, "clone the container init")? {
         sys::Forked::Child => {
             drop(parent);
+            super::seal::release_mount_fd();
             child_main(child, &args, entry, fast)
         }
         sys::Forked::Parent(pid) => pid,
@@ -273,6 +274,9 @@ fn create_in(
         // The init may have failed first (a mount): its reason wins.
         return Err(parent.pending_error().map(Error::Init).unwrap_or(e));
     }
+    // The init makes its mounts now: the unmount of our image's detached
+    // mount waits out its grace period meanwhile.
+    super::seal::release_mount_fd();
     loop {
         match parent.recv()? {
             Some(Msg::RunHooks) => {

@@ -144,6 +144,7 @@ pub(crate) fn run(t: &Target, opts: ExecOptions) -> Result<Exec> {
     let first = match clone::into_cgroups(&mut entry, 0, "fork the exec process")? {
         sys::Forked::Child => {
             drop(parent);
+            super::seal::release_mount_fd();
             let mut ch = child;
             let r = exec_child(
                 &mut ch,
@@ -188,6 +189,9 @@ pub(crate) fn run(t: &Target, opts: ExecOptions) -> Result<Exec> {
         crate::faults::crash_point("exec-cgroup");
         parent.send(&Msg::Go)?;
         parent.send(&Msg::Pid(pid))?;
+        // The process sets itself up and execs now: the unmount of our
+        // image's detached mount waits out its grace period meanwhile.
+        super::seal::release_mount_fd();
         // The process's end of the channel is close-on-exec: EOF means
         // it exec'd; an error comes as a message.
         match parent.recv()? {

@@ -22,7 +22,10 @@
 //!   change the mount (`EINVAL`); every open for writing through
 //!   `/proc/PID/exe`, `/proc/PID/fd/N` or `/proc/PID/map_files` meets
 //!   `EROFS`. No copy, no memory: it needs `CAP_SYS_ADMIN` over the
-//!   caller's mount namespace and Linux 5.12 (`mount_setattr`);
+//!   caller's mount namespace and Linux 5.12 (`mount_setattr`). The
+//!   mount's fd stays open across the re-exec and is closed by
+//!   [`release_mount_fd`] while a child works, since the unmount that
+//!   closing it makes waits out an RCU grace period;
 //! - otherwise a **sealed memfd** copy (`F_SEAL_WRITE | F_SEAL_GROW |
 //!   F_SEAL_SHRINK | F_SEAL_SEAL`): any user, any kernel since 3.17; it costs
 //!   a copy of the binary per process that seals itself.
@@ -97,11 +100,15 @@ fn classify(fd: RawFd) -> Option<Seal> {
 /// the re-executed process. Call it first thing in `main`, before any
 /// thread is started.
 pub fn seal_self() -> Result<Seal> {
-    let retried = std::env::var_os(SEALED_ENV).is_some();
+    let passed = std::env::var_os(SEALED_ENV);
+    let retried = passed.is_some();
     if retried {
         std::env::remove_var(SEALED_ENV);
     }
     if let Some(s) = current() {
+        if let Some(v) = passed {
+            adopt_mount_fd(&v);
+        }
         return Ok(s);
     }
     if retried {
@@ -110,7 +117,7 @@ pub fn seal_self() -> Result<Seal> {
                 .into(),
         ));
     }
-    let image = sealed_image()?;
+    let (image, tree) = sealed_image()?;
     let argv: Vec<CString> = std::env::args_os().map(c_string).collect::<Result<_>>()?;
     let mut envp: Vec<CString> = std::env::vars_os()
         .map(|(k, v)| {
@@ -120,7 +127,13 @@ pub fn seal_self() -> Result<Seal> {
             c_string(kv)
         })
         .collect::<Result<_>>()?;
-    envp.push(c_string(OsString::from(format!("{SEALED_ENV}=1")))?);
+    // The detached mount's fd goes along, open across the exec (see
+    // `MOUNT_FD`); its number is the marker's value.
+    let marker = match &tree {
+        Some(t) if sys::clear_cloexec(t.as_raw_fd()).is_ok() => t.as_raw_fd().to_string(),
+        _ => "-".into(),
+    };
+    envp.push(c_string(OsString::from(format!("{SEALED_ENV}={marker}")))?);
     let e = sys::execveat_empty(image.as_raw_fd(), &argv, &envp);
     Err(Error::sys(
         "re-execute the runtime from its sealed image",
@@ -143,22 +156,68 @@ pub fn require_sealed() -> Result<Seal> {
     })
 }
 
-/// An fd of a sealed image of our executable: a read-only detached bind
-/// where we may make one, else a sealed memfd copy.
-fn sealed_image() -> Result<OwnedFd> {
-    // Debug builds only: the tests take the fallback on this host too.
-    if cfg!(debug_assertions) && std::env::var_os(FORCE_MEMFD_ENV).is_some() {
-        return sealed_memfd();
-    }
-    match readonly_bind() {
-        Ok(fd) => Ok(fd),
-        // EPERM: no CAP_SYS_ADMIN over our mount namespace (rootless, a
-        // container); ENOSYS/EINVAL: a kernel without the new mount API.
-        Err(_) => sealed_memfd(),
+/// The fd of the detached read-only mount this process runs from, kept
+/// open from the re-exec until [`release_mount_fd`].
+///
+/// Closing the last fd of a detached mount unmounts it, and the kernel
+/// waits out an RCU grace period in that `close` (about 0.1 ms here). Had
+/// the re-exec closed it, every create, run and exec would wait for it
+/// before doing anything; kept open, it is closed where the runtime waits
+/// for a child anyway. The image itself does not need the fd: the mapped
+/// executable holds the mount.
+static MOUNT_FD: std::sync::Mutex<Option<OwnedFd>> = std::sync::Mutex::new(None);
+
+/// Takes the detached mount's fd passed across the re-exec (the marker's
+/// value), once it is checked to be the mount the executable is on.
+fn adopt_mount_fd(marker: &std::ffi::OsStr) {
+    let Some(fd) = marker.to_str().and_then(|v| v.parse::<RawFd>().ok()) else {
+        return;
+    };
+    let Ok(exe) = sys::open_self_exe() else {
+        return;
+    };
+    // Not ours unless it is a directory on the very mount we run from
+    // (the marker came through the environment): left alone then.
+    let st = sys::fstat(fd);
+    let ours = st.is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+        && matches!(
+            (sys::mount_id(fd), sys::mount_id(exe.as_raw_fd())),
+            (Ok(a), Ok(b)) if a == b
+        );
+    if ours {
+        // Left to this process by the re-exec, which nothing owns yet.
+        if let Ok(owned) = sys::adopt_inherited_fd(fd) {
+            *MOUNT_FD.lock().unwrap_or_else(|e| e.into_inner()) = Some(owned);
+        }
     }
 }
 
-fn readonly_bind() -> std::result::Result<OwnedFd, Errno> {
+/// Closes this process's fd of the detached mount it runs from, if it
+/// still holds one. The library calls it in each child it clones, first
+/// thing (so the child is never the last holder), and in the parent while
+/// it waits for that child: there the grace period of the unmount passes
+/// while the child works. An embedder may call it at any time.
+pub fn release_mount_fd() {
+    drop(MOUNT_FD.lock().unwrap_or_else(|e| e.into_inner()).take());
+}
+
+/// An fd of a sealed image of our executable — a read-only detached bind
+/// where we may make one (with the fd of its mount), else a sealed memfd
+/// copy.
+fn sealed_image() -> Result<(OwnedFd, Option<OwnedFd>)> {
+    // Debug builds only: the tests take the fallback on this host too.
+    if cfg!(debug_assertions) && std::env::var_os(FORCE_MEMFD_ENV).is_some() {
+        return Ok((sealed_memfd()?, None));
+    }
+    match readonly_bind() {
+        Ok((fd, tree)) => Ok((fd, Some(tree))),
+        // EPERM: no CAP_SYS_ADMIN over our mount namespace (rootless, a
+        // container); ENOSYS/EINVAL: a kernel without the new mount API.
+        Err(_) => Ok((sealed_memfd()?, None)),
+    }
+}
+
+fn readonly_bind() -> std::result::Result<(OwnedFd, OwnedFd), Errno> {
     // The binary's directory, not the file alone: the root of a detached
     // mount can have its attributes changed by anyone holding
     // CAP_SYS_ADMIN over their own mount namespace (mount_setattr checks
@@ -175,7 +234,7 @@ fn readonly_bind() -> std::result::Result<OwnedFd, Errno> {
     let tree = readonly_bind_of(dir)?;
     let fd = sys::openat_path(tree.as_raw_fd(), std::path::Path::new(name))?;
     if classify(fd.as_raw_fd()) == Some(Seal::ReadOnlyMount) && same_file(&fd) {
-        Ok(fd)
+        Ok((fd, tree))
     } else {
         Err(Errno::ESTALE)
     }
