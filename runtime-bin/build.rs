@@ -14,6 +14,18 @@ fn main() {
     println!("cargo:rerun-if-changed=../.git/HEAD");
     println!("cargo:rerun-if-changed=../.git/refs");
     symbol_order();
+    entry_point();
+}
+
+/// On x86_64 Linux the binary starts at corral-entry's `corral_entry`,
+/// which re-executes it sealed before the C library starts (see that
+/// crate), and then jumps to the C library's `_start`.
+fn entry_point() {
+    let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    if arch == "x86_64" && os == "linux" {
+        println!("cargo:rustc-link-arg-bin=corral=-Wl,--entry=corral_entry");
+    }
 }
 
 /// `hot-functions.txt` lists the functions `corral` runs for its common

@@ -45,6 +45,16 @@ awk 'NR == FNR { listed[$0] = 1; next } { n++; if ($0 in listed) k++ }
   END { printf "runtime-bin/hot-functions.txt names %d of the %d functions this build runs\n", k, n
         if (k < 0.8 * n) { print "it is stale: run bash bench/order.sh and commit it"; exit 1 } }' \
   runtime-bin/hot-functions.txt target/hot-functions.fresh
+# The release binary's entry point runs before the C library (runtime-bin/
+# entry): none of its code may call anything but itself and, at the end,
+# the C library's _start (a memcpy the compiler slipped in would jump
+# through a GOT entry not yet filled).
+echo "== entry point"
+objdump -d --no-show-raw-insn -C "$(bash scripts/build-release.sh)" | awk '
+  /^[0-9a-f]+ <.*>:$/ { inside = ($0 ~ /corral_entry/); if (inside) n++ }
+  inside && /(call|jmp) / && /</ && !/corral_entry/ && !/<_start>/ { print "calls out: " $0; bad = 1 }
+  END { if (n < 2) { print "no corral_entry code in the release binary"; bad = 1 }
+        if (!bad) printf "corral_entry: %d functions, no call out of them\n", n; exit bad }'
 # cargo-fuzz targets (config.json, seccomp compiler, init channel): 60 s
 # each here; `bash scripts/fuzz.sh 300` is the documented long run.
 echo "== fuzz"; bash scripts/fuzz.sh "${CORRAL_FUZZ_SECONDS:-60}"

@@ -415,3 +415,53 @@ fn exec_of_a_deep_interpreter_chain_with_the_memfd_seal() {
     );
     at.assert_resisted("exec /bin/a (memfd)", held);
 }
+
+/// On x86_64 the sealed re-exec happens at the binary's ELF entry point,
+/// before the C library and Rust's runtime start (runtime-bin/entry): in
+/// `corral create`'s trace the `execveat` into the read-only bind comes
+/// before the first call of Rust's start-up (`poll` of the stdio fds,
+/// `sigaltstack`) — and, for the static release build, right after the
+/// `execve` — and the re-executed process adopts the mount's fd.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn the_entry_point_seals_before_the_c_library() {
+    assert!(integration::have("strace"), "strace is not installed");
+    let env = Env::new(&["true"]);
+    let trace = env.scratch.join("trace");
+    let o = Command::new("strace")
+        .arg("-o")
+        .arg(&trace)
+        .arg(corral_bin())
+        .arg("--root")
+        .arg(env.scratch.join("root"))
+        .args(["create", "--bundle", "/nonexistent", "entry-test"])
+        .output()
+        .expect("strace");
+    assert_eq!(o.status.code(), Some(1), "{}", integration::out(&o.stderr));
+    let text = std::fs::read_to_string(&trace).expect("trace");
+    let calls: Vec<&str> = text
+        .lines()
+        .map(|l| l.split('(').next().unwrap_or(""))
+        .collect();
+    let first = |name: &str| calls.iter().position(|c| *c == name);
+    let execveat = first("execveat").unwrap_or_else(|| panic!("no re-exec: {text}"));
+    let runtime = ["poll", "sigaltstack"]
+        .iter()
+        .filter_map(|c| first(c))
+        .min()
+        .unwrap_or_else(|| panic!("no Rust start-up seen: {text}"));
+    assert!(
+        execveat < runtime,
+        "the re-exec came after Rust's start-up: {text}"
+    );
+    assert_eq!(
+        calls.get(execveat - 1..execveat).map(|c| c[0]),
+        Some("mmap"),
+        "not the entry point's re-exec: {text}"
+    );
+    let after = &text[text.find("execveat(").unwrap_or(0)..];
+    assert!(
+        after.contains(", F_SETFD, FD_CLOEXEC)"),
+        "the mount's fd was not adopted: {text}"
+    );
+}

@@ -72,11 +72,14 @@ impl Cli {
 }
 
 fn main() {
+    corral_entry::linked();
     libcontainer::helper::run_if_helper();
     // A command that makes processes inside a container runs from a sealed
     // image of this binary, so that none of them has the host's file as
     // its executable (CVE-2019-5736): this re-executes it once, before
-    // anything else is done twice. The other commands make nothing a
+    // anything else is done twice. On x86_64 the entry point before the C
+    // library (corral-entry) has usually done it already, and this only
+    // checks and adopts its mount. The other commands make nothing a
     // container can see and skip the exec. The test is on the raw
     // arguments (parsing them first would be paid twice): a container id
     // or program argument that reads "run" only costs a needless seal,
