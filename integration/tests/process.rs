@@ -622,3 +622,56 @@ fn home_comes_from_the_containers_passwd_when_the_config_has_none() {
     let o = e.corral(&["exec", "-u", "1", &id, "sh", "-c", "echo $HOME"]);
     assert_eq!(out(&o.stdout), "/usr/sbin\n", "{}", out(&o.stderr));
 }
+
+/// The working directory is entered as runc enters it: first with the
+/// runtime's privileges, so a directory the process's user cannot search
+/// (root's 0700 here) still is its cwd (runc 1.1+'s order, for volumes
+/// whose parents only root may enter); for `run` and for `exec`, and the
+/// same as runc.
+#[test]
+fn cwd_only_root_can_search_is_entered_before_the_user_switch() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut env = Env::new(&["pwd"]);
+    let rootfs = env.private_rootfs();
+    let dir = rootfs.join("private");
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    env.edit(|c| {
+        c["process"]["cwd"] = json!("/private");
+        c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    });
+    assert_eq!(env.run_ok().trim(), "/private");
+    if integration::have("runc") {
+        let o = env.runc_run();
+        assert_eq!(
+            out(&o.stdout).trim(),
+            "/private",
+            "runc: {}",
+            out(&o.stderr)
+        );
+    }
+    env.edit(|c| c["process"]["args"] = json!(["sleep", "100"]));
+    let id = env.create();
+    assert!(env.corral(&["start", &id]).status.success());
+    let o = env.corral(&[
+        "exec",
+        "--user",
+        "1000:1000",
+        "--cwd",
+        "/private",
+        &id,
+        "pwd",
+    ]);
+    assert!(o.status.success(), "{}", out(&o.stderr));
+    assert_eq!(out(&o.stdout).trim(), "/private");
+    // A cwd that does not exist is still an error naming the field.
+    let o = env.corral(&["exec", "--cwd", "/nonexistent", &id, "pwd"]);
+    assert_eq!(o.status.code(), Some(255));
+    assert!(
+        integration::error_message(&out(&o.stderr)).contains("process.cwd"),
+        "{}",
+        out(&o.stderr)
+    );
+    assert!(env.corral(&["delete", "-f", &id]).status.success());
+    assert_nothing_left(&env, &id);
+}

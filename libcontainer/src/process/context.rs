@@ -137,11 +137,32 @@ pub(crate) fn exec_args(
     Ok((exe_c, to_c(&args)?, to_c(&env)?))
 }
 
+/// The first try at the working directory, as runc makes it: with the
+/// runtime's privileges, before the switch to the process's user, so that
+/// a cwd the user cannot search but root can still works. Returns whether
+/// it is entered; `false` where it is refused (`EACCES`, `EPERM`: a
+/// directory only the process's user may enter, such as one on a
+/// root-squashed share), and [`chdir_inside`] tries again once the user is
+/// switched.
+pub(crate) fn chdir_before_user(cwd: &Path) -> Result<bool> {
+    match nix::unistd::chdir(cwd) {
+        Ok(()) => check_inside(cwd).map(|()| true),
+        Err(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM) => Ok(false),
+        Err(e) => Err(Error::sys(format!("process.cwd: chdir to {cwd:?}"), e)),
+    }
+}
+
 /// chdir to `cwd` and check that it is inside the container: a cwd that
 /// resolves through a leaked fd to a host directory (CVE-2024-21626,
 /// `/proc/self/fd/N`) is refused.
 pub(crate) fn chdir_inside(cwd: &Path) -> Result<()> {
     nix::unistd::chdir(cwd).ctx(|| format!("process.cwd: chdir to {cwd:?}"))?;
+    check_inside(cwd)
+}
+
+/// Checks that the working directory just entered for `cwd` is inside the
+/// container.
+fn check_inside(cwd: &Path) -> Result<()> {
     match nix::unistd::getcwd() {
         Ok(p) if p.is_absolute() && !p.starts_with("(unreachable)") => Ok(()),
         Ok(p) => Err(Error::spec(

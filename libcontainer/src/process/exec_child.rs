@@ -8,7 +8,9 @@ use oci_spec::runtime::{LinuxNamespaceType as NS, Process};
 
 use crate::error::{Error, Result, SysContext};
 use crate::process::channel::{Channel, Msg};
-use crate::process::context::{chdir_inside, enter_process_context, exec_args, recv_go};
+use crate::process::context::{
+    chdir_before_user, chdir_inside, enter_process_context, exec_args, recv_go,
+};
 use crate::{cgroups, namespaces, rootfs, security, sys, tty};
 
 /// What the exec'd process takes from the container and from its options.
@@ -106,8 +108,11 @@ pub(crate) fn exec_child(
         tty::give_to(&slave, p.user().uid())?;
         tty::become_terminal(&slave)?;
     }
+    let in_cwd = chdir_before_user(p.cwd())?;
     let late_seccomp = enter_process_context(p, linux, seccomp, host_pid, "null")?;
-    chdir_inside(p.cwd())?;
+    if !in_cwd {
+        chdir_inside(p.cwd())?;
+    }
     let (exe_c, argv, envp) = exec_args(p)?;
     security::set_umask(p);
     sys::cloexec_all_from(3 + preserve_fds).ctx(|| "mark fds close-on-exec".to_string())?;

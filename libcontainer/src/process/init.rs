@@ -12,7 +12,9 @@ use crate::cgroups::CgroupState;
 use crate::error::{Error, Result, SysContext};
 use crate::namespaces::Plan;
 use crate::process::channel::{Channel, Msg};
-use crate::process::context::{chdir_inside, enter_process_context, exec_args, recv_go};
+use crate::process::context::{
+    chdir_before_user, chdir_inside, enter_process_context, exec_args, recv_go,
+};
 use crate::process::helper::request_fd;
 use crate::{hooks, rootfs, security, sys, tty};
 
@@ -219,6 +221,7 @@ fn init(ch: &mut Channel, a: &InitArgs) -> Result<()> {
         tty::become_terminal(s)?;
     }
     drop(slave);
+    let in_cwd = chdir_before_user(process.cwd())?;
     let late_seccomp = enter_process_context(
         process,
         spec.linux().as_ref(),
@@ -226,7 +229,9 @@ fn init(ch: &mut Channel, a: &InitArgs) -> Result<()> {
         host_pid,
         &(a.state_json)("creating", host_pid),
     )?;
-    chdir_inside(process.cwd())?;
+    if !in_cwd {
+        chdir_inside(process.cwd())?;
+    }
     let (exe_c, argv, envp) = exec_args(process)?;
     ch.send(&Msg::Ready)?;
     // Wait for `start`: opening the fifo for writing blocks until it opens
