@@ -675,3 +675,53 @@ fn cwd_only_root_can_search_is_entered_before_the_user_switch() {
     assert!(env.corral(&["delete", "-f", &id]).status.success());
     assert_nothing_left(&env, &id);
 }
+
+/// `exec --cap` raises the capability in the ambient set too where the
+/// process has an inheritable set (runc 1.2+), so a non-root exec keeps it
+/// across its execve; without one it adds to bounding, effective and
+/// permitted only. An ambient capability that is not inheritable and
+/// permitted is not raised, with a warning naming it (runc warns too), and
+/// the container runs.
+#[test]
+fn exec_cap_raises_ambient_where_runc_does_and_warns_for_the_rest() {
+    const KILL: u64 = 1 << 5;
+    let amb = |text: &str| u64::from_str_radix(&status_field(text, "CapAmb:"), 16).expect("hex");
+    for inheritable in [true, false] {
+        let mut env = Env::new(&["sleep", "100"]);
+        if inheritable {
+            env.edit(|c| c["process"]["capabilities"]["inheritable"] = json!(["CAP_KILL"]));
+        }
+        let id = env.create();
+        assert!(env.corral(&["start", &id]).status.success());
+        let o = env.corral(&[
+            "exec",
+            "--user",
+            "1000:1000",
+            "--cap",
+            "CAP_KILL",
+            &id,
+            "cat",
+            "/proc/self/status",
+        ]);
+        assert!(o.status.success(), "{}", out(&o.stderr));
+        let text = out(&o.stdout);
+        assert_eq!(
+            amb(&text) & KILL != 0,
+            inheritable,
+            "inheritable {inheritable}: CapAmb {}",
+            status_field(&text, "CapAmb:")
+        );
+        assert!(env.corral(&["delete", "-f", &id]).status.success());
+        assert_nothing_left(&env, &id);
+    }
+    let mut env = Env::new(&["cat", "/proc/self/status"]);
+    env.edit(|c| c["process"]["capabilities"]["ambient"] = json!(["CAP_KILL"]));
+    let (code, stdout, stderr) = env.run();
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(amb(&stdout), 0);
+    assert!(
+        stderr.contains("level=warning")
+            && stderr.contains("can't raise ambient capability CAP_KILL: "),
+        "{stderr}"
+    );
+}

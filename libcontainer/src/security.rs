@@ -87,6 +87,31 @@ fn to_set(c: &Option<Capabilities>) -> HashSet<Capability> {
         .collect()
 }
 
+/// A warning for each ambient capability of `p` that is not both
+/// inheritable and permitted: the kernel raises no other, and corral skips
+/// it, as runc does (runc warns that it cannot raise it).
+pub fn ambient_warnings(p: Option<&Process>) -> Vec<String> {
+    let Some(c) = p.and_then(|p| p.capabilities().as_ref()) else {
+        return Vec::new();
+    };
+    let (inheritable, permitted) = (to_set(c.inheritable()), to_set(c.permitted()));
+    let mut missing: Vec<String> = to_set(c.ambient())
+        .into_iter()
+        .filter(|cap| !(inheritable.contains(cap) && permitted.contains(cap)))
+        .map(|cap| cap.to_string())
+        .collect();
+    missing.sort();
+    missing
+        .into_iter()
+        .map(|cap| {
+            // runc's words (suites match them), then why.
+            format!(
+                "can't raise ambient capability {cap}: operation not permitted (process.capabilities.ambient: it is not in both the inheritable and the permitted set)"
+            )
+        })
+        .collect()
+}
+
 /// `(uid_t)-1`, the one id the kernel cannot hold: `setresuid(2)` and
 /// `setresgid(2)` take it as "leave this id unchanged", so a process asked
 /// to run as 4294967295 would keep the runtime's root (crun's

@@ -76,6 +76,7 @@ pub fn load(bundle: &Path) -> Result<Bundle> {
     if let Some(res) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
         warnings.extend(crate::cgroups::warnings(res));
     }
+    warnings.extend(crate::security::ambient_warnings(spec.process().as_ref()));
     let rootfs = validate_with(&spec, &dir, &hierarchies)?;
     crate::idmap::check(&spec, &extras)?;
     Ok(Bundle {

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use libcontainer::{Container, ExecOptions};
+
+use crate::logging::Logger;
 use oci_spec::runtime::{Capabilities, Capability, Process};
 
 /// Flags of `exec`, as runc's.
@@ -51,7 +53,8 @@ pub struct ExecArgs {
     /// Set no_new_privs for the process.
     #[arg(long = "no-new-privs")]
     no_new_privs: bool,
-    /// Add a capability to the bounding, effective and permitted sets.
+    /// Add a capability to the bounding, effective and permitted sets (and
+    /// to the ambient set where the process has an inheritable set).
     #[arg(long, short = 'c')]
     cap: Vec<String>,
     /// Pass N additional file descriptors to the process.
@@ -115,6 +118,12 @@ fn process_from_flags(c: &Container, a: &ExecArgs) -> Result<Process, String> {
             caps.set_bounding(add(caps.bounding()));
             caps.set_effective(add(caps.effective()));
             caps.set_permitted(add(caps.permitted()));
+            // runc 1.2+: ambient too, where the process has an inheritable
+            // set (the kernel raises no ambient capability that is not
+            // inheritable, and --cap adds none there).
+            if caps.inheritable().is_some() {
+                caps.set_ambient(add(caps.ambient()));
+            }
         }
         p.set_capabilities(Some(caps));
     }
@@ -190,12 +199,15 @@ fn process_from_file(c: &Container, path: &Path) -> Result<Process, String> {
 
 /// Runs `corral exec`; returns the exit code of the process (foreground)
 /// or 0 (detached).
-pub fn run(root: &Path, a: &ExecArgs) -> Result<i32, String> {
+pub fn run(root: &Path, a: &ExecArgs, log: &mut Logger) -> Result<i32, String> {
     let c = Container::load(root, &a.id).map_err(|e| e.to_string())?;
     let process = match &a.process {
         Some(f) => process_from_file(&c, f)?,
         None => process_from_flags(&c, a)?,
     };
+    for w in libcontainer::security::ambient_warnings(Some(&process)) {
+        log.log("warning", &w);
+    }
     let terminal = process.terminal().unwrap_or(false);
     if terminal && a.detach && a.console_socket.is_none() {
         return Err(

@@ -132,7 +132,7 @@ pub fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32, Failure> {
         // The process never ran: 255, which containerd and runc's tests
         // tell from the process's own exit status (runc: "exec failed: …").
         Cmd::Exec(a) => {
-            return exec::run(root, a).map_err(|m| Failure {
+            return exec::run(root, a, log).map_err(|m| Failure {
                 msg: format!("exec failed: {m}"),
                 code: 255,
             })
