@@ -379,6 +379,39 @@ fn a_config_mount_inside_proc_is_refused() {
     }
 }
 
+/// A cgroup mount of the config at a path an image symlink sends into
+/// `/proc` (`/cg` → `/proc/sys/kernel`): the outside review of 2026-12-02
+/// put a tmpfs with every host hierarchy over `/proc/sys/kernel` this way,
+/// the cgroup mount having skipped the mount-time check. Refused, for v1's
+/// tmpfs of hierarchies and for cgroup2.
+#[test]
+fn a_cgroup_mount_through_an_image_symlink_into_proc_is_refused() {
+    for typ in ["cgroup", "cgroup2"] {
+        let mut env = Env::new(&["sleep", "100"]);
+        let rootfs = env.private_rootfs();
+        std::os::unix::fs::symlink("/proc/sys/kernel", rootfs.join("cg")).expect("symlink");
+        env.edit(|c| {
+            let m = c["mounts"].as_array_mut().expect("mounts");
+            m.push(json!({
+                "destination": "/cg",
+                "type": typ,
+                "source": "cgroup",
+                "options": ["nosuid", "noexec", "nodev", "ro"]
+            }));
+        });
+        let id = env.id();
+        let b = env.bundle.clone();
+        let o = env.corral(&["create", "--bundle", b.to_str().expect("utf8"), &id]);
+        let err = integration::error_message(&out(&o.stderr));
+        assert_eq!(o.status.code(), Some(1), "{typ}: {err}");
+        assert!(
+            err.contains("\"/cg\"") && err.contains("resolves into the container's /proc"),
+            "{typ}: refused for another reason: {err}"
+        );
+        assert_nothing_left(&env, &id);
+    }
+}
+
 /// The same mount reached through the image: a symlink of the image
 /// (`/etc/kern` → `/proc/sys/kernel`) makes `/etc/kern/domainname`, a
 /// destination outside /proc by name, resolve into the container's procfs.

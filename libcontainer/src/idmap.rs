@@ -164,6 +164,10 @@ fn mapped_userns(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping], field: &str) 
         sys::Forked::Child => {
             drop(ready_r);
             drop(done_w);
+            // It holds nothing but its two pipes (it starts non-dumpable:
+            // sys::clone3).
+            crate::process::seal::release_mount_fd();
+            close_all_but(&[ready_w.as_raw_fd(), done_r.as_raw_fd()]);
             let ok = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).is_ok();
             let _ = ready_w.write_all(&[ok as u8]);
             let mut b = [0u8; 1];
@@ -201,6 +205,22 @@ fn mapped_userns(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping], field: &str) 
     drop(done_w);
     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
     result
+}
+
+/// Closes every fd from 3 up but `keep` (in a forked child).
+fn close_all_but(keep: &[std::os::fd::RawFd]) {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<std::os::fd::RawFd> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2 && !keep.contains(fd))
+        .collect();
+    for fd in fds {
+        // Closing the directory's own fd as well is harmless: it is read.
+        let _ = nix::unistd::close(fd);
+    }
 }
 
 fn pipe() -> Result<(std::fs::File, std::fs::File)> {

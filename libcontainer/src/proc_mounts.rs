@@ -7,7 +7,7 @@
 //! fallback (`procfile`, without `statx(STATX_MNT_ID)`) whatever it wants.
 //! So, as runc's `checkProcMount` does, nothing of the config is mounted
 //! inside `/proc` but the files lxcfs emulates; `/proc` itself takes a
-//! procfs only (a `proc` mount, or a bind of a procfs).
+//! procfs only (a `proc` mount, or a bind of a procfs's root).
 //!
 //! The destination is checked twice: by its path when the config is read
 //! ([`check_destination`], before anything is made), and by where it
@@ -79,9 +79,9 @@ pub fn check_destination(
     match place(dest) {
         Place::Outside => Ok(()),
         Place::Proc if typ == "proc" && !bind => Ok(()),
-        Place::Proc if bind && source.is_some_and(on_procfs) => Ok(()),
+        Place::Proc if bind && source.is_some_and(is_procfs_root) => Ok(()),
         Place::Proc => Err(format!(
-            "{dest:?} cannot be mounted: /proc takes a proc mount or a bind of a procfs only"
+            "{dest:?} cannot be mounted: /proc takes a proc mount or a bind of a procfs root only"
         )),
         Place::Inside if allowed(dest) => Ok(()),
         Place::Inside => Err(format!(
@@ -105,7 +105,9 @@ pub fn check_target(dest: &Path, target: &OwnedFd) -> Result<(), String> {
     ))
 }
 
-fn on_procfs(p: &Path) -> bool {
+/// Whether `p` is the root directory of a procfs (inode 1), not a
+/// directory inside one such as `/proc/sys`.
+fn is_procfs_root(p: &Path) -> bool {
     use std::os::unix::fs::OpenOptionsExt;
     // O_PATH: a FIFO or a device as the source is looked at, never opened.
     std::fs::OpenOptions::new()
@@ -113,8 +115,10 @@ fn on_procfs(p: &Path) -> bool {
         .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
         .open(p)
         .ok()
-        .and_then(|f| sys::fs_magic(f.as_raw_fd()).ok())
-        == Some(PROC_SUPER_MAGIC)
+        .is_some_and(|f| {
+            sys::fs_magic(f.as_raw_fd()).ok() == Some(PROC_SUPER_MAGIC)
+                && sys::fstat(f.as_raw_fd()).is_ok_and(|st| st.st_ino == 1)
+        })
 }
 
 #[cfg(test)]
@@ -150,7 +154,9 @@ mod tests {
         assert!(check_destination(p, "proc", false, Some(Path::new("proc"))).is_ok());
         assert!(check_destination(p, "bind", true, Some(Path::new("/proc"))).is_ok());
         let e = check_destination(p, "bind", true, Some(Path::new("/etc"))).expect_err("etc");
-        assert!(e.contains("procfs only"), "{e}");
+        assert!(e.contains("procfs root only"), "{e}");
+        let e = check_destination(p, "bind", true, Some(Path::new("/proc/sys"))).expect_err("sys");
+        assert!(e.contains("procfs root only"), "{e}");
         assert!(check_destination(p, "tmpfs", false, Some(Path::new("tmpfs"))).is_err());
     }
 

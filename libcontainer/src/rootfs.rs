@@ -600,7 +600,7 @@ fn mount_one(
     }
     if typ == "cgroup" || typ == "cgroup2" {
         let (base, rel) = base_for(made, root, m.destination());
-        mount_cgroup(&rel, &opts, base, ctx).map(|()| None)
+        mount_cgroup(m.destination(), &rel, &opts, base, ctx).map(|()| None)
     } else {
         // Binds get their recursive attributes on the detached tree.
         mount_plain(m, &opts, idmapped, root, made)
@@ -1175,11 +1175,20 @@ fn no_symlink_on_the_way(base: &OwnedFd, rel: &Path, target: &OwnedFd, dest: &Pa
 /// cgroup directories. On a hybrid or legacy host the hierarchies go in a
 /// tmpfs, reached through the tmpfs's own fd (never through the rootfs
 /// path again) and made read-only through it.
-fn mount_cgroup(dest: &Path, opts: &MountOptions, root: &OwnedFd, ctx: &Context) -> Result<()> {
+/// A `cgroup` or `cgroup2` entry of `mounts` at `full` (its destination),
+/// which is `dest` below `root`.
+fn mount_cgroup(
+    full: &Path,
+    dest: &Path,
+    opts: &MountOptions,
+    root: &OwnedFd,
+    ctx: &Context,
+) -> Result<()> {
     let hs = ctx.hierarchies;
     let flags = opts.flags
         & (MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
     let t = mkdir_all_in_root(root, dest, false)?;
+    crate::proc_mounts::check_target(full, &t).map_err(Error::Other)?;
     if cgroups::mode(hs) == cgroups::Mode::Unified {
         return mount_hierarchy(&hs[0], &t, flags, ctx);
     }

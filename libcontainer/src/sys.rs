@@ -38,6 +38,16 @@ pub enum Forked {
 /// The caller must be single-threaded, as for `fork(2)`: the child gets a
 /// copy of the address space with only the calling thread.
 pub fn clone3(flags: u64, cgroup_fd: Option<RawFd>) -> Result<Forked, Errno> {
+    // Every process corral makes starts non-dumpable, from its first
+    // instruction: the flag is the parent's, inherited. A child that
+    // enters a user namespace host root owns is otherwise open to any
+    // uid-0 process of the host's user namespace (it holds every
+    // capability there, CAP_SYS_PTRACE included), which could read the
+    // host fds it holds through /proc/PID/fd before the child made itself
+    // non-dumpable. The C library's exec of the user's program (or a
+    // hook's) makes that program dumpable as usual.
+    // SAFETY: prctl with integer arguments.
+    Errno::result(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) })?;
     if !crate::newer::clone3() {
         return match cgroup_fd {
             Some(_) => Err(Errno::ENOSYS),
@@ -1008,6 +1018,27 @@ pub fn spawn_by_fork(cmd: &mut std::process::Command) {
 #[cfg(test)]
 mod clone_tests {
     use super::{clone_fork, Forked, CLONE_INTO_CGROUP};
+
+    /// A child of `clone3` is non-dumpable from its first instruction (the
+    /// parent makes itself so before the clone): what it runs first reads
+    /// the flag, with no prctl of its own. The harness's process stays
+    /// non-dumpable afterwards, which no test depends on.
+    #[test]
+    fn a_cloned_child_is_born_non_dumpable() {
+        match super::clone3(0, None).expect("clone3") {
+            // SAFETY: prctl with integer arguments, then _exit.
+            Forked::Child => super::exit_now(unsafe { libc::prctl(libc::PR_GET_DUMPABLE) }),
+            Forked::Parent(pid) => {
+                let st =
+                    nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None).expect("wait");
+                assert_eq!(
+                    st,
+                    nix::sys::wait::WaitStatus::Exited(nix::unistd::Pid::from_raw(pid), 0),
+                    "the child was dumpable"
+                );
+            }
+        }
+    }
 
     /// The clone(2) fallback forks (the child only `_exit`s, which is safe
     /// from the test harness's threads) and refuses what clone(2) cannot
