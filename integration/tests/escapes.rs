@@ -336,3 +336,42 @@ fn spec_defaults_match_runcs_hardened_ones() {
         );
     }
 }
+
+/// `--preserve-fds N` with fewer fds passed than N: the numbers the caller
+/// left closed are /dev/null in the container, never one of corral's own
+/// fds (the outside review of 2026-12-02 got the namespace fds, a
+/// signalfd and the channel on exec, and the host's exec fifo on create).
+#[test]
+fn preserve_fds_beyond_what_was_passed_hands_over_nothing_of_corrals() {
+    let check = |what: &str, o: std::process::Output| {
+        assert!(o.status.success(), "{what}: {}", out(&o.stderr));
+        let listing = out(&o.stdout);
+        for line in listing.lines() {
+            let Some((fd, target)) = line.split_once(" -> ") else {
+                continue;
+            };
+            let fd: i32 = fd.trim().parse().unwrap_or(-1);
+            if (3..6).contains(&fd) {
+                assert_eq!(target.trim(), "/dev/null", "{what}: fd {fd}: {listing}");
+            }
+        }
+    };
+    let script = "for f in /proc/self/fd/*; do n=${f##*/}; echo \"$n -> $(readlink $f)\"; done";
+    let mut env = Env::new(&["sh", "-c", script]);
+    let id = env.id();
+    let b = env.bundle.to_str().expect("utf8").to_string();
+    check(
+        "run",
+        env.corral(&["run", "--preserve-fds", "3", "--bundle", &b, &id]),
+    );
+    assert_nothing_left(&env, &id);
+    env.edit(|c| c["process"]["args"] = json!(["sleep", "100"]));
+    let id = env.create();
+    assert!(env.corral(&["start", &id]).status.success());
+    check(
+        "exec",
+        env.corral(&["exec", "--preserve-fds", "3", &id, "sh", "-c", script]),
+    );
+    assert!(env.corral(&["delete", "-f", &id]).status.success());
+    assert_nothing_left(&env, &id);
+}

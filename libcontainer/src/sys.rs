@@ -289,6 +289,15 @@ pub fn dup2(old: RawFd, new: RawFd) -> Result<(), Errno> {
     Errno::result(unsafe { libc::dup2(old, new) }).map(drop)
 }
 
+/// `fcntl(F_DUPFD_CLOEXEC)`: a close-on-exec copy of `fd` at the lowest
+/// free number at or above `min`.
+pub fn dup_cloexec_from(fd: RawFd, min: RawFd) -> Result<OwnedFd, Errno> {
+    // SAFETY: fcntl with integer arguments.
+    let new = Errno::result(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) })?;
+    // SAFETY: the kernel just made `new`; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
 /// Clears `FD_CLOEXEC` on `fd`.
 pub fn clear_cloexec(fd: RawFd) -> Result<(), Errno> {
     // SAFETY: fcntl with integer arguments.

@@ -119,6 +119,14 @@ fn main() {
         return;
     }
 
+    // The fds the container is to get are the caller's or nothing: none
+    // of ours (the log file first) may take a number among them.
+    if let Some(n) = cli.cmd.as_ref().map(commands::Cmd::preserve_fds) {
+        if let Err(e) = libcontainer::process::preserved_fds::reserve(n) {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    }
     let mut log = match logging::Logger::new(cli.log.as_deref(), &cli.log_format, cli.debug) {
         Ok(l) => l,
         Err(e) => {

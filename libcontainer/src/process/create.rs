@@ -50,6 +50,7 @@ pub(crate) struct Created {
 /// checks the bundle, writes the record, then makes the rest
 /// (`create_in`); on error undoes whatever was made.
 pub(crate) fn create(o: &CreateOptions) -> Result<Created> {
+    super::preserved_fds::reserve(o.preserve_fds)?;
     // The init is a clone of this process: never of a writable image.
     crate::process::seal::require_sealed()?;
     let bundle = spec::load(&o.bundle)?;

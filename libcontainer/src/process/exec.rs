@@ -97,6 +97,7 @@ pub(crate) struct Target<'a> {
 /// cgroups and returns once it has exec'd (or failed, with the reason).
 /// The caller must be single-threaded and run from a sealed image.
 pub(crate) fn run(t: &Target, opts: ExecOptions) -> Result<Exec> {
+    super::preserved_fds::reserve(opts.preserve_fds)?;
     stall_point("exec-loaded");
     // Every namespace of the container and its root, opened now and
     // known to be the init's (see `pin_init`): the child joins these

@@ -21,5 +21,6 @@ pub mod helper;
 pub(crate) mod init;
 pub(crate) mod pid_file;
 pub mod pidref;
+pub mod preserved_fds;
 pub mod seal;
 pub mod spawn;

@@ -201,6 +201,24 @@ pub fn release_mount_fd() {
     drop(MOUNT_FD.lock().unwrap_or_else(|e| e.into_inner()).take());
 }
 
+/// Moves the detached mount's fd, if this process holds it, to a number at
+/// or above `range.end` when it lies in `range` (fds to be handed to the
+/// container: see [`crate::process::preserved_fds`]).
+pub(crate) fn move_mount_fd_from(range: std::ops::Range<RawFd>) -> Result<()> {
+    let mut held = MOUNT_FD.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(fd) = held.as_ref() else {
+        return Ok(());
+    };
+    if !range.contains(&fd.as_raw_fd()) {
+        return Ok(());
+    }
+    let moved = sys::dup_cloexec_from(fd.as_raw_fd(), range.end)
+        .map_err(|e| Error::sys("move the runtime image's mount fd", e))?;
+    // Not the last fd of the mount (`moved` is): no grace period here.
+    *held = Some(moved);
+    Ok(())
+}
+
 /// An fd of a sealed image of our executable — a read-only detached bind
 /// where we may make one (with the fd of its mount), else a sealed memfd
 /// copy.

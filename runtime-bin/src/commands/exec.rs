@@ -59,7 +59,7 @@ pub struct ExecArgs {
     cap: Vec<String>,
     /// Pass N additional file descriptors to the process.
     #[arg(long = "preserve-fds", default_value_t = 0)]
-    preserve_fds: u32,
+    pub(crate) preserve_fds: u32,
     /// Allow exec in a paused container.
     #[arg(long = "ignore-paused")]
     ignore_paused: bool,

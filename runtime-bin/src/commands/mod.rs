@@ -96,6 +96,18 @@ pub enum Cmd {
     Spec(spec::SpecArgs),
 }
 
+impl Cmd {
+    /// The `--preserve-fds` of a command that hands fds to a container.
+    pub fn preserve_fds(&self) -> u32 {
+        match self {
+            Cmd::Create(a) => a.preserve_fds,
+            Cmd::Run(a) => a.create.preserve_fds,
+            Cmd::Exec(a) => a.preserve_fds,
+            _ => 0,
+        }
+    }
+}
+
 /// Runs the command of `cli`; returns the exit code.
 pub fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32, Failure> {
     match cli.rootless.as_deref() {

@@ -14,7 +14,7 @@ use crate::logging::Logger;
 #[derive(Args, Debug)]
 pub struct RunArgs {
     #[command(flatten)]
-    create: CreateArgs,
+    pub(crate) create: CreateArgs,
     /// Detach from the container's process.
     #[arg(long, short = 'd')]
     detach: bool,
