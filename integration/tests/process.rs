@@ -725,3 +725,31 @@ fn exec_cap_raises_ambient_where_runc_does_and_warns_for_the_rest() {
         "{stderr}"
     );
 }
+
+/// `process.oomScoreAdj` is written by corral's parent process before the
+/// init (or the exec'd process) is let go, so a process in a user
+/// namespace never makes itself dumpable for it (which would open its fds
+/// to every uid-0 process of the host's user namespace): the score holds
+/// with and without a user namespace, for the init and for exec.
+#[test]
+fn oom_score_adj_with_and_without_a_user_namespace() {
+    for userns in [false, true] {
+        let args = ["sleep", "100"];
+        let mut env = if userns {
+            Env::userns(&args)
+        } else {
+            Env::new(&args)
+        };
+        env.edit(|c| c["process"]["oomScoreAdj"] = json!(123));
+        let id = env.create();
+        let pid = env.state(&id)["pid"].to_string();
+        let score = std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj")).expect("score");
+        assert_eq!(score.trim(), "123", "userns {userns}: init");
+        assert!(env.corral(&["start", &id]).status.success());
+        let o = env.corral(&["exec", &id, "cat", "/proc/self/oom_score_adj"]);
+        assert!(o.status.success(), "{}", out(&o.stderr));
+        assert_eq!(out(&o.stdout).trim(), "123", "userns {userns}: exec");
+        assert!(env.corral(&["delete", "-f", &id]).status.success());
+        assert_nothing_left(&env, &id);
+    }
+}

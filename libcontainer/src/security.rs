@@ -61,10 +61,14 @@ pub fn rlimit_name(r: &PosixRlimit) -> String {
         .unwrap_or_else(|| format!("{:?}", r.typ()))
 }
 
-/// Writes `/proc/self/oom_score_adj`.
-pub fn set_oom_score_adj(v: i32) -> Result<()> {
+/// Writes `/proc/PID/oom_score_adj` of a process corral made, from its
+/// parent, before the process is let go: the process itself, in a user
+/// namespace, could write it only after making itself dumpable, which
+/// would open its fds to every uid-0 process of the host's user namespace
+/// for that moment.
+pub fn set_oom_score_adj(pid: i32, v: i32) -> Result<()> {
     crate::procfile::write(
-        std::path::Path::new("/proc/self/oom_score_adj"),
+        &std::path::PathBuf::from(format!("/proc/{pid}/oom_score_adj")),
         v.to_string().as_bytes(),
     )
     .map_err(|e| Error::Other(format!("process.oomScoreAdj: write {v}: {e}")))

@@ -1,5 +1,5 @@
 //! The process context that the container's init and every exec'd process
-//! share: the go-ahead from the parent, rlimits, oom_score_adj, scheduler,
+//! share: the go-ahead from the parent, rlimits, scheduler,
 //! LSM labels, no_new_privs, seccomp, user and capabilities, the working
 //! directory, and the program with its argv and environment.
 
@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result, SysContext};
 use crate::process::channel::{Channel, Msg};
-use crate::{lsm, security, sys};
+use crate::{lsm, security};
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -47,7 +47,7 @@ impl LateSeccomp<'_> {
 }
 
 /// The process's security context, in runc's order: rlimits,
-/// oom_score_adj, LSM labels, no_new_privs, then seccomp and the switch to
+/// LSM labels, no_new_privs, then seccomp and the switch to
 /// the process's user and capabilities. With no_new_privs the filter is
 /// loaded last of all, right before `execve`, by the caller
 /// ([`LateSeccomp`]). Without it, loading needs CAP_SYS_ADMIN, so, as
@@ -67,9 +67,7 @@ pub(crate) fn enter_process_context<'a>(
     if let Some(rl) = p.rlimits() {
         security::set_rlimits(rl)?;
     }
-    if let Some(adj) = p.oom_score_adj() {
-        with_dumpable(|| security::set_oom_score_adj(adj))?;
-    }
+    // process.oomScoreAdj is written by the parent (security::set_oom_score_adj).
     // While every capability is held (RT and deadline policies need
     // CAP_SYS_NICE) and before seccomp (which may deny personality(2)).
     if let Some(s) = p.scheduler() {
@@ -209,14 +207,4 @@ pub fn find_executable(name: &str, env: &[String]) -> Result<PathBuf> {
     Err(Error::Other(format!(
         "process.args[0]: exec {name:?}: executable file not found in $PATH"
     )))
-}
-
-/// Runs `f` with the process dumpable: in a user namespace, the files of a
-/// non-dumpable process under /proc/self belong to the host's root, and the
-/// container's root may not write them.
-fn with_dumpable<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
-    sys::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0).ctx(|| "set dumpable".to_string())?;
-    let r = f();
-    sys::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0).ctx(|| "set non-dumpable".to_string())?;
-    r
 }

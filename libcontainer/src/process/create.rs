@@ -266,6 +266,9 @@ fn create_in(
         .as_ref()
         .map(|r| cgroups::split_devices(r).0);
     let joined = (|| {
+        if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+            crate::security::set_oom_score_adj(pid, adj)?;
+        }
         parent.send(&Msg::Go)?;
         parent.send(&Msg::Pid(pid))?;
         crate::netdev::move_all(spec, pid)?;

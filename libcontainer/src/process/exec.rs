@@ -188,6 +188,9 @@ pub(crate) fn run(t: &Target, opts: ExecOptions) -> Result<Exec> {
             first
         };
         crate::faults::crash_point("exec-cgroup");
+        if let Some(adj) = opts.process.oom_score_adj() {
+            crate::security::set_oom_score_adj(pid, adj)?;
+        }
         parent.send(&Msg::Go)?;
         parent.send(&Msg::Pid(pid))?;
         // The process sets itself up and execs now: the unmount of our
