@@ -347,7 +347,7 @@ mod tests {
 
     #[test]
     fn default_policy_program_allows_mknod_and_runcs_devices_only() {
-        let policy = crate::cgroups::device_policy(&[], &[]);
+        let policy = crate::cgroups::devices::device_policy(&[], &[]);
         let list: Vec<Rule> = policy
             .iter()
             .map(|(a, r)| Rule::from_v1(*a, r).expect("rule"))
