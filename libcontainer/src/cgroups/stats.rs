@@ -127,7 +127,7 @@ fn num(p: &Path) -> u64 {
 }
 
 /// `key value` lines (memory.stat, cpu.stat, memory.events).
-pub fn kv(p: &Path) -> BTreeMap<String, u64> {
+pub(crate) fn kv(p: &Path) -> BTreeMap<String, u64> {
     std::fs::read_to_string(p)
         .unwrap_or_default()
         .lines()
@@ -157,7 +157,7 @@ fn page_sizes(dir: &Path, suffix: &str) -> Vec<String> {
 }
 
 /// Reads v1 statistics from the container's hierarchies.
-pub fn read_v1(paths: &BTreeMap<String, PathBuf>) -> Stats {
+pub(crate) fn read_v1(paths: &BTreeMap<String, PathBuf>) -> Stats {
     let mut s = Stats::default();
     if let Some(d) = controller_dir(paths, "cpuacct") {
         s.cpu.usage_total = num(&d.join("cpuacct.usage"));
@@ -234,7 +234,7 @@ pub fn read_v1(paths: &BTreeMap<String, PathBuf>) -> Stats {
 }
 
 /// Parses v1 `blkio.*io_service*` files: `MAJ:MIN Op value` lines.
-pub fn blkio_v1(p: &Path) -> Vec<BlkioEntry> {
+pub(crate) fn blkio_v1(p: &Path) -> Vec<BlkioEntry> {
     std::fs::read_to_string(p)
         .unwrap_or_default()
         .lines()
@@ -253,7 +253,7 @@ pub fn blkio_v1(p: &Path) -> Vec<BlkioEntry> {
 }
 
 /// Reads v2 statistics from the container's cgroup.
-pub fn read_v2(d: &Path) -> Stats {
+pub(crate) fn read_v2(d: &Path) -> Stats {
     let mut s = Stats::default();
     let cpu = kv(&d.join("cpu.stat"));
     let g = |m: &BTreeMap<String, u64>, k: &str| m.get(k).copied().unwrap_or(0);
