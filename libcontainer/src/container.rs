@@ -323,6 +323,12 @@ impl Container {
         &self.st.cgroup
     }
 
+    /// The back end of the container's cgroups (v1 or v2, as its record
+    /// says): listing, signalling, reading what they hold.
+    pub fn cgroup_manager(&self) -> Box<dyn cgroups::Manager + '_> {
+        cgroups::manager(&self.st.cgroup)
+    }
+
     /// The state root this container lives under.
     pub fn root(&self) -> &Path {
         self.dir.path.parent().unwrap_or(Path::new("/"))
@@ -349,7 +355,7 @@ impl Container {
         }
         if !store::same_process_alive(self.st.pid, self.st.pid_start) {
             Status::Stopped
-        } else if cgroups::is_frozen(&self.st.cgroup) {
+        } else if self.cgroup_manager().is_frozen() {
             Status::Paused
         } else if !self.st.started && self.dir.fifo().exists() {
             Status::Created
@@ -439,7 +445,7 @@ impl Container {
     pub fn pause(&self) -> Result<()> {
         let _lock = self.dir.lock()?;
         match self.status() {
-            Status::Created | Status::Running => cgroups::freeze(&self.st.cgroup, true),
+            Status::Created | Status::Running => self.cgroup_manager().freeze(true),
             Status::Paused => Err(self.bad_state(Status::Paused, "container is already paused")),
             _ => Err(Error::NotRunning),
         }
@@ -449,7 +455,7 @@ impl Container {
     pub fn resume(&self) -> Result<()> {
         let _lock = self.dir.lock()?;
         match self.status() {
-            Status::Paused => cgroups::freeze(&self.st.cgroup, false),
+            Status::Paused => self.cgroup_manager().freeze(false),
             s => Err(self.bad_state(s, "container not paused")),
         }
     }
@@ -458,7 +464,7 @@ impl Container {
     pub fn stats(&self) -> Result<cgroups::Stats> {
         match self.status() {
             Status::Stopped => Err(Error::NotRunning),
-            _ => Ok(cgroups::stats(&self.st.cgroup)),
+            _ => Ok(self.cgroup_manager().stats()),
         }
     }
 
@@ -475,7 +481,7 @@ impl Container {
             _ => {}
         }
         cgroups::check_supported_resources(res)?;
-        cgroups::apply_resources(&self.st.cgroup, Some(res), true)?;
+        self.cgroup_manager().apply_resources(Some(res), true)?;
         let mut linux = self.st.config.linux().clone().unwrap_or_default();
         let merged = merge_resources(linux.resources().clone().unwrap_or_default(), res);
         linux.set_resources(Some(merged));
@@ -511,7 +517,7 @@ impl Container {
 
     fn signal(&self, sig: i32, all: bool) -> Result<()> {
         if all {
-            return cgroups::signal_all(&self.st.cgroup, sig);
+            return self.cgroup_manager().signal_all(sig);
         }
         // A pidfd pins the process, or (without one) the start time is
         // checked again right before the signal (process::pidref).
@@ -552,18 +558,18 @@ impl Container {
         }
         if status != Status::Stopped {
             let _ = self.signal(libc::SIGKILL, false);
-            let _ = cgroups::signal_all(&self.st.cgroup, libc::SIGKILL);
+            let _ = self.cgroup_manager().signal_all(libc::SIGKILL);
             self.wait_gone(Duration::from_secs(10))?;
         }
         // Any process left in the cgroup (the init's children) goes too.
         for _ in 0..100 {
-            if cgroups::pids(&self.st.cgroup)?.is_empty() {
+            if self.cgroup_manager().pids()?.is_empty() {
                 break;
             }
-            cgroups::signal_all(&self.st.cgroup, libc::SIGKILL)?;
+            self.cgroup_manager().signal_all(libc::SIGKILL)?;
             std::thread::sleep(Duration::from_millis(10));
         }
-        cgroups::remove(&self.st.cgroup)?;
+        self.cgroup_manager().remove()?;
         // The record goes before the published netns: a delete killed in
         // between leaves an entry without a container, which the next
         // corral command sweeps (netns::sweep).

@@ -64,7 +64,9 @@
 //!   [`Container::update`] changes its resources, [`Container::kill`],
 //!   [`Container::pause`], [`Container::resume`], [`Container::delete`].
 //! - [`cgroups::CgroupState`]: the container's cgroup directories, and
-//!   which of them corral made (only those are removed).
+//!   which of them corral made (only those are removed);
+//!   [`cgroups::Manager`] (from [`Container::cgroup_manager`]): what its
+//!   cgroup back end (v1 or v2) does with them.
 //! - [`store::StateDir`]: the state directory and its lock.
 //!
 //! # Threads

@@ -25,7 +25,7 @@ pub struct Bundle {
     /// the checks here, the cgroup plan and the init's cgroup mounts.
     pub hierarchies: Vec<crate::cgroups::Hierarchy>,
     /// Fields accepted without being applied, one warning each
-    /// ([`parse_with_warnings`], [`crate::cgroups::warnings`]).
+    /// ([`parse_with_warnings`], `cgroups::warnings`).
     pub warnings: Vec<String>,
 }
 

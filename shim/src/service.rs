@@ -562,7 +562,7 @@ impl Service {
             return;
         };
         // Read from the cgroup itself: it outlives the init until delete.
-        let kills = libcontainer::cgroups::stats(c.cgroups()).memory.oom_kills;
+        let kills = c.cgroup_manager().stats().memory.oom_kills;
         let mut seen = self.oom_seen.lock().unwrap_or_else(|p| p.into_inner());
         let last = seen.entry(id.to_string()).or_insert(0);
         if kills > *last {
@@ -785,7 +785,7 @@ impl Task for TaskService {
 
     fn pids(&self, _: &TtrpcContext, req: api::PidsRequest) -> ttrpc::Result<api::PidsResponse> {
         let c = self.0.load(&req.id)?;
-        let pids = libcontainer::cgroups::pids(c.cgroups()).map_err(lib_err)?;
+        let pids = c.cgroup_manager().pids().map_err(lib_err)?;
         let mut r = api::PidsResponse::new();
         for p in pids {
             let mut info = api::ProcessInfo::new();
@@ -901,7 +901,7 @@ impl Task for TaskService {
         let c = self.0.load(&req.id)?;
         let s = c.stats().map_err(lib_err)?;
         let mut r = api::StatsResponse::new();
-        r.stats = MessageField::some(crate::metrics::pack(&s, c.cgroups().v2));
+        r.stats = MessageField::some(crate::metrics::pack(&s, c.cgroup_manager().unified()));
         Ok(r)
     }
 

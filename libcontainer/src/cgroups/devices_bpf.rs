@@ -11,14 +11,12 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
-
 use crate::error::{Error, Result};
 
 /// One eBPF instruction, as the kernel lays it out.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Insn {
+pub(crate) struct Insn {
     /// Opcode.
     pub code: u8,
     /// dst register (low nibble) and src register (high nibble).
@@ -75,24 +73,6 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// From an OCI device-cgroup rule; `None` for a fifo rule, which names
-    /// no device.
-    pub fn from_oci(d: &LinuxDeviceCgroup) -> Option<Rule> {
-        let dev_type = match d.typ().unwrap_or(LinuxDeviceType::A) {
-            LinuxDeviceType::A => None,
-            LinuxDeviceType::B => Some(1),
-            LinuxDeviceType::C | LinuxDeviceType::U => Some(2),
-            LinuxDeviceType::P => return None,
-        };
-        Some(Rule {
-            allow: d.allow(),
-            dev_type,
-            major: d.major().filter(|m| *m >= 0),
-            minor: d.minor().filter(|m| *m >= 0),
-            access: access_bits(d.access().as_deref().unwrap_or("rwm")),
-        })
-    }
-
     /// From the kernel's v1 syntax (`c 1:3 rwm`, `c 136:* rwm`); `None` for
     /// a fifo (`p`) or unknown type, which names no device.
     pub fn from_v1(allow: bool, s: &str) -> Option<Rule> {
@@ -116,7 +96,7 @@ impl Rule {
 }
 
 /// The program for `rules` (in config order).
-pub fn program(rules: &[Rule]) -> Vec<Insn> {
+pub(crate) fn program(rules: &[Rule]) -> Vec<Insn> {
     // r2 = type, r3 = access, r4 = major, r5 = minor (struct bpf_cgroup_dev_ctx).
     let mut p = vec![
         ins(LDXW, 2, 1, 0, 0),
@@ -203,7 +183,7 @@ fn put_u32(attr: &mut [u64; 16], byte_off: usize, v: u32) {
 }
 
 /// Loads the program into the kernel.
-pub fn load(prog: &[Insn]) -> Result<OwnedFd> {
+pub(crate) fn load(prog: &[Insn]) -> Result<OwnedFd> {
     let license = b"Apache-2.0\0";
     let mut log = vec![0u8; 64 * 1024];
     let mut attr = [0u64; 16];
@@ -347,7 +327,7 @@ mod tests {
 
     #[test]
     fn default_policy_program_allows_mknod_and_runcs_devices_only() {
-        let policy = crate::cgroups::device_policy(&[], &[]);
+        let policy = crate::cgroups::devices::device_policy(&[], &[]);
         let list: Vec<Rule> = policy
             .iter()
             .map(|(a, r)| Rule::from_v1(*a, r).expect("rule"))
@@ -377,25 +357,5 @@ mod tests {
             None,
             "a fifo is no device"
         );
-    }
-
-    #[test]
-    fn oci_rules_convert() {
-        let d: LinuxDeviceCgroup =
-            serde_json::from_str(r#"{"allow":true,"type":"c","major":10,"access":"rw"}"#)
-                .expect("json");
-        assert_eq!(
-            Rule::from_oci(&d),
-            Some(Rule {
-                allow: true,
-                dev_type: Some(2),
-                major: Some(10),
-                minor: None,
-                access: 6
-            })
-        );
-        let f: LinuxDeviceCgroup =
-            serde_json::from_str(r#"{"allow":true,"type":"p"}"#).expect("json");
-        assert_eq!(Rule::from_oci(&f), None);
     }
 }

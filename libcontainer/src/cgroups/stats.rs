@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::v1;
+use super::layout::controller_dir;
 
 /// CPU usage.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -127,7 +127,7 @@ fn num(p: &Path) -> u64 {
 }
 
 /// `key value` lines (memory.stat, cpu.stat, memory.events).
-pub fn kv(p: &Path) -> BTreeMap<String, u64> {
+pub(crate) fn kv(p: &Path) -> BTreeMap<String, u64> {
     std::fs::read_to_string(p)
         .unwrap_or_default()
         .lines()
@@ -157,9 +157,9 @@ fn page_sizes(dir: &Path, suffix: &str) -> Vec<String> {
 }
 
 /// Reads v1 statistics from the container's hierarchies.
-pub fn read_v1(paths: &BTreeMap<String, PathBuf>) -> Stats {
+pub(crate) fn read_v1(paths: &BTreeMap<String, PathBuf>) -> Stats {
     let mut s = Stats::default();
-    if let Some(d) = v1::dir(paths, "cpuacct") {
+    if let Some(d) = controller_dir(paths, "cpuacct") {
         s.cpu.usage_total = num(&d.join("cpuacct.usage"));
         s.cpu.per_cpu = std::fs::read_to_string(d.join("cpuacct.usage_percpu"))
             .unwrap_or_default()
@@ -172,13 +172,13 @@ pub fn read_v1(paths: &BTreeMap<String, PathBuf>) -> Stats {
         s.cpu.usage_user = ticks.get("user").copied().unwrap_or(0) * 1_000_000_000 / hz;
         s.cpu.usage_kernel = ticks.get("system").copied().unwrap_or(0) * 1_000_000_000 / hz;
     }
-    if let Some(d) = v1::dir(paths, "cpu") {
+    if let Some(d) = controller_dir(paths, "cpu") {
         let st = kv(&d.join("cpu.stat"));
         s.cpu.periods = st.get("nr_periods").copied().unwrap_or(0);
         s.cpu.throttled_periods = st.get("nr_throttled").copied().unwrap_or(0);
         s.cpu.throttled_time = st.get("throttled_time").copied().unwrap_or(0);
     }
-    if let Some(d) = v1::dir(paths, "memory") {
+    if let Some(d) = controller_dir(paths, "memory") {
         let m = &mut s.memory;
         m.usage = num(&d.join("memory.usage_in_bytes"));
         m.max_usage = num(&d.join("memory.max_usage_in_bytes"));
@@ -204,18 +204,18 @@ pub fn read_v1(paths: &BTreeMap<String, PathBuf>) -> Stats {
         // v1 counts no separate OOM events: every kill is one.
         m.oom_events = m.oom_kills;
     }
-    if let Some(d) = v1::dir(paths, "pids") {
+    if let Some(d) = controller_dir(paths, "pids") {
         s.pids.current = num(&d.join("pids.current"));
         s.pids.limit = match num(&d.join("pids.max")) {
             u64::MAX => 0,
             n => n,
         };
     }
-    if let Some(d) = v1::dir(paths, "blkio") {
+    if let Some(d) = controller_dir(paths, "blkio") {
         s.blkio.io_service_bytes = blkio_v1(&d.join("blkio.throttle.io_service_bytes"));
         s.blkio.io_serviced = blkio_v1(&d.join("blkio.throttle.io_serviced"));
     }
-    if let Some(d) = v1::dir(paths, "hugetlb") {
+    if let Some(d) = controller_dir(paths, "hugetlb") {
         for size in page_sizes(d, ".usage_in_bytes") {
             s.hugetlb.insert(
                 size.clone(),
@@ -234,7 +234,7 @@ pub fn read_v1(paths: &BTreeMap<String, PathBuf>) -> Stats {
 }
 
 /// Parses v1 `blkio.*io_service*` files: `MAJ:MIN Op value` lines.
-pub fn blkio_v1(p: &Path) -> Vec<BlkioEntry> {
+pub(crate) fn blkio_v1(p: &Path) -> Vec<BlkioEntry> {
     std::fs::read_to_string(p)
         .unwrap_or_default()
         .lines()
@@ -253,7 +253,7 @@ pub fn blkio_v1(p: &Path) -> Vec<BlkioEntry> {
 }
 
 /// Reads v2 statistics from the container's cgroup.
-pub fn read_v2(d: &Path) -> Stats {
+pub(crate) fn read_v2(d: &Path) -> Stats {
     let mut s = Stats::default();
     let cpu = kv(&d.join("cpu.stat"));
     let g = |m: &BTreeMap<String, u64>, k: &str| m.get(k).copied().unwrap_or(0);

@@ -4,24 +4,22 @@
 //! tests run them against a temp dir of fake control files.
 
 use std::collections::BTreeMap;
+use std::fs;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxResources, LinuxThrottleDevice};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxResources, LinuxThrottleDevice};
 
-use super::{read_trim, write};
+use super::devices::device_policy;
+use super::files::{pids_max, read_trim, write};
+use super::layout::{controller_dir, hierarchies, Hierarchy};
+use super::manager::Manager;
+use super::plan::{make_dirs, CgroupState};
+use super::resources::{rdma_lines, unset_zeros};
+use super::stats::{self, Stats};
 use crate::error::{Error, Result};
 
-/// The container's directory for controller `name` (`cpu` finds a
-/// `cpu,cpuacct` hierarchy too).
-pub fn dir<'a>(paths: &'a BTreeMap<String, PathBuf>, name: &str) -> Option<&'a PathBuf> {
-    paths
-        .iter()
-        .find(|(k, _)| k.split(',').any(|c| c == name))
-        .map(|(_, v)| v)
-}
-
 /// The controllers `res` needs, each with the JSON path that needs it.
-pub fn required(res: &LinuxResources) -> Vec<(&'static str, &'static str)> {
+pub(crate) fn required(res: &LinuxResources) -> Vec<(&'static str, &'static str)> {
     let mut need = Vec::new();
     if res.devices().as_ref().is_some_and(|d| !d.is_empty()) {
         need.push(("devices", "linux.resources.devices"));
@@ -72,7 +70,7 @@ pub fn required(res: &LinuxResources) -> Vec<(&'static str, &'static str)> {
 }
 
 fn ctl<'a>(paths: &'a BTreeMap<String, PathBuf>, name: &str, field: &str) -> Result<&'a PathBuf> {
-    dir(paths, name).ok_or_else(|| {
+    controller_dir(paths, name).ok_or_else(|| {
         Error::unsupported(
             field,
             format!("the host has no {name} cgroup controller mounted"),
@@ -82,13 +80,17 @@ fn ctl<'a>(paths: &'a BTreeMap<String, PathBuf>, name: &str, field: &str) -> Res
 
 /// Applies every resource of `res`. `update`: this is a change to a
 /// running container (checkBeforeUpdate applies).
-pub fn apply(paths: &BTreeMap<String, PathBuf>, res: &LinuxResources, update: bool) -> Result<()> {
+pub(crate) fn apply(
+    paths: &BTreeMap<String, PathBuf>,
+    res: &LinuxResources,
+    update: bool,
+) -> Result<()> {
     if let Some(m) = res.memory() {
         let d = ctl(paths, "memory", "linux.resources.memory")?;
         memory(d, m, update)?;
     }
     if let Some(c) = res.cpu() {
-        if let Some(d) = dir(paths, "cpu") {
+        if let Some(d) = controller_dir(paths, "cpu") {
             cpu(d, c)?;
         }
         if c.cpus().is_some() || c.mems().is_some() {
@@ -101,7 +103,7 @@ pub fn apply(paths: &BTreeMap<String, PathBuf>, res: &LinuxResources, update: bo
             }
         }
     }
-    let rdma = super::rdma_lines(res)?;
+    let rdma = rdma_lines(res)?;
     if !rdma.is_empty() {
         let d = ctl(paths, "rdma", "linux.resources.rdma")?;
         for line in rdma {
@@ -110,7 +112,7 @@ pub fn apply(paths: &BTreeMap<String, PathBuf>, res: &LinuxResources, update: bo
     }
     if let Some(p) = res.pids() {
         let d = ctl(paths, "pids", "linux.resources.pids")?;
-        write(&d.join("pids.max"), &super::pids_max(p.limit()))?;
+        write(&d.join("pids.max"), &pids_max(p.limit()))?;
     }
     if let Some(b) = res.block_io() {
         let d = ctl(paths, "blkio", "linux.resources.blockIO")?;
@@ -147,13 +149,13 @@ pub fn apply(paths: &BTreeMap<String, PathBuf>, res: &LinuxResources, update: bo
     }
     if let Some(rules) = res.devices().as_ref().filter(|r| !r.is_empty()) {
         let d = ctl(paths, "devices", "linux.resources.devices")?;
-        devices(d, &super::device_policy(rules, &[]))?;
+        devices(d, &device_policy(rules, &[]))?;
     }
     Ok(())
 }
 
 fn memory(d: &Path, m: &oci_spec::runtime::LinuxMemory, update: bool) -> Result<()> {
-    // memory.kernel is ignored with a warning (`super::warnings`).
+    // memory.kernel is ignored with a warning (`validate::warnings`).
     if let Some(s) = m.swappiness() {
         if s > 100 {
             return Err(Error::spec(
@@ -223,7 +225,7 @@ fn memory(d: &Path, m: &oci_spec::runtime::LinuxMemory, update: bool) -> Result<
     }
     if let Some(t) = m.kernel_tcp() {
         // Without the file (a kernel that dropped it): ignored with a
-        // warning (`super::warnings`).
+        // warning (`validate::warnings`).
         let f = d.join("memory.kmem.tcp.limit_in_bytes");
         if f.exists() {
             write(&f, &t.to_string())?;
@@ -401,11 +403,11 @@ fn blkio(d: &Path, b: &oci_spec::runtime::LinuxBlockIo) -> Result<()> {
     Ok(())
 }
 
-/// Writes a device policy ([`super::device_policy`]) to the v1 `devices`
+/// Writes a device policy (`devices::device_policy`) to the v1 `devices`
 /// cgroup `d`, rule by rule: `devices.deny` for a deny, `devices.allow` for
 /// an allow. The first rule, deny `a`, empties the list (an allow-list
 /// from then on).
-pub fn devices(d: &Path, policy: &[(bool, String)]) -> Result<()> {
+pub(crate) fn devices(d: &Path, policy: &[(bool, String)]) -> Result<()> {
     for (allow, rule) in policy {
         let file = if *allow {
             "devices.allow"
@@ -418,8 +420,8 @@ pub fn devices(d: &Path, policy: &[(bool, String)]) -> Result<()> {
 }
 
 /// Freezes (`true`) or thaws the container, waiting until the kernel says so.
-pub fn freeze(paths: &BTreeMap<String, PathBuf>, frozen: bool) -> Result<()> {
-    let d = dir(paths, "freezer")
+pub(crate) fn freeze(paths: &BTreeMap<String, PathBuf>, frozen: bool) -> Result<()> {
+    let d = controller_dir(paths, "freezer")
         .ok_or_else(|| Error::Other("the host has no freezer cgroup controller mounted".into()))?;
     let want = if frozen { "FROZEN" } else { "THAWED" };
     for _ in 0..1000 {
@@ -433,16 +435,162 @@ pub fn freeze(paths: &BTreeMap<String, PathBuf>, frozen: bool) -> Result<()> {
 }
 
 /// Whether the container's freezer says FROZEN.
-pub fn is_frozen(paths: &BTreeMap<String, PathBuf>) -> bool {
-    dir(paths, "freezer")
+pub(crate) fn is_frozen(paths: &BTreeMap<String, PathBuf>) -> bool {
+    controller_dir(paths, "freezer")
         .and_then(|d| read_trim(&d.join("freezer.state")).ok())
         .is_some_and(|s| s == "FROZEN")
+}
+
+/// The v1 back end (legacy and hybrid hosts): every resource in the
+/// hierarchy of its controller; a hybrid host's cgroup2 directory is
+/// joined (the entry) but holds no resources.
+#[derive(Debug)]
+pub struct V1Manager<'a> {
+    st: &'a CgroupState,
+}
+
+impl<'a> V1Manager<'a> {
+    /// The v1 manager of the container whose cgroups are `st`.
+    pub fn new(st: &'a CgroupState) -> Self {
+        V1Manager { st }
+    }
+}
+
+impl Manager for V1Manager<'_> {
+    fn state(&self) -> &CgroupState {
+        self.st
+    }
+
+    fn unified(&self) -> bool {
+        false
+    }
+
+    fn create(&self) -> Result<()> {
+        let st = self.st;
+        let r = (|| {
+            make_dirs(st, &mut |dir| {
+                // A directory on the way to the cpuset cgroup.
+                let cpuset = st
+                    .paths
+                    .iter()
+                    .any(|(k, p)| k.split(',').any(|c| c == "cpuset") && p.starts_with(dir));
+                match dir.parent() {
+                    Some(parent) if cpuset => inherit_cpuset(parent, dir),
+                    _ => Ok(()),
+                }
+            })?;
+            // A cpuset cgroup that existed (joined by cgroupsPath) may be empty.
+            let hs = hierarchies()?;
+            for (key, path) in &st.paths {
+                if key.split(',').any(|c| c == "cpuset") {
+                    if let Some(h) = hs.iter().find(|h| &h.key == key) {
+                        fill_empty_cpusets(&h.mountpoint, path)?;
+                    }
+                }
+            }
+            Ok(())
+        })();
+        if r.is_err() {
+            let _ = self.remove();
+        }
+        r
+    }
+
+    fn apply_resources(&self, res: Option<&LinuxResources>, update: bool) -> Result<()> {
+        let Some(res) = res else { return Ok(()) };
+        apply(&self.st.paths, &unset_zeros(res), update)
+    }
+
+    /// On v1 the policy goes to the `devices` hierarchy; without one, a
+    /// config's rules are refused with the field named.
+    fn apply_devices(&self, rules: &[LinuxDeviceCgroup], nodes: &[LinuxDevice]) -> Result<()> {
+        if rules.is_empty() && !nix::unistd::geteuid().is_root() {
+            return Ok(());
+        }
+        let policy = device_policy(rules, nodes);
+        match controller_dir(&self.st.paths, "devices") {
+            Some(d) => devices(d, &policy),
+            None if rules.is_empty() => Ok(()),
+            None => Err(Error::unsupported(
+                "linux.resources.devices",
+                "needs the devices cgroup controller, which this host has not mounted",
+            )),
+        }
+    }
+
+    fn freeze(&self, frozen: bool) -> Result<()> {
+        freeze(&self.st.paths, frozen)
+    }
+
+    fn is_frozen(&self) -> bool {
+        is_frozen(&self.st.paths)
+    }
+
+    fn stats(&self) -> Stats {
+        stats::read_v1(&self.st.paths)
+    }
+}
+
+/// Fails for a field whose controller this host has not mounted (or that
+/// only cgroup v2 has), naming the field and the controller.
+pub(crate) fn check(hs: &[Hierarchy], res: &LinuxResources) -> Result<()> {
+    if res.unified().as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(Error::unsupported(
+            "linux.resources.unified",
+            "this host's controllers are cgroup v1: unified keys need a cgroup v2 host",
+        ));
+    }
+    for (ctrl, field) in required(res) {
+        if !hs
+            .iter()
+            .any(|h| !h.v2 && h.key.split(',').any(|c| c == ctrl))
+        {
+            return Err(Error::unsupported(
+                field,
+                format!("needs the {ctrl} cgroup controller, which this host has not mounted"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A v1 cpuset cgroup with no cpus or no mems (a new one, or one made by
+/// someone else and left so) refuses every process with ENOSPC: each
+/// level from the hierarchy's top down to `target` that is empty gets its
+/// parent's values, as runc does.
+fn fill_empty_cpusets(mountpoint: &Path, target: &Path) -> Result<()> {
+    let Ok(rel) = target.strip_prefix(mountpoint) else {
+        return Ok(());
+    };
+    let mut dir = mountpoint.to_path_buf();
+    for part in rel.components() {
+        let parent = dir.clone();
+        dir.push(part);
+        if dir.is_dir() {
+            inherit_cpuset(&parent, &dir)?;
+        }
+    }
+    Ok(())
+}
+
+/// A new v1 cpuset cgroup starts with no cpus and no mems; give it its
+/// parent's so that a process can join.
+fn inherit_cpuset(parent: &Path, child: &Path) -> Result<()> {
+    for f in ["cpuset.cpus", "cpuset.mems"] {
+        let v =
+            fs::read_to_string(parent.join(f)).map_err(|e| Error::io("read", parent.join(f), e))?;
+        let cur = fs::read_to_string(child.join(f)).unwrap_or_default();
+        if cur.trim().is_empty() {
+            write(&child.join(f), v.trim())?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cgroups::DEFAULT_ALLOWED;
+    use crate::cgroups::devices::DEFAULT_ALLOWED;
     use std::fs;
 
     /// A fake v1 hierarchy per controller, with empty control files.
@@ -546,7 +694,7 @@ mod tests {
             false,
         )
         .expect("not an update");
-        // Kernel memory is ignored (a warning, `super::warnings`).
+        // Kernel memory is ignored (a warning, `validate::warnings`).
         apply(&p, &res(r#"{"memory": {"kernel": 1}}"#), false).expect("kernel is ignored");
         let e =
             apply(&p, &res(r#"{"memory": {"swappiness": 101}}"#), false).expect_err("swappiness");
@@ -642,19 +790,67 @@ mod tests {
 
     #[test]
     fn a_missing_controller_is_named() {
-        let hs = super::super::parse_mountinfo(
+        let hs = crate::cgroups::layout::parse_mountinfo(
             "31 30 0:27 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n",
         );
-        let e = super::super::check_with(&hs, &res(r#"{"memory": {"limit": 1}}"#))
+        let e = crate::cgroups::validate::check_with(&hs, &res(r#"{"memory": {"limit": 1}}"#))
             .expect_err("no memory");
         assert!(
             e.to_string().contains("linux.resources.memory")
                 && e.to_string().contains("memory cgroup controller"),
             "{e}"
         );
-        super::super::check_with(&hs, &res(r#"{"cpu": {"shares": 2}}"#)).expect("cpu is there");
-        let e = super::super::check_with(&hs, &res(r#"{"cpu": {"cpus": "0"}}"#))
+        crate::cgroups::validate::check_with(&hs, &res(r#"{"cpu": {"shares": 2}}"#))
+            .expect("cpu is there");
+        let e = crate::cgroups::validate::check_with(&hs, &res(r#"{"cpu": {"cpus": "0"}}"#))
             .expect_err("no cpuset");
         assert!(e.to_string().contains("cpuset"), "{e}");
+    }
+
+    /// A temporary directory removed on drop, also when a test fails.
+    struct TempDir(PathBuf);
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn apply_devices_writes_the_policy_to_the_v1_devices_cgroup() {
+        let tmp = TempDir(
+            std::env::temp_dir().join(format!("corral-devpolicy-test-{}", std::process::id())),
+        );
+        let d = tmp.0.join("devices");
+        fs::create_dir_all(&d).expect("mkdir");
+        for f in ["devices.allow", "devices.deny"] {
+            fs::write(d.join(f), "").expect("control file");
+        }
+        let mut paths = BTreeMap::new();
+        paths.insert("devices".to_string(), d.clone());
+        let st = CgroupState {
+            paths,
+            created: Vec::new(),
+            v2: false,
+        };
+        // A fake control file keeps the last write only.
+        V1Manager::new(&st).apply_devices(&[], &[]).expect("apply");
+        let last = |f: &str| fs::read_to_string(d.join(f)).expect("read");
+        assert_eq!(last("devices.deny"), "a *:* rwm");
+        assert_eq!(
+            last("devices.allow"),
+            DEFAULT_ALLOWED[DEFAULT_ALLOWED.len() - 1]
+        );
+        // No devices hierarchy: nothing enforces a default, but a config's
+        // rules are refused with the field named.
+        let none = CgroupState::default();
+        V1Manager::new(&none)
+            .apply_devices(&[], &[])
+            .expect("no hierarchy, no rules");
+        let rules: Vec<LinuxDeviceCgroup> =
+            serde_json::from_str(r#"[{"allow":false,"access":"rwm"}]"#).expect("json");
+        let e = V1Manager::new(&none)
+            .apply_devices(&rules, &[])
+            .expect_err("rules without devices");
+        assert!(e.to_string().contains("linux.resources.devices"), "{e}");
     }
 }

@@ -1,15 +1,21 @@
 //! cgroup v2: every OCI resource written to the unified hierarchy's files.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxResources, LinuxThrottleDevice};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxResources, LinuxThrottleDevice};
 
+use super::devices::device_policy;
 use super::devices_bpf::{self, Rule};
-use super::{read_trim, write};
+use super::files::{pids_max, read_trim, write};
+use super::layout::hierarchies;
+use super::manager::{signal_each, Manager};
+use super::plan::{make_dirs, CgroupState};
+use super::resources::{rdma_lines, unset_zeros};
+use super::stats::{self, Stats};
 use crate::error::{Error, Result};
 
 /// Fails for what cgroup v2 has no file for, naming the field.
-pub fn check(res: &LinuxResources) -> Result<()> {
+pub(crate) fn check(res: &LinuxResources) -> Result<()> {
     let no = |field: &str, why: &str| Err(Error::unsupported(field, why.to_string()));
     if let Some(n) = res.network() {
         if n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty()) {
@@ -29,7 +35,7 @@ pub fn check(res: &LinuxResources) -> Result<()> {
     }
     if let Some(m) = res.memory() {
         // memory.kernel and kernelTCP are ignored with a warning
-        // (`super::warnings`), as runc does.
+        // (`validate::warnings`), as runc does.
         if m.swappiness().is_some() {
             return no(
                 "linux.resources.memory.swappiness",
@@ -60,7 +66,7 @@ pub fn check(res: &LinuxResources) -> Result<()> {
 }
 
 /// The v2 controllers `res` needs.
-pub fn needed(res: &LinuxResources) -> Vec<&'static str> {
+pub(crate) fn needed(res: &LinuxResources) -> Vec<&'static str> {
     let mut v = Vec::new();
     if let Some(c) = res.cpu() {
         if c.shares().is_some()
@@ -110,7 +116,11 @@ pub fn needed(res: &LinuxResources) -> Vec<&'static str> {
 /// Enables `controllers` in the `cgroup.subtree_control` of every ancestor
 /// of `dir` from the hierarchy's root down, so that `dir` has their files.
 /// A controller the host lacks is an error naming it.
-pub fn enable_controllers(mountpoint: &Path, dir: &Path, controllers: &[&str]) -> Result<()> {
+pub(crate) fn enable_controllers(
+    mountpoint: &Path,
+    dir: &Path,
+    controllers: &[&str],
+) -> Result<()> {
     if controllers.is_empty() {
         return Ok(());
     }
@@ -136,7 +146,7 @@ pub fn enable_controllers(mountpoint: &Path, dir: &Path, controllers: &[&str]) -
 }
 
 /// cgroup v1 cpu.shares to v2 cpu.weight, as runc and crun convert.
-pub fn shares_to_weight(shares: u64) -> u64 {
+pub(crate) fn shares_to_weight(shares: u64) -> u64 {
     if shares == 0 {
         return 0;
     }
@@ -151,9 +161,9 @@ fn max_or(v: i64) -> String {
     }
 }
 
-/// Attaches a device policy ([`super::device_policy`]) as the eBPF device
+/// Attaches a device policy (`devices::device_policy`) as the eBPF device
 /// program of the cgroup `d` (fifo rules name no device and are left out).
-pub fn devices(d: &Path, policy: &[(bool, String)]) -> Result<()> {
+pub(crate) fn devices(d: &Path, policy: &[(bool, String)]) -> Result<()> {
     let list: Vec<Rule> = policy
         .iter()
         .filter_map(|(allow, r)| Rule::from_v1(*allow, r))
@@ -162,7 +172,7 @@ pub fn devices(d: &Path, policy: &[(bool, String)]) -> Result<()> {
 }
 
 /// Applies every resource of `res` to the container's cgroup `d`.
-pub fn apply(d: &Path, res: &LinuxResources, update: bool) -> Result<()> {
+pub(crate) fn apply(d: &Path, res: &LinuxResources, update: bool) -> Result<()> {
     check(res)?;
     if let Some(c) = res.cpu() {
         if let Some(s) = c.shares() {
@@ -227,11 +237,11 @@ pub fn apply(d: &Path, res: &LinuxResources, update: bool) -> Result<()> {
             write(&d.join("memory.low"), &max_or(r))?;
         }
     }
-    for line in super::rdma_lines(res)? {
+    for line in rdma_lines(res)? {
         write(&d.join("rdma.max"), &line)?;
     }
     if let Some(p) = res.pids() {
-        write(&d.join("pids.max"), &super::pids_max(p.limit()))?;
+        write(&d.join("pids.max"), &pids_max(p.limit()))?;
     }
     if let Some(b) = res.block_io() {
         let wfile = if d.join("io.weight").exists() {
@@ -280,7 +290,7 @@ pub fn apply(d: &Path, res: &LinuxResources, update: bool) -> Result<()> {
         }
     }
     if let Some(rules) = res.devices().as_ref().filter(|r| !r.is_empty()) {
-        devices(d, &super::device_policy(rules, &[]))?;
+        devices(d, &device_policy(rules, &[]))?;
     }
     if let Some(u) = res.unified() {
         let mut keys: Vec<&String> = u.keys().collect();
@@ -300,7 +310,7 @@ pub fn apply(d: &Path, res: &LinuxResources, update: bool) -> Result<()> {
 }
 
 /// Freezes or thaws through cgroup.freeze, waiting for cgroup.events.
-pub fn freeze(d: &Path, frozen: bool) -> Result<()> {
+pub(crate) fn freeze(d: &Path, frozen: bool) -> Result<()> {
     write(&d.join("cgroup.freeze"), if frozen { "1" } else { "0" })?;
     let want = if frozen { "frozen 1" } else { "frozen 0" };
     for _ in 0..5000 {
@@ -316,8 +326,105 @@ pub fn freeze(d: &Path, frozen: bool) -> Result<()> {
 }
 
 /// Whether cgroup.events says frozen.
-pub fn is_frozen(d: &Path) -> bool {
+pub(crate) fn is_frozen(d: &Path) -> bool {
     read_trim(&d.join("cgroup.events")).is_ok_and(|t| t.lines().any(|l| l == "frozen 1"))
+}
+
+/// The v2 back end (unified hosts): every resource in the container's
+/// directory of the one hierarchy, the device policy as its eBPF program.
+#[derive(Debug)]
+pub struct V2Manager<'a> {
+    st: &'a CgroupState,
+}
+
+impl<'a> V2Manager<'a> {
+    /// The v2 manager of the container whose cgroups are `st`.
+    pub fn new(st: &'a CgroupState) -> Self {
+        V2Manager { st }
+    }
+
+    /// The container's cgroup2 directory, which a record of a unified host
+    /// always has.
+    fn dir(&self) -> Option<&Path> {
+        self.st.paths.get("unified").map(PathBuf::as_path)
+    }
+
+    fn need_dir(&self) -> Result<&Path> {
+        self.dir()
+            .ok_or_else(|| Error::Other("no unified cgroup for this container".into()))
+    }
+}
+
+impl Manager for V2Manager<'_> {
+    fn state(&self) -> &CgroupState {
+        self.st
+    }
+
+    fn unified(&self) -> bool {
+        true
+    }
+
+    fn create(&self) -> Result<()> {
+        let r = make_dirs(self.st, &mut |_| Ok(()));
+        if r.is_err() {
+            let _ = self.remove();
+        }
+        r
+    }
+
+    /// Enables the controllers `res` needs down the directory's path, then
+    /// writes its files.
+    fn apply_resources(&self, res: Option<&LinuxResources>, update: bool) -> Result<()> {
+        let Some(res) = res else { return Ok(()) };
+        let res = &unset_zeros(res);
+        let d = self.need_dir()?;
+        let hs = hierarchies()?;
+        let mnt = hs
+            .iter()
+            .find(|h| h.v2)
+            .map(|h| h.mountpoint.clone())
+            .unwrap_or_else(|| PathBuf::from("/sys/fs/cgroup"));
+        enable_controllers(&mnt, d, &needed(res))?;
+        apply(d, res, update)
+    }
+
+    /// On v2 the policy is the eBPF device program of the cgroup.
+    fn apply_devices(&self, rules: &[LinuxDeviceCgroup], nodes: &[LinuxDevice]) -> Result<()> {
+        if rules.is_empty() && !nix::unistd::geteuid().is_root() {
+            return Ok(());
+        }
+        let policy = device_policy(rules, nodes);
+        devices(self.need_dir()?, &policy)
+    }
+
+    // A record of a unified host always names its cgroup2 directory;
+    // without one there is nothing to freeze and nothing to read.
+    fn freeze(&self, frozen: bool) -> Result<()> {
+        freeze(self.need_dir()?, frozen)
+    }
+
+    fn is_frozen(&self) -> bool {
+        self.dir().is_some_and(is_frozen)
+    }
+
+    fn stats(&self) -> Stats {
+        self.dir().map(stats::read_v2).unwrap_or_default()
+    }
+
+    /// SIGKILL through `cgroup.kill` where the kernel has it (Linux 5.14),
+    /// every pid one by one otherwise.
+    fn signal_all(&self, sig: i32) -> Result<()> {
+        if sig == libc::SIGKILL {
+            if let Some(k) = self
+                .dir()
+                .map(|d| d.join("cgroup.kill"))
+                .filter(|k| k.exists())
+            {
+                return write(&k, "1");
+            }
+        }
+        signal_each(self, sig)
+    }
 }
 
 #[cfg(test)]

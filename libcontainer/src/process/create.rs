@@ -144,8 +144,9 @@ fn create_in(
     let linux = spec.linux().clone().unwrap_or_default();
     let cg = st.cgroup.clone();
     made.cgroups = Some(cg.clone());
-    cgroups::make(&cg)?;
-    cgroups::check_joinable(&cg)?;
+    let cgm = cgroups::manager(&cg);
+    cgm.create()?;
+    cgm.check_joinable()?;
     faults::crash_point("cgroup");
     let fifo = dir.fifo();
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
@@ -212,7 +213,7 @@ fn create_in(
     };
     // The init enters its cgroups itself (cgroups::Entry, clone::into_cgroups): a cgroup2
     // directory by the clone, v1 hierarchies by writing 0 to `tasks`.
-    let mut entry = cgroups::Entry::open(&cg)?;
+    let mut entry = cgm.entry()?;
     let first = match clone::into_cgroups(&mut entry, clone_flags, "clone the container init")? {
         sys::Forked::Child => {
             drop(parent);
@@ -272,7 +273,7 @@ fn create_in(
         parent.send(&Msg::Go)?;
         parent.send(&Msg::Pid(pid))?;
         crate::netdev::move_all(spec, pid)?;
-        cgroups::apply_resources(&cg, limits.as_ref(), false)
+        cgm.apply_resources(limits.as_ref(), false)
     })();
     if let Err(e) = joined {
         // The init may have failed first (a mount): its reason wins.
@@ -299,7 +300,7 @@ fn create_in(
                     .and_then(|r| r.devices().clone())
                     .unwrap_or_default();
                 let nodes = linux.devices().clone().unwrap_or_default();
-                cgroups::apply_devices(&cg, &rules, &nodes)?;
+                cgm.apply_devices(&rules, &nodes)?;
                 if crate::netns::requested(&st.annotations)? {
                     made.netns = Some((o.root.clone(), o.id.clone()));
                     crate::netns::publish(&o.root, &o.id, pid)?;
@@ -349,8 +350,9 @@ impl Made {
             let _ = nix::sys::wait::waitpid(pid, None);
         }
         if let Some(cg) = self.cgroups.take() {
-            let _ = cgroups::signal_all(&cg, libc::SIGKILL);
-            let _ = cgroups::remove(&cg);
+            let cgm = cgroups::manager(&cg);
+            let _ = cgm.signal_all(libc::SIGKILL);
+            let _ = cgm.remove();
         }
     }
 }

@@ -138,7 +138,7 @@ pub(crate) fn run(t: &Target, opts: ExecOptions) -> Result<Exec> {
         .exec_cpu_affinity()
         .as_ref()
         .is_some_and(|a| a.initial().is_some());
-    let mut entry = cgroups::Entry::open(t.cgroups)?;
+    let mut entry = cgroups::manager(t.cgroups).entry()?;
     if initial_affinity {
         entry.without_clone_into()?;
     }

@@ -23,7 +23,7 @@ pub struct PsArgs {
 pub fn run(root: &Path, a: &PsArgs) -> Result<i32, String> {
     let (format, ps_args) = (a.format.as_str(), &a.ps_args);
     let c = Container::load(root, &a.id).map_err(|e| e.to_string())?;
-    let pids = libcontainer::cgroups::pids(c.cgroups()).map_err(|e| e.to_string())?;
+    let pids = c.cgroup_manager().pids().map_err(|e| e.to_string())?;
     match format {
         "json" => {
             crate::output::line!(

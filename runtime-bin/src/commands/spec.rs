@@ -42,8 +42,8 @@ fn caps() -> Value {
 /// uid and gid to root instead of the network one, /sys bound from the
 /// host, no `uid=`/`gid=` mount options and no resources.
 pub fn default_spec(rootless: bool) -> Value {
-    use libcontainer::cgroups;
-    let unified = cgroups::hierarchies().is_ok_and(|h| cgroups::mode(&h) == cgroups::Mode::Unified);
+    use libcontainer::cgroups::Mode;
+    let unified = Mode::detect().is_ok_and(|m| m == Mode::Unified);
     default_spec_for(rootless, unified)
 }
 
