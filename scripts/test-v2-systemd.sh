@@ -38,6 +38,8 @@
 # depend on the driver (exit statuses, top, seccomp, binds, read-only,
 # cpuset, docker's and ctr's pause/resume):
 #   CORRAL_SYSTEMD_FULL=1 bash scripts/test-v2-systemd.sh
+# CORRAL_SYSTEMD_STACKS picks stacks for a quick loop (default
+# "runc ctr docker podman cri").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -102,6 +104,7 @@ Type=exec
 ExecStart=/bin/bash \$out/checks.sh
 Environment=RUNTIME=$runtime RUNTIME_PATH=$runtime_path SHIM_TYPE=$shim_type
 Environment=CRI_HANDLERS=$cri_handlers CRI_BIN=$cri_bin HERE=$PWD FULL=${CORRAL_SYSTEMD_FULL:-0}
+Environment="STACKS=${CORRAL_SYSTEMD_STACKS:-runc ctr docker podman cri}"
 Environment=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 StandardOutput=append:\$out/log
 StandardError=append:\$out/log
@@ -117,6 +120,9 @@ rc=0
     umount -l /sys/fs/cgroup
     mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
     mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
+    # The VM'"'"'s /tmp is an overlay: containerd'"'"'s overlayfs snapshots
+    # (the CRI test keeps them in /tmp) cannot have their upper dir there.
+    mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
     mkdir -p /run/systemd/system
     cp '"\$out"'/corral-test.service /run/systemd/system/
     exec env -i container=corral-systemd-host /lib/systemd/systemd \
@@ -145,7 +151,7 @@ touch "$out/log"
 tail -n +1 -F "$out/log" 2>/dev/null &
 tail_pid=$!
 rc=0
-timeout 1200 vng -r "$kernel" --disable-kvm --force-9p --memory 3G --cpus 2 \
+timeout 1800 vng -r "$kernel" --disable-kvm --force-9p --memory 3G --cpus 2 \
   --append cgroup_no_v1=all --rwdir "$out" \
   -- bash "$out/boot.sh" >/tmp/corral-v2-systemd.log 2>&1 || rc=$?
 sleep 1

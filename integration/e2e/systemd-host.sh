@@ -61,6 +61,9 @@ check "systemd on the system bus" "252" -- busctl --system get-property org.free
 say "controllers: root $(cat /sys/fs/cgroup/cgroup.controllers) / subtree $(cat /sys/fs/cgroup/cgroup.subtree_control) / system.slice $(cat /sys/fs/cgroup/system.slice/cgroup.subtree_control)"
 check "this unit's cgroup" "0::/system.slice/corral-test.service" -- cat /proc/self/cgroup
 
+# STACKS (CORRAL_SYSTEMD_STACKS on the host) picks the stacks; all by default.
+want() { case " ${STACKS:-runc ctr docker podman cri} " in *" $1 "*) return 0;; *) return 1;; esac; }
+if want runc; then
 section "$RUNTIME --systemd-cgroup run"
 rt=("$RUNTIME_PATH" --root /run/corral-sd-rt --systemd-cgroup)
 "${rt[@]}" run -d --bundle "$out/bundle" test1 </dev/null >"$out/rt.out" 2>&1 || fail "run -d: $(cat "$out/rt.out")"
@@ -93,6 +96,7 @@ check_gone "the scope is gone after delete" corral-test1.scope
 [ ! -e /sys/fs/cgroup/system.slice/corral-test1.scope ] || fail "the scope's cgroup is left"
 pass=$((pass + 1)); echo "ok   the scope's cgroup is gone"
 "${rt[@]}" delete --force test1 >/dev/null 2>&1 || true
+fi
 
 # A private containerd for ctr (the shim) and the CRI test below.
 section "ctr run through $SHIM_TYPE with SystemdCgroup"
@@ -124,6 +128,7 @@ systemd-run --quiet --unit corral-sd-containerd --property KillMode=mixed \
   containerd --address "$sock" --root "$croot" --state "$cstate" --log-level warn
 for _ in $(seq 150); do ctr version >/dev/null 2>&1 && break; sleep 0.2; done
 ctr version >/dev/null 2>&1 || fail "containerd did not start: $(journalctl -u corral-sd-containerd --no-pager | tail -n 20)"
+if want ctr; then
 opts=(--runtime "$SHIM_TYPE" --runc-binary "$RUNTIME_PATH" --runc-systemd-cgroup)
 check "run --rootfs" "from-rootfs" -- ctr run --rm "${opts[@]}" --cgroup system.slice:corral-ctr:r1 --rootfs "$fixture" r1 /bin/echo from-rootfs
 full "exit status" "rc=5" -- sh -c "command ctr -a $sock -n corral-e2e run --rm ${opts[*]} --cgroup system.slice:corral-ctr:r2 --rootfs $fixture r2 /bin/sh -c 'exit 5'; echo rc=\$?"
@@ -136,7 +141,9 @@ full "task resume" "RUNNING" -- sh -c "command ctr -a $sock -n corral-e2e task r
 check "task kill" "STOPPED" -- sh -c "command ctr -a $sock -n corral-e2e task kill -s SIGKILL bg; sleep 1; command ctr -a $sock -n corral-e2e task ls"
 ctr task delete bg >/dev/null && ctr container delete bg || fail "ctr delete bg"
 check_gone "the scope is gone after task delete" corral-ctr-bg.scope
+fi
 
+if want docker; then
 section "dockerd with native.cgroupdriver=systemd"
 dsock=/run/corral-sd-docker.sock
 cat >"$work/daemon.json" <<JSON
@@ -181,7 +188,9 @@ full "--read-only" "Read-only" -- sh -c "$R --read-only $img touch /x 2>&1 || tr
 docker ps -aq | xargs -r docker rm -f >/dev/null 2>&1 || true
 systemctl stop corral-sd-docker.service
 unset DOCKER_HOST
+fi
 
+if want podman; then
 section "podman with cgroup_manager = systemd"
 proot=/var/lib/corral-sd-podman
 prunroot=/run/corral-sd-podman
@@ -212,9 +221,12 @@ check_gone "the scope is gone after rm" "libpod-$pid_.scope"
 pm rm -af -t 0 >/dev/null 2>&1 || true
 pm system reset -f >/dev/null 2>&1 || true
 unset CONTAINERS_CONF
+fi
 
+if want cri; then
 section "containerd CRI with SystemdCgroup = true ($CRI_HANDLERS)"
 T=600 check "CRI pod lifecycle (integration/tests/cri.rs)" "test result: ok" -- \
   env CORRAL_CRI_SYSTEMD=1 CORRAL_CRI_HANDLERS="$CRI_HANDLERS" "$CRI_BIN" --nocapture --test-threads=1
+fi
 
 echo "systemd host checks passed: $pass with $RUNTIME"
