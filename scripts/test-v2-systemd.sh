@@ -101,6 +101,8 @@ After=dbus.socket
 Requires=dbus.socket
 [Service]
 Type=exec
+# The checks bound each step; this bounds the whole (FailureAction then ends systemd).
+RuntimeMaxSec=1500
 ExecStart=/bin/bash \$out/checks.sh
 Environment=RUNTIME=$runtime RUNTIME_PATH=$runtime_path SHIM_TYPE=$shim_type
 Environment=CRI_HANDLERS=$cri_handlers CRI_BIN=$cri_bin HERE=$PWD FULL=${CORRAL_SYSTEMD_FULL:-0}
