@@ -63,4 +63,15 @@ echo "== fuzz"; bash scripts/fuzz.sh "${CORRAL_FUZZ_SECONDS:-60}"
 if [ "${CORRAL_SKIP_VM:-0}" != 1 ]; then
   echo "== cgroup v2 VM"; bash scripts/test-v2-vm.sh
 fi
+# The systemd tier: the same kind of VM, with systemd as PID 1 of its own
+# namespaces managing the cgroup2 tree, and runc's stacks (--systemd-cgroup,
+# ctr through the shim, dockerd, podman, the CRI) with their systemd cgroup
+# drivers. RUNTIME=corral reuses it once corral has the systemd driver.
+# CORRAL_SKIP_SYSTEMD=1 (or CORRAL_SKIP_VM=1) skips it. Off by default for
+# now (CORRAL_SKIP_SYSTEMD=0 runs it): every check passes with runc, but
+# after the last one systemd does not yet end the VM, which then waits for
+# the tier's 30 min bound.
+if [ "${CORRAL_SKIP_VM:-0}" != 1 ] && [ "${CORRAL_SKIP_SYSTEMD:-1}" != 1 ]; then
+  echo "== systemd host (cgroup v2 VM)"; RUNTIME=runc bash scripts/test-v2-systemd.sh
+fi
 echo "all tests passed"

@@ -6,6 +6,14 @@
 //! they share the sandbox's network and IPC namespaces, limits are in force
 //! and can be updated, ExecSync and stats work, and after stop and remove
 //! nothing is left (shims, cgroups, mounts, netns).
+//!
+//! Two knobs for the systemd host (scripts/test-v2-systemd.sh):
+//! `CORRAL_CRI_HANDLERS` (comma-separated, default all three) picks the
+//! handlers, and `CORRAL_CRI_SYSTEMD=1` runs the runc-type handlers with
+//! `SystemdCgroup = true`, puts the pods under the slice `corral_cri.slice`
+//! (as the kubelet's systemd driver names a slice for its pods), and checks
+//! that each container's scope is active while it runs and gone after
+//! RemoveContainer.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -18,6 +26,34 @@ use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 use tonic::transport::Channel;
 
 const NS: &str = "k8s.io";
+
+/// The handlers to test: `CORRAL_CRI_HANDLERS` or all three.
+fn handlers() -> Vec<String> {
+    match std::env::var("CORRAL_CRI_HANDLERS") {
+        Ok(v) if !v.is_empty() => v.split(',').map(str::to_string).collect(),
+        _ => ["runc", "corral", "corral-runc-shim"]
+            .map(str::to_string)
+            .to_vec(),
+    }
+}
+
+/// `CORRAL_CRI_SYSTEMD=1`: the systemd cgroup driver (see the module doc).
+fn systemd() -> bool {
+    std::env::var("CORRAL_CRI_SYSTEMD").as_deref() == Ok("1")
+}
+
+/// The slice the pods go under with the systemd driver.
+const SLICE: &str = "corral_cri.slice";
+
+/// `systemctl show -p ActiveState --value UNIT`: "active", or "inactive"
+/// for a unit systemd does not know.
+fn unit_state(unit: &str) -> String {
+    let o = Command::new("systemctl")
+        .args(["show", "-p", "ActiveState", "--value", unit])
+        .output()
+        .expect("systemctl");
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
 
 /// A private containerd with the CRI configuration, its images, its CNI
 /// network; all removed on drop.
@@ -83,6 +119,17 @@ fn image_tar(dir: &Path, name: &str, entrypoint: &[&str]) -> PathBuf {
     tar
 }
 
+/// The corral binary for the corral-runc-shim handler; a placeholder when
+/// that handler is not tested (the runc-only run of the systemd host needs
+/// no corral build).
+fn corral_path() -> String {
+    if handlers().iter().any(|h| h == "corral-runc-shim") {
+        integration::corral_bin().to_string_lossy().into_owned()
+    } else {
+        "/nonexistent/corral".into()
+    }
+}
+
 impl Node {
     fn start() -> Node {
         let dir = PathBuf::from(format!("/tmp/corral-it-cri-{}", std::process::id()));
@@ -103,7 +150,28 @@ impl Node {
             .replace("@STATE@", &dir.join("state").to_string_lossy())
             .replace("@SOCK@", &sock.to_string_lossy())
             .replace("@CNI_CONF@", &dir.join("cni").to_string_lossy())
-            .replace("@CORRAL@", &integration::corral_bin().to_string_lossy());
+            .replace("@CORRAL@", &corral_path());
+        let config = if systemd() {
+            // The runc shim's options (containerd's runcoptions): runc is
+            // started with --systemd-cgroup.
+            config
+                .replace(
+                    "BinaryName = ",
+                    "SystemdCgroup = true\n        BinaryName = ",
+                )
+                .replace(
+                    "[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]\n      runtime_type = \"io.containerd.runc.v2\"",
+                    "[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]\n      runtime_type = \"io.containerd.runc.v2\"\n      [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options]\n        SystemdCgroup = true",
+                )
+        } else {
+            config
+        };
+        if systemd() {
+            assert!(
+                config.matches("SystemdCgroup = true").count() == 2,
+                "config.toml changed: SystemdCgroup not set for runc and corral-runc-shim"
+            );
+        }
         std::fs::write(dir.join("config.toml"), config).expect("config");
         let log = std::fs::File::create(dir.join("containerd.log")).expect("log");
         let path = format!(
@@ -195,6 +263,12 @@ impl Drop for Node {
         for d in integration::cgroup_dirs_named("k8s.io") {
             let _ = std::fs::remove_dir(d);
         }
+        if systemd() {
+            let _ = Command::new("systemctl")
+                .args(["stop", SLICE])
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 
@@ -224,6 +298,11 @@ fn pod_config(handler: &str) -> cri::PodSandboxConfig {
         }),
         hostname: "corral-pod".into(),
         linux: Some(cri::LinuxPodSandboxConfig {
+            cgroup_parent: if systemd() {
+                SLICE.into()
+            } else {
+                String::new()
+            },
             security_context: Some(cri::LinuxSandboxSecurityContext {
                 namespace_options: Some(cri::NamespaceOption {
                     network: cri::NamespaceMode::Pod as i32,
@@ -318,6 +397,10 @@ async fn pod_lifecycle(node: &Node, handler: &str) -> Duration {
         .unwrap_or_else(|e| panic!("StartContainer {handler}: {e}\n{}", node.log_tail()));
         if ids.is_empty() {
             first_running = t0.elapsed();
+        }
+        if systemd() {
+            let scope = format!("cri-containerd-{id}.scope");
+            assert_eq!(unit_state(&scope), "active", "{handler}: {scope}");
         }
         ids.push(id);
     }
@@ -432,6 +515,16 @@ async fn pod_lifecycle(node: &Node, handler: &str) -> Duration {
     for id in ids.iter().chain(std::iter::once(&pod)) {
         let cgs = integration::cgroup_dirs_named(id);
         assert!(cgs.is_empty(), "{handler}: cgroups left: {cgs:?}");
+        if systemd() {
+            let scope = format!("cri-containerd-{id}.scope");
+            let cgs = integration::cgroup_dirs_named(&scope);
+            assert!(cgs.is_empty(), "{handler}: cgroups left: {cgs:?}");
+            let state = unit_state(&scope);
+            assert!(
+                state == "inactive" || state.is_empty(),
+                "{handler}: {scope} is {state:?} after removal"
+            );
+        }
     }
     first_running
 }
@@ -444,8 +537,8 @@ fn pods_run_through_the_cri_with_each_handler() {
         .build()
         .expect("tokio");
     let mut times = Vec::new();
-    for handler in ["runc", "corral", "corral-runc-shim"] {
-        let t = rt.block_on(pod_lifecycle(&node, handler));
+    for handler in handlers() {
+        let t = rt.block_on(pod_lifecycle(&node, &handler));
         times.push((handler, t));
     }
     println!("RunPodSandbox → first container running:");
