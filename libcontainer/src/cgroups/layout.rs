@@ -156,11 +156,10 @@ pub(crate) fn controller_dir<'a>(
         .map(|(_, v)| v)
 }
 
+/// A hybrid host's cgroup lines of mountinfo, for the tests of this
+/// module and of `plan`.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MOUNTINFO: &str = "\
+pub(crate) const TEST_MOUNTINFO: &str = "\
 30 23 0:26 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755
 31 30 0:27 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
 32 30 0:28 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
@@ -168,6 +167,12 @@ mod tests {
 34 30 0:30 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
 35 30 0:31 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpuacct,cpu
 ";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MOUNTINFO: &str = TEST_MOUNTINFO;
 
     #[test]
     fn parses_hybrid_layout() {

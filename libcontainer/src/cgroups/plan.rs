@@ -119,14 +119,7 @@ mod tests {
     use super::*;
     use crate::cgroups::layout::parse_mountinfo;
 
-    const MOUNTINFO: &str = "\
-30 23 0:26 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755
-31 30 0:27 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
-32 30 0:28 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
-33 30 0:29 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
-34 30 0:30 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
-35 30 0:31 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpuacct,cpu
-";
+    const MOUNTINFO: &str = crate::cgroups::layout::TEST_MOUNTINFO;
 
     #[test]
     fn relative_paths_nest_under_own_cgroup() {
