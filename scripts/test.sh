@@ -16,6 +16,9 @@ echo "== clippy"; cargo clippy --workspace --all-targets -- -D warnings
 (cd fuzz && cargo clippy --all-targets -- -D warnings)
 echo "== docs";   RUSTDOCFLAGS="-D warnings" cargo doc -p libcontainer --no-deps -q
 echo "== build";  cargo build --workspace --all-targets
+# arm64: the workspace must build there in principle (the seccomp tables,
+# the entry point's cfg); checked, not linked (no cross linker here).
+echo "== check (aarch64)"; cargo check -q --workspace --target aarch64-unknown-linux-gnu
 echo "== tests";  cargo test --workspace -- --test-threads=4
 # The older-kernels tier: the create, start, exec, run, kill, delete, ps,
 # hook, rootfs and escape paths again with every system call newer than
