@@ -38,13 +38,19 @@ pub fn corral_bin() -> PathBuf {
 /// than Linux 4.18 gets that answer — the test tier of older kernels and
 /// of seccomp profiles that predate the calls.
 pub fn corral_command() -> Command {
+    command_of(&corral_bin())
+}
+
+/// The command that runs `bin` (a binary of this workspace, such as the
+/// shim), under `deny-newer` as [`corral_command`] runs corral.
+pub fn command_of(bin: &Path) -> Command {
     match deny_newer() {
         Some(errno) => {
             let mut c = Command::new(sibling_bin("deny-newer"));
-            c.arg(errno).arg(corral_bin());
+            c.arg(errno).arg(bin);
             c
         }
-        None => Command::new(corral_bin()),
+        None => Command::new(bin),
     }
 }
 
