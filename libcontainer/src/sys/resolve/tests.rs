@@ -384,7 +384,7 @@ fn directory_swapped_for_a_symlink_mid_walk() {
     let mut i = 0u32;
     while i < 3000 || (hit == 0 && std::time::Instant::now() < deadline) {
         i += 1;
-        let res = if i % 2 == 0 {
+        let res = if i.is_multiple_of(2) {
             IN_ROOT
         } else {
             IN_ROOT | NO_SYMLINKS
