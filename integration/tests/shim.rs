@@ -4,6 +4,7 @@
 //! stdout, Start, Update, Stats, Exec, Kill, Wait, Delete, Checkpoint
 //! (unimplemented), Shutdown, and nothing left behind.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -120,21 +121,19 @@ fn shim_pids(id: &str) -> Vec<i32> {
     integration::processes_naming(id)
         .into_iter()
         .filter(|p| {
-            let exe = std::fs::read_link(format!("/proc/{p}/exe")).ok();
-            let argv0 = std::fs::read(format!("/proc/{p}/cmdline")).ok().map(|c| {
-                PathBuf::from(
-                    String::from_utf8_lossy(c.split(|b| *b == 0).next().unwrap_or(&[]))
-                        .into_owned(),
-                )
-            });
+            let Ok(exe) = std::fs::read_link(format!("/proc/{p}/exe")) else {
+                return false;
+            };
             // Sealed by a detached mount (the exe names the binary's
             // file) or, where the new mount API is missing, by a sealed
             // memfd (the exe is the memfd; argv[0] still names the shim).
-            exe.is_some_and(|l| {
-                l.file_name() == Some(name)
-                    || (l.to_string_lossy().starts_with("/memfd:corral-sealed")
-                        && argv0.as_deref().and_then(Path::file_name) == Some(name))
-            })
+            let memfd = format!("/memfd:{}", libcontainer::process::seal::SEALED_MEMFD_NAME);
+            exe.file_name() == Some(name)
+                || (exe.as_os_str().as_bytes().starts_with(memfd.as_bytes())
+                    && std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| {
+                        let argv0 = c.split(|b| *b == 0).next().unwrap_or_default();
+                        Path::new(std::ffi::OsStr::from_bytes(argv0)).file_name() == Some(name)
+                    }))
         })
         .collect()
 }

@@ -286,9 +286,13 @@ fn readonly_bind_of(path: &std::path::Path) -> std::result::Result<OwnedFd, Errn
     }
 }
 
+/// The name of the sealed memfd copy a process runs from where the new
+/// mount API is missing: its `/proc/PID/exe` reads `/memfd:<this> (deleted)`.
+pub const SEALED_MEMFD_NAME: &str = "corral-sealed";
+
 fn sealed_memfd() -> Result<OwnedFd> {
     let src = sys::open_self_exe().map_err(|e| Error::sys("open /proc/self/exe", e))?;
-    let mfd = sys::memfd_exec("corral-sealed").map_err(|e| Error::sys("memfd_create", e))?;
+    let mfd = sys::memfd_exec(SEALED_MEMFD_NAME).map_err(|e| Error::sys("memfd_create", e))?;
     let len = sys::fstat(src.as_raw_fd())
         .map_err(|e| Error::sys("fstat /proc/self/exe", e))?
         .st_size as u64;
