@@ -298,12 +298,24 @@ fn sealed_memfd() -> Result<OwnedFd> {
         .st_size as u64;
     sys::copy_all(src.as_raw_fd(), mfd.as_raw_fd(), len)
         .map_err(|e| Error::sys("copy the runtime's executable into a memfd", e))?;
-    sys::add_seals(
-        mfd.as_raw_fd(),
-        libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE,
-    )
-    .map_err(|e| Error::sys("seal the runtime's memfd", e))?;
-    Ok(mfd)
+    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    // F_SEAL_WRITE is EBUSY while a page of the file still has a reference
+    // beyond the page cache's: the kernel waits about 70 ms for such pins
+    // (the copy's pages in transit) before it gives up, which a loaded
+    // machine can outlast (seen once in CI's older-kernels tier). Nothing
+    // else maps this fresh memfd, so a pin is always transient: try again,
+    // a bounded number of times.
+    let mut tries = 0;
+    loop {
+        match sys::add_seals(mfd.as_raw_fd(), seals) {
+            Ok(()) => return Ok(mfd),
+            Err(Errno::EBUSY) if tries < 10 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => return Err(Error::sys("seal the runtime's memfd", e)),
+        }
+    }
 }
 
 fn c_string(s: OsString) -> Result<CString> {
