@@ -30,7 +30,7 @@ fn crash(env: &Env, stage: &str, args: &[&str]) {
 
 /// Waits until no live process has `needle` as an argument.
 fn gone(needle: &str) -> Vec<i32> {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let left = processes_naming(needle);
         if left.is_empty() || Instant::now() > deadline {
@@ -104,10 +104,19 @@ fn state_dir_without_record() {
 #[test]
 fn live_creation_is_creating() {
     let mut env = Env::new(&["true"]);
-    // A createRuntime hook that sleeps holds the creation open.
+    // A createRuntime hook holds the creation open until the test has seen
+    // it (a fixed sleep is not enough on a loaded machine, where the
+    // creator may not reach its record before the sleep is over); it gives
+    // up by itself after 60 s, so nothing waits forever.
+    let release = env.scratch.join("release");
+    let script = format!(
+        "i=0; while [ ! -e {} ]; do i=$((i+1)); [ $i -gt 1200 ] && exit 1; sleep 0.05; done",
+        release.display()
+    );
     env.edit(|c| {
-        c["hooks"] =
-            serde_json::json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "2"]}]})
+        c["hooks"] = serde_json::json!({"createRuntime": [
+            {"path": "/bin/sh", "args": ["sh", "-c", script]}
+        ]})
     });
     let id = env.id();
     let b = env.bundle.to_str().expect("utf8").to_string();
@@ -117,7 +126,7 @@ fn live_creation_is_creating() {
         .stderr(Stdio::null())
         .spawn()
         .expect("create");
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(30);
     let mut seen = None;
     while Instant::now() < deadline {
         let o = env.corral(&["state", &id]);
@@ -128,6 +137,7 @@ fn live_creation_is_creating() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    std::fs::write(&release, b"").expect("release the hook");
     assert_eq!(seen, Some(serde_json::json!("creating")));
     assert!(creator.wait().expect("wait").success());
     assert_eq!(env.state(&id)["status"], "created");

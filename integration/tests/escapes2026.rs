@@ -26,14 +26,14 @@ fn mountinfo(pid: &str) -> Vec<Vec<String>> {
 
 /// Waits (bounded) until container `id` has stopped.
 fn wait_stopped(env: &Env, id: &str) {
-    let end = Instant::now() + Duration::from_secs(5);
+    let end = Instant::now() + Duration::from_secs(30);
     while Instant::now() < end {
         if env.state(id)["status"] == "stopped" {
             return;
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    panic!("container {id} did not stop within 5 s");
+    panic!("container {id} did not stop within 30 s");
 }
 
 /// Entries of a directory (for "nothing was written on the host").

@@ -261,12 +261,12 @@ impl Sleepers {
         out
     }
 
-    /// Waits up to 3 s for them to be gone; returns those still there.
+    /// Waits up to 15 s for them to be gone; returns those still there.
     fn left(&self) -> Vec<i32> {
         let t = Instant::now();
         loop {
             let p = self.pids();
-            if p.is_empty() || t.elapsed() > Duration::from_secs(3) {
+            if p.is_empty() || t.elapsed() > Duration::from_secs(15) {
                 return p;
             }
             std::thread::sleep(Duration::from_millis(20));

@@ -368,7 +368,7 @@ fn terminal_task_ignores_planted_console_socket_paths() {
     client.shutdown(ctx(), &shutdown).expect("Shutdown");
     drop(shim);
     let t = std::time::Instant::now();
-    while !shim_pids(&id).is_empty() && t.elapsed() < std::time::Duration::from_secs(5) {
+    while !shim_pids(&id).is_empty() && t.elapsed() < std::time::Duration::from_secs(20) {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert_nothing_left(&env, &id);
@@ -399,7 +399,7 @@ fn shim_killed_mid_create_is_cleaned_up_by_delete() {
         create.rootfs = vec![m];
         let r = shim.client.create(ctx(), &create);
         assert!(r.is_err(), "{stage}: the shim answered {r:?}");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while !shim_pids(&id).is_empty() {
             assert!(
                 std::time::Instant::now() < deadline,
