@@ -29,6 +29,9 @@ inner='set -e
 mode=$(stat -fc %T /sys/fs/cgroup)
 [ "$mode" = cgroup2fs ] || { echo "not a cgroup v2 host: $mode"; exit 1; }
 echo "cgroup v2 VM: $(uname -r), controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+# Booted with psi=1 (Debian builds PSI in but off by default): the PSI
+# test must find pressure files here.
+export CORRAL_EXPECT_PSI=1
 for b in '"$bins"'; do
   echo "== $(basename "$b")"
   # A test that hangs fails the tier by name instead of stalling CI.
@@ -47,7 +50,7 @@ script=$PWD/target/v2-vm-inner.sh
 printf '%s\n' "$inner" > "$script"
 echo "== cgroup v2 VM ($kernel)"
 timeout 2400 vng -r "$kernel" --disable-kvm --force-9p --memory 2G --cpus 2 \
-  --append cgroup_no_v1=all \
+  --append "cgroup_no_v1=all psi=1" \
   --rwdir "$PWD/target/fixture" --rwdir "$PWD/target/fixture-userns" \
   -- bash "$script" 2>&1 | tee /tmp/corral-v2-vm.log
 grep -q "^v2 VM tests passed" /tmp/corral-v2-vm.log

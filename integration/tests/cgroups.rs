@@ -261,3 +261,71 @@ fn an_exec_process_is_in_every_cgroup_of_the_container() {
     assert!(env.corral(&["delete", "-f", &id]).status.success());
     assert_nothing_left(&env, &id);
 }
+
+/// `events --stats` carries pressure stall information as runc 1.2+ gives
+/// it (`cpu.psi`, `memory.psi`, `blkio.psi`, each with `some` and `full`)
+/// where the container's cgroup2 directory has pressure files, and leaves
+/// the keys out where it has none (v1 and hybrid hosts, kernels without
+/// PSI). The v2 VM tier boots with `psi=1` and sets CORRAL_EXPECT_PSI=1,
+/// so it cannot pass without the files.
+#[test]
+fn events_stats_carry_pressure_where_the_kernel_has_it() {
+    let mut env = Env::new(&["sleep", "1000"]);
+    let id = env.create();
+    assert!(env.corral(&["start", &id]).status.success());
+    let pid = env.state(&id)["pid"].as_i64().expect("pid").to_string();
+    let dir = integration::cgroup_dir(&pid, "memory");
+    let has = integration::unified_cgroup()
+        && std::fs::read_to_string(dir.join("memory.pressure")).is_ok();
+    if std::env::var("CORRAL_EXPECT_PSI").as_deref() == Ok("1") {
+        assert!(has, "no readable pressure files in {}", dir.display());
+    }
+    let o = env.corral(&["events", "--stats", &id]);
+    assert!(o.status.success(), "{}", integration::out(&o.stderr));
+    let ev: serde_json::Value = serde_json::from_slice(&o.stdout).expect("event json");
+    for key in ["cpu", "memory", "blkio"] {
+        let psi = &ev["data"][key]["psi"];
+        if !has {
+            assert!(psi.is_null(), "{key}.psi without pressure files: {psi}");
+            continue;
+        }
+        for line in ["some", "full"] {
+            for avg in ["avg10", "avg60", "avg300"] {
+                let v = psi[line][avg].as_f64();
+                assert!(
+                    v.is_some_and(|v| (0.0..=100.0).contains(&v)),
+                    "{key}.psi.{line}.{avg}: {psi}"
+                );
+            }
+            assert!(
+                psi[line]["total"].as_u64().is_some(),
+                "{key}.psi.{line}: {psi}"
+            );
+        }
+    }
+    if has {
+        // The figures are the kernel's: the total of the container's
+        // cgroup, which only grows, read before and after.
+        let file = |f: &str| std::fs::read_to_string(dir.join(f)).expect("pressure");
+        let total = |t: &str| -> u64 {
+            t.lines()
+                .next()
+                .and_then(|l| l.rsplit_once("total="))
+                .and_then(|(_, v)| v.trim().parse().ok())
+                .expect("total")
+        };
+        let before = total(&file("cpu.pressure"));
+        let o = env.corral(&["events", "--stats", &id]);
+        let ev: serde_json::Value = serde_json::from_slice(&o.stdout).expect("event json");
+        let after = total(&file("cpu.pressure"));
+        let got = ev["data"]["cpu"]["psi"]["some"]["total"]
+            .as_u64()
+            .expect("total");
+        assert!(
+            (before..=after).contains(&got),
+            "{before} <= {got} <= {after}"
+        );
+    }
+    assert!(env.corral(&["delete", "-f", &id]).status.success());
+    assert_nothing_left(&env, &id);
+}

@@ -99,6 +99,61 @@ fn memory_hog_is_oom_killed_at_the_limit_and_counted() {
     assert_nothing_left(&env, &id);
 }
 
+/// `memory.oom.group` through `unified`, as the kubelet sets it on cgroup
+/// v2: an OOM kill takes every process of the container at once, the init
+/// too, where without it (the test above) only the hog dies and the shell
+/// goes on. v1 and hybrid hosts refuse `unified` by name.
+#[test]
+fn oom_group_kills_the_whole_container() {
+    let mut env = env_with_out(
+        "sleep 1000 & echo started > /out/started; tail /dev/zero > /dev/null; echo survived > /out/rc; exec sleep 1000",
+    );
+    env.edit(|c| {
+        c["linux"]["resources"]["memory"] = json!({"limit": 33554432, "swap": 33554432});
+        c["linux"]["resources"]["unified"] = json!({"memory.oom.group": "1"});
+    });
+    if !v2() {
+        env.create_fails(&["linux.resources.unified", "cgroup v2"]);
+        return;
+    }
+    let (id, pid) = start(&mut env);
+    let dir = cg_dir(&pid, "memory");
+    assert_eq!(read(dir.join("memory.oom.group")), "1");
+    wait_file(&env.scratch.join("started"), 60);
+    let t = Instant::now();
+    while env.state(&id)["status"] != "stopped" {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the init outlived the OOM kill"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !env.scratch.join("rc").exists(),
+        "the shell went on after the OOM kill"
+    );
+    let events = read(dir.join("memory.events"));
+    let group_kills = events
+        .lines()
+        .find_map(|l| l.strip_prefix("oom_group_kill "))
+        .and_then(|v| v.parse::<u64>().ok());
+    // memory.events has oom_group_kill from Linux 5.17; before, oom_kill
+    // counts each process of the group.
+    match group_kills {
+        Some(n) => assert!(n >= 1, "{events}"),
+        None => assert!(
+            events
+                .lines()
+                .find_map(|l| l.strip_prefix("oom_kill "))
+                .and_then(|v| v.parse::<u64>().ok())
+                .is_some_and(|n| n >= 2),
+            "{events}"
+        ),
+    }
+    assert!(env.corral(&["delete", &id]).status.success());
+    assert_nothing_left(&env, &id);
+}
+
 #[test]
 fn fork_bomb_stops_at_pids_max() {
     // ash exits when a fork fails, so the bomb runs in an inner shell; the

@@ -25,6 +25,35 @@ pub struct CpuStats {
     pub throttled_periods: u64,
     /// Time throttled, nanoseconds.
     pub throttled_time: u64,
+    /// CPU pressure (v2 `cpu.pressure`; `None` where the kernel has no PSI).
+    #[serde(default)]
+    pub psi: Option<Psi>,
+}
+
+/// One line of a pressure file: the share of time some (or all) of the
+/// cgroup's tasks stalled over the last 10, 60 and 300 s, in percent, and
+/// the total stall time in microseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PsiData {
+    /// Percent over the last 10 s.
+    pub avg10: f64,
+    /// Percent over the last 60 s.
+    pub avg60: f64,
+    /// Percent over the last 300 s.
+    pub avg300: f64,
+    /// Total stall time, microseconds.
+    pub total: u64,
+}
+
+/// Pressure stall information of one resource (`cpu.pressure`,
+/// `memory.pressure`, `io.pressure`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Psi {
+    /// Time at least one task stalled.
+    pub some: PsiData,
+    /// Time every task stalled at once (zero where the kernel gives no
+    /// `full` line, as for a root cgroup's CPU before Linux 5.13).
+    pub full: PsiData,
 }
 
 /// Memory usage.
@@ -52,6 +81,9 @@ pub struct MemoryStats {
     pub oom_kills: u64,
     /// The whole memory.stat, by key.
     pub raw: BTreeMap<String, u64>,
+    /// Memory pressure (v2 `memory.pressure`).
+    #[serde(default)]
+    pub psi: Option<Psi>,
 }
 
 /// Process counts.
@@ -83,6 +115,9 @@ pub struct BlkioStats {
     pub io_service_bytes: Vec<BlkioEntry>,
     /// Operations per device and op.
     pub io_serviced: Vec<BlkioEntry>,
+    /// I/O pressure (v2 `io.pressure`).
+    #[serde(default)]
+    pub psi: Option<Psi>,
 }
 
 /// Huge pages of one size.
@@ -124,6 +159,40 @@ fn num(p: &Path) -> u64 {
             }
         })
         .unwrap_or(0)
+}
+
+/// A pressure file (`some avg10=0.12 avg60=0.05 avg300=0.01 total=1234`
+/// and a `full` line); `None` when it is missing (no PSI in the kernel, or
+/// `psi=0` on its command line, where reading it fails with EOPNOTSUPP) or
+/// has no `some` line.
+pub(crate) fn psi(p: &Path) -> Option<Psi> {
+    let text = std::fs::read_to_string(p).ok()?;
+    let mut out = Psi::default();
+    let mut some = false;
+    for l in text.lines() {
+        let mut it = l.split_whitespace();
+        let slot = match it.next() {
+            Some("some") => {
+                some = true;
+                &mut out.some
+            }
+            Some("full") => &mut out.full,
+            _ => continue,
+        };
+        for kvp in it {
+            let Some((k, v)) = kvp.split_once('=') else {
+                continue;
+            };
+            match k {
+                "avg10" => slot.avg10 = v.parse().unwrap_or(0.0),
+                "avg60" => slot.avg60 = v.parse().unwrap_or(0.0),
+                "avg300" => slot.avg300 = v.parse().unwrap_or(0.0),
+                "total" => slot.total = v.parse().unwrap_or(0),
+                _ => {}
+            }
+        }
+    }
+    some.then_some(out)
 }
 
 /// `key value` lines (memory.stat, cpu.stat, memory.events).
@@ -263,7 +332,10 @@ pub(crate) fn read_v2(d: &Path) -> Stats {
     s.cpu.periods = g(&cpu, "nr_periods");
     s.cpu.throttled_periods = g(&cpu, "nr_throttled");
     s.cpu.throttled_time = g(&cpu, "throttled_usec") * 1000;
+    s.cpu.psi = psi(&d.join("cpu.pressure"));
+    s.blkio.psi = psi(&d.join("io.pressure"));
     let m = &mut s.memory;
+    m.psi = psi(&d.join("memory.pressure"));
     m.usage = num(&d.join("memory.current"));
     m.max_usage = num(&d.join("memory.peak"));
     m.limit = num(&d.join("memory.max"));
@@ -453,6 +525,31 @@ mod tests {
         assert_eq!(s.blkio.io_service_bytes.len(), 3);
         assert_eq!(s.blkio.io_serviced.len(), 3);
         assert_eq!(s.hugetlb["2MB"].failcnt, 4);
+        // No pressure files: no PSI (a kernel without it).
+        assert_eq!(
+            (&s.cpu.psi, &s.memory.psi, &s.blkio.psi),
+            (&None, &None, &None)
+        );
+        fs::write(
+            d.join("memory.pressure"),
+            "some avg10=1.50 avg60=0.25 avg300=0.05 total=123456\nfull avg10=0.75 avg60=0.00 avg300=0.00 total=789\n",
+        )
+        .expect("write");
+        fs::write(
+            d.join("cpu.pressure"),
+            "some avg10=2.00 avg60=1.00 avg300=0.50 total=42\n",
+        )
+        .expect("write");
+        let s = read_v2(&d);
+        let m = s.memory.psi.expect("memory psi");
+        assert_eq!(
+            (m.some.avg10, m.some.avg60, m.some.total),
+            (1.5, 0.25, 123_456)
+        );
+        assert_eq!((m.full.avg10, m.full.total), (0.75, 789));
+        let c = s.cpu.psi.expect("cpu psi");
+        assert_eq!((c.some.avg300, c.some.total, c.full.total), (0.5, 42, 0));
+        assert_eq!(s.blkio.psi, None);
         fs::remove_dir_all(d).expect("cleanup");
     }
 }

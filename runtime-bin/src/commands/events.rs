@@ -39,7 +39,7 @@ pub fn runc_stats(s: &Stats) -> Value {
             )
         })
         .collect();
-    json!({
+    let mut v = json!({
         "cpu": {
             "usage": {
                 "total": s.cpu.usage_total,
@@ -65,7 +65,20 @@ pub fn runc_stats(s: &Stats) -> Value {
             "ioServicedRecursive": entries(&s.blkio.io_serviced)
         },
         "hugetlb": hugetlb
-    })
+    });
+    // runc (1.2 and later) adds `psi` to cpu, memory and blkio where the
+    // kernel gives pressure files (cgroup v2), and leaves it out elsewhere.
+    for (key, p) in [
+        ("cpu", &s.cpu.psi),
+        ("memory", &s.memory.psi),
+        ("blkio", &s.blkio.psi),
+    ] {
+        if let Some(p) = p {
+            let line = |d: &libcontainer::cgroups::stats::PsiData| json!({"avg10": d.avg10, "avg60": d.avg60, "avg300": d.avg300, "total": d.total});
+            v[key]["psi"] = json!({"some": line(&p.some), "full": line(&p.full)});
+        }
+    }
+    v
 }
 
 /// Parses a Go-style duration (`5s`, `100ms`, `1m`).
