@@ -572,6 +572,55 @@ fn update_changes_a_running_container() {
     assert!(env.corral(&["delete", "-f", &id]).status.success());
 }
 
+/// `update --memory` below what the container uses and cannot give back
+/// (20 MB in its /dev/shm, with no swap): v1 refuses it (EBUSY after
+/// reclaim fails) and corral fails as runc does, naming the field, with the
+/// limit and the stored config unchanged; v2 applies it (the kernel then
+/// OOM-kills the cgroup's processes), as runc does.
+#[test]
+fn memory_decrease_below_usage() {
+    let mut env = env_with_out(
+        "dd if=/dev/zero of=/dev/shm/held bs=1M count=20 2>/dev/null && echo held > /out/held; exec sleep 1000",
+    );
+    env.edit(|c| c["linux"]["resources"]["memory"] = json!({"limit": 201326592}));
+    let (id, pid) = start(&mut env);
+    wait_file(&env.scratch.join("held"), 60);
+    let d = cg_dir(&pid, "memory");
+    let limit_file = d.join(pick("memory.limit_in_bytes", "memory.max"));
+    let o = env.corral(&["update", "--memory", "8m", &id]);
+    let stored = || {
+        Container::load(&env.root, &id)
+            .expect("load")
+            .spec()
+            .linux()
+            .as_ref()
+            .and_then(|l| l.resources().clone())
+            .and_then(|r| r.memory().as_ref().and_then(|m| m.limit()))
+    };
+    if v2() {
+        assert!(o.status.success(), "{}", out(&o.stderr));
+        assert_eq!(read(limit_file), "8388608");
+        assert_eq!(stored(), Some(8_388_608));
+        let t = Instant::now();
+        while env.state(&id)["status"] != "stopped" {
+            assert!(t.elapsed() < Duration::from_secs(60), "no OOM kill");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    } else {
+        assert_eq!(o.status.code(), Some(1), "{}", out(&o.stderr));
+        let msg = integration::error_message(&out(&o.stderr));
+        assert!(
+            msg.contains("linux.resources.memory.limit") && msg.contains("busy"),
+            "{msg}"
+        );
+        assert_eq!(read(limit_file), "201326592");
+        assert_eq!(stored(), Some(201_326_592));
+        assert_eq!(env.state(&id)["status"], "running");
+    }
+    assert!(env.corral(&["delete", "-f", &id]).status.success());
+    assert_nothing_left(&env, &id);
+}
+
 #[test]
 fn ebpf_device_program_denies_and_allows() {
     // The cgroup v2 device filter, shown on this hybrid host's unified
