@@ -6,7 +6,14 @@
 //!
 //! ```text
 //! corral-bench [--iterations N] [--total N] [--out DIR] [--corral BIN]
+//!              [--baseline BIN] [--systemd-cgroup] [--metrics LIST]
 //! ```
+//!
+//! `--systemd-cgroup` runs every runtime with its systemd cgroup driver (a
+//! transient scope per container; needs systemd as the host's init, as in
+//! the systemd tier's VM). `--metrics` picks metrics by name (`run`,
+//! `seccomp`, `lifecycle`, `exec`, `rss`, `syscalls`, `throughput`,
+//! `memory`; all by default).
 //!
 //! Needs root, runc, crun, strace and GNU time. `bash bench/run.sh` builds
 //! the release binary and runs it with the documented sizes.
@@ -30,6 +37,30 @@ struct Options {
     /// Another corral build measured in the same run (the figures before a
     /// change), shown as the column `corral-before`.
     baseline: Option<PathBuf>,
+    /// Every runtime with its systemd cgroup driver.
+    systemd: bool,
+    /// The metrics to measure (`None`: all).
+    metrics: Option<Vec<String>>,
+}
+
+/// The metric names `--metrics` takes.
+const METRICS: [&str; 8] = [
+    "run",
+    "seccomp",
+    "lifecycle",
+    "exec",
+    "rss",
+    "syscalls",
+    "throughput",
+    "memory",
+];
+
+impl Options {
+    fn wants(&self, metric: &str) -> bool {
+        self.metrics
+            .as_ref()
+            .map_or(true, |m| m.iter().any(|x| x == metric))
+    }
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -39,6 +70,8 @@ fn parse_args() -> Result<Options, String> {
         out: PathBuf::from("bench/results"),
         corral: PathBuf::from("target/x86_64-unknown-linux-gnu/release/corral"),
         baseline: None,
+        systemd: false,
+        metrics: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -57,9 +90,21 @@ fn parse_args() -> Result<Options, String> {
             "--out" => o.out = PathBuf::from(val("--out")?),
             "--corral" => o.corral = PathBuf::from(val("--corral")?),
             "--baseline" => o.baseline = Some(PathBuf::from(val("--baseline")?)),
+            "--systemd-cgroup" => o.systemd = true,
+            "--metrics" => {
+                let list: Vec<String> = val("--metrics")?.split(',').map(str::to_string).collect();
+                if let Some(bad) = list.iter().find(|m| !METRICS.contains(&m.as_str())) {
+                    return Err(format!(
+                        "--metrics: unknown metric {bad:?} (one of {})",
+                        METRICS.join(", ")
+                    ));
+                }
+                o.metrics = Some(list);
+            }
             "-h" | "--help" => {
                 println!(
-                    "corral-bench [--iterations N] [--total N] [--out DIR] [--corral BIN] [--baseline BIN]"
+                    "corral-bench [--iterations N] [--total N] [--out DIR] [--corral BIN] [--baseline BIN] [--systemd-cgroup] [--metrics {}]",
+                    METRICS.join(",")
                 );
                 std::process::exit(0);
             }
@@ -93,16 +138,21 @@ fn run() -> Result<(), String> {
     }
     let work = std::env::temp_dir().join(format!("corral-bench-{}", std::process::id()));
     let bundles = Bundles::build(&work)?;
+    let global: Vec<String> = if o.systemd {
+        vec!["--systemd-cgroup".into()]
+    } else {
+        Vec::new()
+    };
     let mut runtimes = vec![
-        Runtime::new("corral", corral, &work),
-        Runtime::new("runc", which("runc")?, &work),
-        Runtime::new("crun", which("crun")?, &work),
+        Runtime::new("corral", corral, &work, &global),
+        Runtime::new("runc", which("runc")?, &work, &global),
+        Runtime::new("crun", which("crun")?, &work, &global),
     ];
     if let Some(b) = &o.baseline {
         let b = b
             .canonicalize()
             .map_err(|e| format!("--baseline {b:?}: {e}"))?;
-        runtimes.push(Runtime::new("corral-before", b, &work));
+        runtimes.push(Runtime::new("corral-before", b, &work, &global));
     }
     let result = measure_all(&o, &bundles, &runtimes);
     for rt in &runtimes {
@@ -125,29 +175,106 @@ fn run() -> Result<(), String> {
 
 fn o_summary(o: &Options) -> String {
     format!(
-        "{} timed rounds after 5 warm-up rounds; throughput over {} containers",
-        o.iterations, o.total
+        "{} timed rounds after 5 warm-up rounds; throughput over {} containers; {}",
+        o.iterations,
+        o.total,
+        if o.systemd {
+            "every runtime with its systemd cgroup driver (--systemd-cgroup)"
+        } else {
+            "cgroupfs driver"
+        }
     )
 }
 
 fn measure_all(o: &Options, b: &Bundles, rts: &[Runtime]) -> Result<Vec<Metric>, String> {
     let mut out = Vec::new();
-    let timed = |name: &str, f: &dyn Fn(&Runtime, usize) -> Result<f64, String>| {
-        eprintln!("measuring: {name}");
-        measure::interleaved(rts, o.iterations, f)
-            .map(|samples| Metric::new(name, Unit::Ms, samples, true))
-    };
-    out.push(timed("run /bin/true", &|rt, i| rt.time_run(&b.plain, i))?);
-    out.push(timed("run /bin/true + Docker seccomp", &|rt, i| {
-        rt.time_run(&b.seccomp, i)
-    })?);
-    out.push(timed("create + start + delete", &|rt, i| {
-        rt.time_lifecycle(&b.plain, i)
-    })?);
+    let timed = |name: &str, f: &Sample| timed(o, rts, name, f);
+    if o.wants("run") {
+        out.push(timed("run /bin/true", &|rt, i| rt.time_run(&b.plain, i))?);
+    }
+    if o.wants("seccomp") {
+        out.push(timed("run /bin/true + Docker seccomp", &|rt, i| {
+            rt.time_run(&b.seccomp, i)
+        })?);
+    }
+    if o.wants("lifecycle") {
+        out.push(timed("create + start + delete", &|rt, i| {
+            rt.time_lifecycle(&b.plain, i)
+        })?);
+    }
+    if o.wants("exec") {
+        measure_exec(o, b, rts, &mut out)?;
+    }
+    if o.wants("rss") {
+        eprintln!("measuring: peak RSS");
+        out.push(Metric::new(
+            "peak RSS of the runtime during run",
+            Unit::MiB,
+            measure::interleaved(rts, o.iterations.min(20), &|rt, i| rt.peak_rss(&b.plain, i))?,
+            true,
+        ));
+    }
+    if o.wants("syscalls") {
+        eprintln!("measuring: syscalls");
+        out.push(Metric::new(
+            "syscalls per run (strace -f)",
+            Unit::Count,
+            measure::interleaved(rts, 3, &|rt, i| rt.syscalls(&b.plain, i))?,
+            true,
+        ));
+    }
+    if o.wants("throughput") {
+        for par in [1, 2, 8] {
+            eprintln!("measuring: throughput x{par}");
+            let samples = rts
+                .iter()
+                .map(|rt| rt.throughput(&b.plain, o.total, par).map(|v| vec![v]))
+                .collect::<Result<Vec<_>, _>>()?;
+            out.push(Metric::new(
+                &format!("containers/s, {par} in parallel"),
+                Unit::PerSec,
+                samples,
+                false,
+            ));
+        }
+    }
+    if o.wants("memory") {
+        eprintln!("measuring: smallest memory limit");
+        let samples = rts
+            .iter()
+            .map(|rt| rt.min_memory(&b.work).map(|v| vec![v]))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.push(Metric::new(
+            "smallest memory limit for /bin/true",
+            Unit::MiB,
+            samples,
+            true,
+        ));
+    }
+    Ok(out)
+}
+
+/// One sample of one runtime in one round.
+type Sample<'a> = dyn Fn(&Runtime, usize) -> Result<f64, String> + 'a;
+
+/// A time metric (ms): `f` for every runtime, interleaved.
+fn timed(o: &Options, rts: &[Runtime], name: &str, f: &Sample) -> Result<Metric, String> {
+    eprintln!("measuring: {name}");
+    measure::interleaved(rts, o.iterations, f)
+        .map(|samples| Metric::new(name, Unit::Ms, samples, true))
+}
+
+/// `exec` into a running sleeper, back to back and after a quiet spell.
+fn measure_exec(
+    o: &Options,
+    b: &Bundles,
+    rts: &[Runtime],
+    out: &mut Vec<Metric>,
+) -> Result<(), String> {
     for rt in rts {
         rt.start_sleeper(&b.sleeper)?;
     }
-    let exec = timed("exec /bin/true", &|rt, _| rt.time_exec());
+    let exec = timed(o, rts, "exec /bin/true", &|rt, _| rt.time_exec());
     // An exec after a quiet spell, as health checks and `kubectl exec`
     // come: whatever the kernel does lazily (an RCU grace period for a
     // cgroup move) is paid in full here, and hidden by back-to-back runs.
@@ -168,45 +295,7 @@ fn measure_all(o: &Options, b: &Bundles, rts: &[Runtime]) -> Result<Vec<Metric>,
     let (exec, idle) = idle?;
     out.push(exec);
     out.push(idle);
-    eprintln!("measuring: peak RSS");
-    out.push(Metric::new(
-        "peak RSS of the runtime during run",
-        Unit::MiB,
-        measure::interleaved(rts, o.iterations.min(20), &|rt, i| rt.peak_rss(&b.plain, i))?,
-        true,
-    ));
-    eprintln!("measuring: syscalls");
-    out.push(Metric::new(
-        "syscalls per run (strace -f)",
-        Unit::Count,
-        measure::interleaved(rts, 3, &|rt, i| rt.syscalls(&b.plain, i))?,
-        true,
-    ));
-    for par in [1, 2, 8] {
-        eprintln!("measuring: throughput x{par}");
-        let samples = rts
-            .iter()
-            .map(|rt| rt.throughput(&b.plain, o.total, par).map(|v| vec![v]))
-            .collect::<Result<Vec<_>, _>>()?;
-        out.push(Metric::new(
-            &format!("containers/s, {par} in parallel"),
-            Unit::PerSec,
-            samples,
-            false,
-        ));
-    }
-    eprintln!("measuring: smallest memory limit");
-    let samples = rts
-        .iter()
-        .map(|rt| rt.min_memory(&b.work).map(|v| vec![v]))
-        .collect::<Result<Vec<_>, _>>()?;
-    out.push(Metric::new(
-        "smallest memory limit for /bin/true",
-        Unit::MiB,
-        samples,
-        true,
-    ));
-    Ok(out)
+    Ok(())
 }
 
 /// The machine the figures come from.

@@ -82,15 +82,19 @@ pub struct Runtime {
     pub name: String,
     bin: PathBuf,
     root: PathBuf,
+    /// Global flags before the command (`--systemd-cgroup`).
+    global: Vec<String>,
 }
 
 impl Runtime {
-    /// `bin` with a state root under `work`.
-    pub fn new(name: &str, bin: PathBuf, work: &Path) -> Runtime {
+    /// `bin` with a state root under `work`, and `global` flags before
+    /// every command.
+    pub fn new(name: &str, bin: PathBuf, work: &Path, global: &[String]) -> Runtime {
         Runtime {
             name: name.into(),
             bin,
             root: work.join(format!("root-{name}")),
+            global: global.to_vec(),
         }
     }
 
@@ -98,6 +102,7 @@ impl Runtime {
         let mut c = Command::new(&self.bin);
         c.arg("--root")
             .arg(&self.root)
+            .args(&self.global)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -174,6 +179,7 @@ impl Runtime {
             .arg(&self.bin)
             .arg("--root")
             .arg(&self.root)
+            .args(&self.global)
             .args(["run", "--bundle", &bundle.to_string_lossy(), id])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -238,13 +238,15 @@ impl Env {
         o
     }
 
-    /// The command for `corral --root ROOT args…`.
+    /// The command for `corral --root ROOT args…` (with
+    /// `--systemd-cgroup` where [`systemd_cgroup`] says so).
     pub fn corral_cmd(&self, args: &[&str]) -> Command {
         let mut c = corral_command();
-        c.arg("--root")
-            .arg(&self.root)
-            .args(args)
-            .stdin(Stdio::null());
+        c.arg("--root").arg(&self.root);
+        if systemd_cgroup() {
+            c.arg("--systemd-cgroup");
+        }
+        c.args(args).stdin(Stdio::null());
         c
     }
 
@@ -388,8 +390,17 @@ pub fn have(cmd: &str) -> bool {
         .is_ok()
 }
 
-/// Every cgroup directory named `name` anywhere under /sys/fs/cgroup.
+/// Whether the tests drive corral with its systemd cgroup driver
+/// (`CORRAL_TEST_SYSTEMD_CGROUP=1`, set by the systemd tier, which runs the
+/// enforcement tests again under systemd).
+pub fn systemd_cgroup() -> bool {
+    std::env::var("CORRAL_TEST_SYSTEMD_CGROUP").as_deref() == Ok("1")
+}
+
+/// Every cgroup directory named `name` anywhere under /sys/fs/cgroup, or
+/// named for it as a systemd scope (`PREFIX-NAME.scope`).
 pub fn cgroup_dirs_named(name: &str) -> Vec<PathBuf> {
+    let scope = format!("-{name}.scope");
     let mut found = Vec::new();
     let mut stack = vec![PathBuf::from("/sys/fs/cgroup")];
     while let Some(d) = stack.pop() {
@@ -399,7 +410,8 @@ pub fn cgroup_dirs_named(name: &str) -> Vec<PathBuf> {
         for e in rd.flatten() {
             if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                 let p = e.path();
-                if e.file_name() == name {
+                let n = e.file_name();
+                if n == name || n.to_str().is_some_and(|n| n.ends_with(&scope)) {
                     found.push(p.clone());
                 }
                 stack.push(p);
@@ -419,6 +431,20 @@ pub fn assert_nothing_left(env: &Env, id: &str) {
     assert!(!mounts.contains(id), "a mount names {id}");
     let procs = processes_naming(id);
     assert!(procs.is_empty(), "processes of {id} left behind: {procs:?}");
+    if systemd_cgroup() {
+        // A scope can outlive its cgroup (a failed one, after an OOM
+        // kill): systemd must not know the unit any more.
+        let o = Command::new("systemctl")
+            .args(["show", "-p", "LoadState,ActiveState"])
+            .arg(format!("corral-{id}.scope"))
+            .output()
+            .expect("systemctl");
+        let text = out(&o.stdout);
+        assert!(
+            text.contains("LoadState=not-found") || text.contains("ActiveState=inactive"),
+            "the scope of {id} is left: {text}"
+        );
+    }
 }
 
 /// Pids whose command line names `needle` (a container's init is a fork of
