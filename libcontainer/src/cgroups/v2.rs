@@ -153,6 +153,16 @@ pub(crate) fn shares_to_weight(shares: u64) -> u64 {
     1 + ((shares.clamp(2, 262_144) - 2) * 9999) / 262_142
 }
 
+/// An OCI (cgroup v1 blkio) weight, 10-1000, to cgroup v2's io.weight,
+/// 1-10000, as runc and crun convert (`1 + (w - 10) * 9999 / 990`; 0
+/// stays 0, "unset").
+pub(crate) fn blkio_to_io_weight(w: u16) -> u64 {
+    if w == 0 {
+        return 0;
+    }
+    1 + (u64::from(w.clamp(10, 1000)) - 10) * 9999 / 990
+}
+
 fn max_or(v: i64) -> String {
     if v < 0 {
         "max".into()
@@ -249,14 +259,25 @@ pub(crate) fn apply(d: &Path, res: &LinuxResources, update: bool) -> Result<()> 
         } else {
             "io.bfq.weight"
         };
+        // io.weight is 1-10000 (default 100), the OCI weight blkio's
+        // 10-1000 (default 500): converted as runc and crun convert, so
+        // that 500 lands near the middle and 10 and 1000 at the ends.
+        // BFQ's io.bfq.weight has blkio's range and takes the weight as it is.
+        let conv = |w: u16| -> u64 {
+            if wfile == "io.weight" {
+                blkio_to_io_weight(w)
+            } else {
+                u64::from(w)
+            }
+        };
         if let Some(w) = b.weight() {
-            write(&d.join(wfile), &format!("default {w}"))?;
+            write(&d.join(wfile), &format!("default {}", conv(w)))?;
         }
         for wd in b.weight_device().iter().flatten() {
             if let Some(w) = wd.weight() {
                 write(
                     &d.join(wfile),
-                    &format!("{}:{} {w}", wd.major(), wd.minor()),
+                    &format!("{}:{} {}", wd.major(), wd.minor(), conv(w)),
                 )?;
             }
         }
@@ -501,7 +522,19 @@ mod tests {
             "OCI swap is memory+swap"
         );
         assert_eq!(read(&d, "pids.max"), "42");
-        assert_eq!(read(&d, "io.weight"), "default 100");
+        assert_eq!(
+            read(&d, "io.weight"),
+            "default 910",
+            "blkio 100 as runc converts it"
+        );
+        assert_eq!(
+            (
+                blkio_to_io_weight(10),
+                blkio_to_io_weight(500),
+                blkio_to_io_weight(1000)
+            ),
+            (1, 4950, 10000)
+        );
         assert_eq!(read(&d, "io.max"), "254:0 wbps=1000");
         assert_eq!(read(&d, "hugetlb.2MB.max"), "2097152");
         assert_eq!(read(&d, "hugetlb.2MB.rsvd.max"), "2097152");
