@@ -329,3 +329,116 @@ fn events_stats_carry_pressure_where_the_kernel_has_it() {
     assert!(env.corral(&["delete", "-f", &id]).status.success());
     assert_nothing_left(&env, &id);
 }
+
+/// `exec --cgroup` (runc's): the process goes into an existing sub-cgroup
+/// of the container's — `PATH` in every hierarchy, `CONTROLLER:PATH` in
+/// that controller's only (v1; a cgroup v2 host takes no prefix) — `ps`
+/// and `kill --all` reach it there, delete removes the sub-cgroups with the
+/// container's, and a path that leaves the container's cgroup or does not
+/// exist is refused by name.
+#[test]
+fn exec_into_a_sub_cgroup() {
+    let mut env = Env::new(&["sleep", "1000"]);
+    let id = env.create();
+    assert!(env.corral(&["start", &id]).status.success());
+    let init = env.state(&id)["pid"].as_i64().expect("pid").to_string();
+    let hs = cgroups::hierarchies().expect("hierarchies");
+    let theirs = container_cgroups(&init);
+    let mut subs = Vec::new();
+    for (key, path) in &theirs {
+        let Some(h) = hs.iter().find(|h| &h.key == key) else {
+            continue;
+        };
+        let d = h
+            .mountpoint
+            .join(path.strip_prefix("/").expect("abs"))
+            .join("sub");
+        std::fs::create_dir(&d).expect("mkdir sub");
+        // A v1 cpuset cgroup takes no task until it has cpus and mems.
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            if let Ok(v) = std::fs::read_to_string(d.parent().expect("parent").join(f)) {
+                std::fs::write(d.join(f), v.trim()).expect("cpuset");
+            }
+        }
+        subs.push((key.clone(), d));
+    }
+    assert!(!subs.is_empty());
+    let exec_d = |flags: &[&str], marker: &str| {
+        let pid_file = env.scratch.join(format!("{marker}.pid"));
+        let mut args = vec!["exec", "-d", "--pid-file", pid_file.to_str().expect("utf8")];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&[&id, "sleep", marker]);
+        let o = env.corral(&args);
+        (o, pid_file)
+    };
+    let (o, pid_file) = exec_d(&["--cgroup", "sub"], "1001");
+    assert!(o.status.success(), "{}", integration::out(&o.stderr));
+    let pid = std::fs::read_to_string(&pid_file)
+        .expect("pid")
+        .trim()
+        .to_string();
+    let placed = container_cgroups(&pid);
+    for (key, _) in &subs {
+        assert_eq!(placed[key], theirs[key].join("sub"), "hierarchy {key}");
+    }
+    // ps lists it (the sub-cgroup is below the container's).
+    let ps = integration::out(&env.corral(&["ps", "--format", "json", &id]).stdout);
+    let pids: Vec<i32> = serde_json::from_str(&ps).expect("ps json");
+    assert!(pids.contains(&pid.parse().expect("pid")), "{pids:?}");
+    if !integration::unified_cgroup() {
+        // One controller's hierarchy only.
+        let (o, pid_file) = exec_d(&["--cgroup", "memory:sub"], "1002");
+        assert!(o.status.success(), "{}", integration::out(&o.stderr));
+        let pid = std::fs::read_to_string(&pid_file)
+            .expect("pid")
+            .trim()
+            .to_string();
+        for (key, path) in container_cgroups(&pid) {
+            let want = if key.split(',').any(|c| c == "memory") {
+                theirs[&key].join("sub")
+            } else {
+                theirs[&key].clone()
+            };
+            assert_eq!(path, want, "hierarchy {key}");
+        }
+    } else {
+        let (o, _) = exec_d(&["--cgroup", "memory:sub"], "1002");
+        // runc's exit status for an exec that fails to start.
+        assert_eq!(o.status.code(), Some(255));
+        let e = integration::error_message(&integration::out(&o.stderr));
+        assert!(
+            e.contains("--cgroup") && e.contains("no controller prefix"),
+            "{e}"
+        );
+    }
+    for (flag, want) in [
+        ("../escape", "'..'"),
+        ("sub/../../escape", "'..'"),
+        ("nope", "must exist"),
+        ("rdma:sub", "no rdma cgroup"),
+    ] {
+        let (o, _) = exec_d(&["--cgroup", flag], "1003");
+        assert_eq!(o.status.code(), Some(255), "--cgroup {flag}");
+        let e = integration::error_message(&integration::out(&o.stderr));
+        assert!(
+            e.contains("--cgroup") && e.contains(want),
+            "--cgroup {flag}: {e}"
+        );
+    }
+    assert!(integration::processes_naming("1003").is_empty());
+    // kill --all reaches the sub-cgroup's processes.
+    assert!(env.corral(&["kill", "--all", &id, "KILL"]).status.success());
+    let t = std::time::Instant::now();
+    while !integration::processes_naming("1001").is_empty() {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "the exec'd process lives"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(env.corral(&["delete", "-f", &id]).status.success());
+    for (_, d) in &subs {
+        assert!(!d.exists(), "{} is left", d.display());
+    }
+    assert_nothing_left(&env, &id);
+}

@@ -75,12 +75,15 @@ pub trait Manager {
     /// The container's resource usage.
     fn stats(&self) -> Stats;
 
-    /// Every pid in the container's cgroup (from the first hierarchy that
-    /// has one).
+    /// Every pid in the container's cgroup and in the cgroups below it
+    /// (an `exec --cgroup` process, or sub-cgroups the container made in
+    /// its cgroup namespace), from the first hierarchy that has one.
     fn pids(&self) -> Result<Vec<i32>> {
         for dir in self.state().paths.values() {
-            if let Ok(text) = fs::read_to_string(dir.join("cgroup.procs")) {
-                return Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect());
+            if dir.join("cgroup.procs").exists() {
+                let mut out = Vec::new();
+                procs_below(dir, &mut out, 0);
+                return Ok(out);
             }
         }
         Ok(Vec::new())
@@ -137,6 +140,26 @@ pub trait Manager {
 
 /// Signals every pid of the container one by one (a frozen process gets
 /// the signal only once thawed: after SIGKILL the container is thawed).
+/// Deepest cgroup nesting walked below a container's cgroup (the kernel's
+/// own default limit, cgroup.max.depth, is unlimited; this bounds a walk
+/// over a tree the container may have made).
+pub(crate) const MAX_DEPTH: usize = 64;
+
+/// The pids of `dir`'s cgroup.procs and of every cgroup below it.
+fn procs_below(dir: &std::path::Path, out: &mut Vec<i32>, depth: usize) {
+    if let Ok(text) = fs::read_to_string(dir.join("cgroup.procs")) {
+        out.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+    }
+    if depth >= MAX_DEPTH {
+        return;
+    }
+    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            procs_below(&e.path(), out, depth + 1);
+        }
+    }
+}
+
 pub(crate) fn signal_each<M: Manager + ?Sized>(m: &M, sig: i32) -> Result<()> {
     let frozen = m.is_frozen();
     for pid in m.pids()? {

@@ -19,6 +19,7 @@
 //! | `resources.rs` | `linux.resources` in the form the back ends apply |
 //! | `devices.rs` | the device policy; `devices_bpf.rs`: its v2 eBPF program |
 //! | `entry.rs` | how a new process enters its cgroups ([`Entry`]) |
+//! | `sub.rs` | `exec --cgroup`: a process placed below the container's cgroup |
 //! | `stats.rs` | resource usage ([`Stats`]) |
 //! | `files.rs` | writing and reading control files, errors naming the field |
 //! | `removal.rs` | removing what create made |
@@ -33,6 +34,7 @@ mod plan;
 mod removal;
 mod resources;
 pub mod stats;
+pub mod sub;
 mod systemd;
 mod v1;
 mod v2;

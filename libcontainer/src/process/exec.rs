@@ -29,6 +29,11 @@ pub struct ExecOptions {
     pub preserve_fds: u32,
     /// Exec even into a paused container.
     pub ignore_paused: bool,
+    /// Sub-cgroups of the container's to place the process in
+    /// (`exec --cgroup`; see [`cgroups::sub::parse`]): controller (`""`
+    /// for all) → path below the container's cgroup.
+    #[serde(default)]
+    pub sub_cgroups: std::collections::BTreeMap<String, PathBuf>,
     /// From a multi-threaded caller (which execs through a helper process):
     /// the process's stdin, stdout and stderr. A single-threaded caller's
     /// process inherits the caller's own.
@@ -50,6 +55,7 @@ impl ExecOptions {
             pid_file: None,
             preserve_fds: 0,
             ignore_paused: false,
+            sub_cgroups: Default::default(),
             stdio: None,
             helper: None,
         }
@@ -138,7 +144,11 @@ pub(crate) fn run(t: &Target, opts: ExecOptions) -> Result<Exec> {
         .exec_cpu_affinity()
         .as_ref()
         .is_some_and(|a| a.initial().is_some());
-    let mut entry = cgroups::manager(t.cgroups).entry()?;
+    let mut entry = if opts.sub_cgroups.is_empty() {
+        cgroups::manager(t.cgroups).entry()?
+    } else {
+        cgroups::Entry::open(&cgroups::sub::state(t.cgroups, &opts.sub_cgroups)?)?
+    };
     if initial_affinity {
         entry.without_clone_into()?;
     }

@@ -63,6 +63,10 @@ pub struct ExecArgs {
     /// Allow exec in a paused container.
     #[arg(long = "ignore-paused")]
     ignore_paused: bool,
+    /// Run the process in an existing sub-cgroup of the container's:
+    /// `PATH` (every hierarchy) or `CONTROLLER[,CONTROLLER…]:PATH`.
+    #[arg(long = "cgroup")]
+    cgroup: Vec<String>,
     /// Container id.
     id: String,
     /// Command and arguments (unless --process is given).
@@ -220,6 +224,7 @@ pub fn run(root: &Path, a: &ExecArgs, log: &mut Logger) -> Result<i32, String> {
     opts.pid_file = a.pid_file.clone();
     opts.preserve_fds = a.preserve_fds;
     opts.ignore_paused = a.ignore_paused;
+    opts.sub_cgroups = libcontainer::cgroups::sub::parse(&a.cgroup).map_err(|e| e.to_string())?;
     if a.detach {
         c.exec(opts).map_err(|e| e.to_string())?;
         return Ok(0);
