@@ -106,7 +106,7 @@ fn memory_hog_is_oom_killed_at_the_limit_and_counted() {
 #[test]
 fn oom_group_kills_the_whole_container() {
     let mut env = env_with_out(
-        "sleep 1000 & echo started > /out/started; tail /dev/zero > /dev/null; echo survived > /out/rc; exec sleep 1000",
+        "sleep 1000 & echo started > /out/started; while [ ! -e /out/go ]; do sleep 0.05; done; tail /dev/zero > /dev/null; echo survived > /out/rc; exec sleep 1000",
     );
     env.edit(|c| {
         c["linux"]["resources"]["memory"] = json!({"limit": 33554432, "swap": 33554432});
@@ -117,9 +117,12 @@ fn oom_group_kills_the_whole_container() {
         return;
     }
     let (id, pid) = start(&mut env);
+    // The hog waits for /out/go: the cgroup is read while the container
+    // still lives.
     let dir = cg_dir(&pid, "memory");
     assert_eq!(read(dir.join("memory.oom.group")), "1");
     wait_file(&env.scratch.join("started"), 60);
+    std::fs::write(env.scratch.join("go"), b"go").expect("go");
     let t = Instant::now();
     while env.state(&id)["status"] != "stopped" {
         assert!(
