@@ -11,8 +11,7 @@
 # e.g. one built by scripts/build-release.sh in a worktree of an older
 # commit) as the column corral-before, measured in the same run.
 # --systemd-cgroup runs every runtime with its systemd cgroup driver (on a
-# host whose init is systemd: the systemd tier runs it in its VM with
-# CORRAL_SYSTEMD_BENCH=1); --metrics picks metrics by name.
+# host whose init is systemd); --metrics picks metrics by name.
 #
 # Defaults: 100 timed rounds per time metric, 200 containers per throughput
 # figure. CI runs a small size (--iterations 5 --total 20) to prove it works.
