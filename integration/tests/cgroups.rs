@@ -354,8 +354,13 @@ fn exec_into_a_sub_cgroup() {
             .join(path.strip_prefix("/").expect("abs"))
             .join("sub");
         std::fs::create_dir(&d).expect("mkdir sub");
-        // A v1 cpuset cgroup takes no task until it has cpus and mems.
+        // A v1 cpuset cgroup takes no task until it has cpus and mems (a
+        // cgroup2 one has the files only where the controller is enabled,
+        // and is usable empty).
         for f in ["cpuset.cpus", "cpuset.mems"] {
+            if !d.join(f).exists() || key == "unified" || key.is_empty() {
+                continue;
+            }
             if let Ok(v) = std::fs::read_to_string(d.parent().expect("parent").join(f)) {
                 std::fs::write(d.join(f), v.trim()).expect("cpuset");
             }
