@@ -51,8 +51,15 @@ fn create_killed_at_every_stage() {
         crash(&env, stage, &["create", "--bundle", &b, &id]);
 
         // The record tells the truth: the creation is over and the
-        // container can never start.
-        let state = env.state(&id);
+        // container can never start. Until the dead creator's init has
+        // gone too (it holds the container's lock as long as it lives, a
+        // moment on a loaded machine) the creation still reads "creating".
+        let t = Instant::now();
+        let mut state = env.state(&id);
+        while state["status"] == "creating" && t.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(20));
+            state = env.state(&id);
+        }
         assert_eq!(state["status"], "stopped", "after a crash at {stage}");
         assert_eq!(state["pid"], 0, "after a crash at {stage}");
         let list = out(&env.corral(&["list", "--format", "json"]).stdout);
