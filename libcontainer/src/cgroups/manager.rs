@@ -138,8 +138,6 @@ pub trait Manager {
     }
 }
 
-/// Signals every pid of the container one by one (a frozen process gets
-/// the signal only once thawed: after SIGKILL the container is thawed).
 /// Deepest cgroup nesting walked below a container's cgroup (the kernel's
 /// own default limit, cgroup.max.depth, is unlimited; this bounds a walk
 /// over a tree the container may have made).
@@ -160,6 +158,8 @@ fn procs_below(dir: &std::path::Path, out: &mut Vec<i32>, depth: usize) {
     }
 }
 
+/// Signals every pid of the container one by one (a frozen process gets
+/// the signal only once thawed: after SIGKILL the container is thawed).
 pub(crate) fn signal_each<M: Manager + ?Sized>(m: &M, sig: i32) -> Result<()> {
     let frozen = m.is_frozen();
     for pid in m.pids()? {
