@@ -59,7 +59,7 @@ impl Options {
     fn wants(&self, metric: &str) -> bool {
         self.metrics
             .as_ref()
-            .map_or(true, |m| m.iter().any(|x| x == metric))
+            .is_none_or(|m| m.iter().any(|x| x == metric))
     }
 }
 

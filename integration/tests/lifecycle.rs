@@ -387,9 +387,57 @@ fn version_and_global_flags() {
     assert!(lines[0].starts_with("corral version "), "{text}");
     assert!(lines[1].starts_with("commit: "), "{text}");
     assert!(lines[2].starts_with("spec: 1."), "{text}");
+    // --systemd-cgroup is global: commands that place no cgroup take it.
     let o = env.corral(&["--systemd-cgroup", "list"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(out(&o.stderr).contains("systemd"), "{}", out(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o.stderr));
+}
+
+/// Where systemd is not the init (this host, and the older-kernels tier,
+/// where the driver cannot start its D-Bus client's thread), a
+/// `--systemd-cgroup` create fails at once, naming systemd, and leaves
+/// nothing: no record, no cgroup, no process.
+#[test]
+fn systemd_cgroup_without_systemd_fails_clearly() {
+    if std::path::Path::new("/run/systemd/system").exists() {
+        return; // a systemd host: the systemd tier covers it
+    }
+    let mut env = Env::new(&["true"]);
+    let id = env.id();
+    let b = env.bundle.clone();
+    let t = std::time::Instant::now();
+    let o = env.corral(&[
+        "--systemd-cgroup",
+        "run",
+        "--bundle",
+        b.to_str().expect("utf8"),
+        &id,
+    ]);
+    let err = out(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("systemd"), "{err}");
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(20),
+        "took {:?}",
+        t.elapsed()
+    );
+    assert_nothing_left(&env, &id);
+    // A cgroupsPath in cgroupfs form is refused by name before anything.
+    env.edit(|c| c["linux"]["cgroupsPath"] = "/corral-test/x".into());
+    let id = env.id();
+    let o = env.corral(&[
+        "--systemd-cgroup",
+        "create",
+        "--bundle",
+        b.to_str().expect("utf8"),
+        &id,
+    ]);
+    let err = out(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("linux.cgroupsPath") && err.contains("slice:prefix:name"),
+        "{err}"
+    );
+    assert_nothing_left(&env, &id);
 }
 
 #[test]

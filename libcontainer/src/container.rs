@@ -95,6 +95,7 @@ impl ContainerBuilder {
                 preserve_fds: 0,
                 stdio: None,
                 console_to_caller: false,
+                systemd_cgroup: false,
             },
             helper: None,
         }
@@ -132,6 +133,13 @@ impl ContainerBuilder {
     /// Stdin, stdout and stderr of the container process.
     pub fn stdio(mut self, fds: [RawFd; 3]) -> Self {
         self.o.stdio = Some(fds);
+        self
+    }
+    /// Places the container's cgroups with the systemd cgroup driver (a
+    /// transient scope per container, `linux.cgroupsPath` in systemd's
+    /// `slice:prefix:name` form), as `runc --systemd-cgroup`.
+    pub fn systemd_cgroup(mut self, v: bool) -> Self {
+        self.o.systemd_cgroup = v;
         self
     }
     /// The helper binary a multi-threaded caller clones through (it must

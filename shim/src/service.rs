@@ -92,6 +92,25 @@ fn not_found(k: &Key) -> ttrpc::Error {
     }
 }
 
+/// The runtime options' `SystemdCgroup` (containerd's runc options,
+/// `containerd.runc.v1.Options`, which the CRI's `SystemdCgroup = true`
+/// and `ctr --runc-systemd-cgroup` set): the systemd cgroup driver.
+/// Options of another type are not ours to read.
+fn systemd_cgroup(
+    options: &MessageField<containerd_shim_protos::protobuf::well_known_types::any::Any>,
+) -> Result<bool, String> {
+    use containerd_shim_protos::protobuf::Message;
+    let Some(any) = options.as_ref() else {
+        return Ok(false);
+    };
+    if !any.type_url.ends_with("containerd.runc.v1.Options") {
+        return Ok(false);
+    }
+    containerd_shim_protos::shim::oci::Options::parse_from_bytes(&any.value)
+        .map(|o| o.systemd_cgroup)
+        .map_err(|e| format!("options ({}): {e}", any.type_url))
+}
+
 fn lib_err(e: libcontainer::Error) -> ttrpc::Error {
     use libcontainer::Error as E;
     match e {
@@ -514,7 +533,11 @@ impl Service {
         bundle: &Path,
     ) -> ttrpc::Result<(u32, Option<Arc<File>>)> {
         let io = |e: std::io::Error| err(Code::INTERNAL, format!("stdio: {e}"));
-        let builder = ContainerBuilder::new(&req.id, &self.root).bundle(bundle);
+        let builder = ContainerBuilder::new(&req.id, &self.root)
+            .bundle(bundle)
+            .systemd_cgroup(
+                systemd_cgroup(&req.options).map_err(|e| err(Code::INVALID_ARGUMENT, e))?,
+            );
         if !req.terminal {
             let stdin = open_stdio(&req.stdin, false).map_err(io)?;
             let (stdout, stderr) =
@@ -945,6 +968,30 @@ impl Task for TaskService {
 mod tests {
     use super::*;
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    #[test]
+    fn systemd_cgroup_comes_from_runcs_options() {
+        use containerd_shim_protos::protobuf::well_known_types::any::Any;
+        use containerd_shim_protos::protobuf::Message;
+        let mut o = containerd_shim_protos::shim::oci::Options::new();
+        o.systemd_cgroup = true;
+        o.binary_name = "corral".into();
+        let mut any = Any::new();
+        any.type_url = "containerd.runc.v1.Options".into();
+        any.value = o.write_to_bytes().expect("encode");
+        assert_eq!(systemd_cgroup(&MessageField::some(any.clone())), Ok(true));
+        o.systemd_cgroup = false;
+        any.value = o.write_to_bytes().expect("encode");
+        assert_eq!(systemd_cgroup(&MessageField::some(any.clone())), Ok(false));
+        assert_eq!(systemd_cgroup(&MessageField::none()), Ok(false));
+        // Options of another runtime's type are not read.
+        any.type_url = "io.example.Other".into();
+        any.value = vec![0xff, 0xff];
+        assert_eq!(systemd_cgroup(&MessageField::some(any.clone())), Ok(false));
+        any.type_url = "type.googleapis.com/containerd.runc.v1.Options".into();
+        let e = systemd_cgroup(&MessageField::some(any)).expect_err("garbage");
+        assert!(e.contains("containerd.runc.v1.Options"), "{e}");
+    }
 
     /// Paths removed on drop, also when a test fails.
     struct Cleanup(Vec<PathBuf>);

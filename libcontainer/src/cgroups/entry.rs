@@ -124,6 +124,7 @@ mod tests {
             paths,
             created: Vec::new(),
             v2: false,
+            systemd: None,
         };
 
         let e = Entry::open(&st).expect("open");

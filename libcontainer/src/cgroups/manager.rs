@@ -3,9 +3,9 @@
 //! picks the one a container's record names).
 //!
 //! Why a trait object rather than an enum of back ends: the systemd back
-//! end (see `cgroups/systemd.rs`) keeps a D-Bus connection and its unit's
-//! name, state the cgroupfs back ends have no use for, and is to be paged
-//! in only when a container uses it; a `Box<dyn Manager>` lets it carry
+//! end (see `cgroups/systemd/`) keeps its unit's name and the worker
+//! holding a new scope, state the cgroupfs back ends have no use for, and
+//! is paged in only when a container uses it; a `Box<dyn Manager>` lets it carry
 //! that state without widening every other back end, and the one
 //! allocation a call costs is nothing beside the control files it writes.
 //! What every cgroupfs back end does alike (the entry of a new process,
@@ -24,7 +24,7 @@ use super::removal;
 use super::stats::Stats;
 use crate::error::{Error, Result};
 
-/// The cgroups of one container, as one back end (v1, v2, later systemd)
+/// The cgroups of one container, as one back end (v1, v2, systemd)
 /// places, limits, freezes, reads, signals and removes them. A manager
 /// works from the container's [`CgroupState`], which is what its record
 /// (`state.json`) keeps: any command may make one again from the record.
@@ -49,6 +49,18 @@ pub trait Manager {
     /// v1 `tasks` files.
     fn entry(&self) -> Result<Entry> {
         Entry::open(self.state())
+    }
+
+    /// The container's first process is in its cgroups: a back end that
+    /// held them with a process of its own (systemd's, whose new scope
+    /// needs one) lets it go.
+    fn joined(&self) {}
+
+    /// Whether applying the device policy makes the cgroup manager write
+    /// its own view of the other resources to the files again (systemd),
+    /// so that create must write the config's resources once more after it.
+    fn rewrites_files_on_devices(&self) -> bool {
+        false
     }
 
     /// Applies the config's resources: at create in two steps (see

@@ -5,7 +5,7 @@
 //!
 //! The rest of the library goes through one seam, [`Manager`], whose back
 //! ends are peers: `v1` on legacy and hybrid hosts, `v2` on unified
-//! ones, and later systemd (`systemd.rs` says what it will do).
+//! ones, and `systemd` (a transient scope per container) on either.
 //! [`manager`] picks the back end from a container's [`CgroupState`];
 //! `plan_with` makes that state for the layout [`mode`] detected.
 //!
@@ -15,6 +15,7 @@
 //! | `plan.rs` | the container's directories for `linux.cgroupsPath`, the record of them |
 //! | `manager.rs` | the [`Manager`] trait, what every back end does alike |
 //! | `v1.rs`, `v2.rs` | the back ends: each OCI resource written to its files |
+//! | `systemd/` | the systemd back end: placement, the scope over D-Bus, unit properties |
 //! | `validate.rs` | checking `linux.resources` against the host, warnings |
 //! | `resources.rs` | `linux.resources` in the form the back ends apply |
 //! | `devices.rs` | the device policy; `devices_bpf.rs`: its v2 eBPF program |
@@ -47,12 +48,17 @@ pub(crate) use plan::plan_with;
 pub use plan::CgroupState;
 pub(crate) use resources::split_devices;
 pub use stats::Stats;
+pub(crate) use systemd::plan as plan_systemd;
+pub use systemd::SystemdUnit;
 pub(crate) use validate::{check_supported_resources, check_supported_resources_with, warnings};
 
-/// The back end for a container's cgroups: v2 where its record says the
-/// host is unified, v1 (legacy and hybrid hosts) otherwise.
+/// The back end for a container's cgroups: systemd's where its record
+/// names a unit, else v2 where it says the host is unified, v1 (legacy
+/// and hybrid hosts) otherwise.
 pub fn manager(st: &CgroupState) -> Box<dyn Manager + '_> {
-    if st.v2 {
+    if let Some(unit) = &st.systemd {
+        Box::new(systemd::SystemdManager::new(st, unit))
+    } else if st.v2 {
         Box::new(v2::V2Manager::new(st))
     } else {
         Box::new(v1::V1Manager::new(st))

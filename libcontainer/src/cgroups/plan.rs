@@ -24,6 +24,11 @@ pub struct CgroupState {
     /// Whether the host is unified cgroup v2 (resources go to `unified`).
     #[serde(default)]
     pub v2: bool,
+    /// The systemd unit holding the container's cgroups, when the systemd
+    /// driver placed it (`--systemd-cgroup`); its back end is then
+    /// systemd's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd: Option<super::systemd::SystemdUnit>,
 }
 
 fn key_matches(mount_key: &str, proc_key: &str) -> bool {
@@ -97,6 +102,7 @@ pub(crate) fn plan_with(
         paths,
         created,
         v2: mode(hs) == Mode::Unified,
+        systemd: None,
     })
 }
 

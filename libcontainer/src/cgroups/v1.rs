@@ -831,6 +831,7 @@ mod tests {
             paths,
             created: Vec::new(),
             v2: false,
+            systemd: None,
         };
         // A fake control file keeps the last write only.
         V1Manager::new(&st).apply_devices(&[], &[]).expect("apply");

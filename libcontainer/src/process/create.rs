@@ -35,6 +35,10 @@ pub(crate) struct CreateOptions {
     pub(crate) stdio: Option<[RawFd; 3]>,
     #[serde(skip)]
     pub(crate) console_to_caller: bool,
+    /// The systemd cgroup driver (`--systemd-cgroup`): the container's
+    /// cgroup is a transient scope.
+    #[serde(default)]
+    pub(crate) systemd_cgroup: bool,
 }
 
 /// A created container: its record, what the create accepted without
@@ -88,7 +92,11 @@ pub(crate) fn create(o: &CreateOptions) -> Result<Created> {
         ));
     }
     let linux = bundle.spec.linux().clone().unwrap_or_default();
-    let cg = cgroups::plan_with(&bundle.hierarchies, linux.cgroups_path().as_deref(), &o.id)?;
+    let cg = if o.systemd_cgroup {
+        cgroups::plan_systemd(&bundle.hierarchies, linux.cgroups_path().as_deref(), &o.id)?
+    } else {
+        cgroups::plan_with(&bundle.hierarchies, linux.cgroups_path().as_deref(), &o.id)?
+    };
     let mut st = StoredState {
         id: o.id.clone(),
         oci_version: bundle.spec.version().clone(),
@@ -225,6 +233,7 @@ fn create_in(
     drop(entry);
     drop(child);
     made.pids.push(first);
+    cgm.joined();
     let maps = |pid: i32| write_id_maps(pid, linux.uid_mappings(), linux.gid_mappings());
     let pid = if fast {
         if plan.creates(NS::User) {
@@ -301,6 +310,9 @@ fn create_in(
                     .unwrap_or_default();
                 let nodes = linux.devices().clone().unwrap_or_default();
                 cgm.apply_devices(&rules, &nodes)?;
+                if cgm.rewrites_files_on_devices() {
+                    cgm.apply_resources(limits.as_ref(), false)?;
+                }
                 if crate::netns::requested(&st.annotations)? {
                     made.netns = Some((o.root.clone(), o.id.clone()));
                     crate::netns::publish(&o.root, &o.id, pid)?;

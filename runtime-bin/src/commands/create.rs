@@ -34,9 +34,11 @@ pub struct CreateArgs {
     pub id: String,
 }
 
-/// The library's builder for these flags.
-pub fn builder(root: &Path, a: &CreateArgs) -> ContainerBuilder {
+/// The library's builder for these flags (`systemd`: the global
+/// `--systemd-cgroup`).
+pub fn builder(root: &Path, a: &CreateArgs, systemd: bool) -> ContainerBuilder {
     ContainerBuilder::new(&a.id, root)
+        .systemd_cgroup(systemd)
         .bundle(&a.bundle)
         .pid_file(a.pid_file.clone())
         .console_socket(a.console_socket.clone())
@@ -54,8 +56,8 @@ pub fn warn_config(c: &Container, log: &mut Logger) {
 }
 
 /// Runs `corral create`.
-pub fn run(root: &Path, a: &CreateArgs, log: &mut Logger) -> Res {
-    let c = builder(root, a).create().map_err(err)?;
+pub fn run(root: &Path, a: &CreateArgs, systemd: bool, log: &mut Logger) -> Res {
+    let c = builder(root, a, systemd).create().map_err(err)?;
     warn_config(&c, log);
     log.log(
         "debug",

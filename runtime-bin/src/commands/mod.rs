@@ -127,9 +127,6 @@ pub fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32, Failure> {
                 .into(),
         );
     }
-    if cli.systemd_cgroup {
-        return Err("--systemd-cgroup: the systemd cgroup driver is not supported by this version of corral".to_string().into());
-    }
     let root = cli.root();
     let Some(cmd) = &cli.cmd else {
         return Err("no command given: see corral --help".to_string().into());
@@ -149,12 +146,12 @@ pub fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32, Failure> {
                 code: 255,
             })
         }
-        Cmd::Create(a) => create::run(root, a, log),
+        Cmd::Create(a) => create::run(root, a, cli.systemd_cgroup, log),
         Cmd::Start(a) => start::run(root, a),
         Cmd::State(a) => state::run(root, a),
         Cmd::Kill(a) => kill::run(root, a),
         Cmd::Delete(a) => delete::run(root, a, log),
-        Cmd::Run(a) => run::run(root, a, log),
+        Cmd::Run(a) => run::run(root, a, cli.systemd_cgroup, log),
         Cmd::Ps(a) => ps::run(root, a),
         Cmd::Events(a) => events::run(root, a),
         Cmd::Update(a) => update::run(root, a),

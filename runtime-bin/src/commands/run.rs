@@ -27,20 +27,29 @@ pub struct RunArgs {
 }
 
 /// Runs `corral run`.
-pub fn run(root: &Path, r: &RunArgs, log: &mut Logger) -> Res {
-    run_container(root, &r.create, r.detach, r.keep, r.no_subreaper, log)
+pub fn run(root: &Path, r: &RunArgs, systemd: bool, log: &mut Logger) -> Res {
+    run_container(
+        root,
+        &r.create,
+        systemd,
+        r.detach,
+        r.keep,
+        r.no_subreaper,
+        log,
+    )
 }
 
 fn run_container(
     root: &Path,
     a: &CreateArgs,
+    systemd: bool,
     detach: bool,
     keep: bool,
     no_subreaper: bool,
     log: &mut Logger,
 ) -> Res {
     if detach {
-        let mut c = builder(root, a).create().map_err(err)?;
+        let mut c = builder(root, a, systemd).create().map_err(err)?;
         warn_config(&c, log);
         if let Err(e) = c.start() {
             let _ = c.delete(true);
@@ -55,7 +64,9 @@ fn run_container(
     }
     // With a terminal and no console socket, the pty comes to us and we
     // relay it to our own stdio, as runc does.
-    let (mut c, console) = builder(root, a).create_with_console().map_err(err)?;
+    let (mut c, console) = builder(root, a, systemd)
+        .create_with_console()
+        .map_err(err)?;
     warn_config(&c, log);
     // Relayed to our stdio: "\n" stays "\n", as runc's (before start, so
     // the first byte the process writes is already under it).
