@@ -235,8 +235,18 @@ pub(crate) fn devices(policy: &[(bool, String)], proc_devices: &str) -> Props {
     }
     let mut allow = Vec::new();
     for (ok, rule) in rest {
-        if !ok || rule.starts_with("a ") {
-            return auto();
+        match (ok, rule.starts_with("a ")) {
+            // Deny everything again (the runtime-spec's usual first rule):
+            // the list starts over.
+            (false, true) if rule.ends_with(" rwm") => {
+                allow.clear();
+                continue;
+            }
+            // A deny of what nothing allows yet changes nothing.
+            (false, false) if allow.is_empty() => continue,
+            // Allow-all, a partial deny-all, a deny after allows.
+            (false, _) | (true, true) => return auto(),
+            (true, false) => {}
         }
         match device_allow(rule, proc_devices) {
             Some(e) => allow.push(e),
@@ -253,6 +263,7 @@ pub(crate) fn devices(policy: &[(bool, String)], proc_devices: &str) -> Props {
 mod tests {
     use super::*;
     use crate::cgroups::devices::device_policy;
+    use oci_spec::runtime::LinuxDeviceCgroup;
 
     fn get<'a>(p: &'a Props, k: &str) -> Option<&'a Value<'static>> {
         p.iter().find(|(n, _)| *n == k).map(|(_, v)| v)
@@ -357,6 +368,14 @@ mod tests {
         ] {
             assert!(text.contains(want), "{want} not in {text}");
         }
+        // The runtime-spec's usual deny-all rule first, then a deny of
+        // what nothing allows yet: still an allow-list.
+        let spec_first: Vec<LinuxDeviceCgroup> = serde_json::from_str(
+            r#"[{"allow":false,"access":"rwm"},{"allow":false,"type":"b","major":8,"minor":0,"access":"rwm"}]"#,
+        )
+        .expect("json");
+        let p = devices(&device_policy(&spec_first, &[]), PROC_DEVICES);
+        assert_eq!(get(&p, "DevicePolicy"), Some(&Value::from("strict".to_string())));
         // A deny after allows cannot be said to systemd: auto, and the
         // container's own program decides.
         let mut deny = device_policy(&[], &[]);
