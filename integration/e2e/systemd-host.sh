@@ -132,8 +132,11 @@ systemd-run --quiet --unit corral-sd-containerd --property KillMode=mixed \
 for _ in $(seq 150); do ctr version >/dev/null 2>&1 && break; sleep 0.2; done
 ctr version >/dev/null 2>&1 || fail "containerd did not start: $(journalctl -u corral-sd-containerd --no-pager | tail -n 20)"
 if want ctr; then
-section "ctr run through $SHIM_TYPE with SystemdCgroup"
-opts=(--runtime "$SHIM_TYPE" --runc-binary "$RUNTIME_PATH" --runc-systemd-cgroup)
+# ctr sets SystemdCgroup only in the runc shim's options, so this is the
+# runc shim driving $RUNTIME; corral's own shim takes SystemdCgroup from
+# the CRI's runtime options (the cri stack).
+section "ctr run through io.containerd.runc.v2 ($RUNTIME) with SystemdCgroup"
+opts=(--runtime io.containerd.runc.v2 --runc-binary "$RUNTIME_PATH" --runc-systemd-cgroup)
 check "run --rootfs" "from-rootfs" -- ctr run --rm "${opts[@]}" --cgroup system.slice:corral-ctr:r1 --rootfs "$fixture" r1 /bin/echo from-rootfs
 full "exit status" "rc=5" -- sh -c "command ctr -a $sock -n corral-e2e run --rm ${opts[*]} --cgroup system.slice:corral-ctr:r2 --rootfs $fixture r2 /bin/sh -c 'exit 5'; echo rc=\$?"
 ctr run -d "${opts[@]}" --cgroup system.slice:corral-ctr:bg --rootfs "$fixture" bg /bin/sleep 1000 >/dev/null || fail "ctr run -d bg"

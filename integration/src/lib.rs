@@ -372,7 +372,35 @@ pub fn leaks(root: &Path, ids: &[String], cgroups: &[PathBuf]) -> Vec<String> {
     for p in processes_naming(&root_s) {
         found.push(format!("process {p} of state root {root_s}"));
     }
+    if systemd_cgroup() {
+        // Under the systemd driver: no unit of these containers that
+        // systemd still knows (a failed scope outlives its cgroup).
+        for unit in systemd_units("corral-*.scope") {
+            if ids.iter().any(|id| unit == format!("corral-{id}.scope")) {
+                found.push(format!("systemd unit {unit}"));
+            }
+        }
+    }
     found
+}
+
+/// The units systemd has loaded whose names match `pattern` (any state).
+pub fn systemd_units(pattern: &str) -> Vec<String> {
+    let o = Command::new("systemctl")
+        .args([
+            "list-units",
+            "--all",
+            "--plain",
+            "--no-legend",
+            "--no-pager",
+            pattern,
+        ])
+        .output()
+        .expect("systemctl");
+    out(&o.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
 }
 
 /// Bytes to a String.

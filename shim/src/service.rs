@@ -111,6 +111,27 @@ fn systemd_cgroup(
         .map_err(|e| format!("options ({}): {e}", any.type_url))
 }
 
+/// Whether the bundle's `linux.cgroupsPath` is in systemd's
+/// `SLICE.slice:prefix:name` form. containerd's CRI writes that form when
+/// the pod's cgroup parent is a slice (the kubelet's systemd driver), but
+/// passes `SystemdCgroup` only in the runc shim's own options type; for
+/// any other shim the form is the only sign, and a cgroupfs path never
+/// has it (no `/`, a `.slice` first part).
+fn systemd_cgroups_path(bundle: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(bundle.join("config.json")) else {
+        return false;
+    };
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    v["linux"]["cgroupsPath"]
+        .as_str()
+        .is_some_and(is_systemd_form)
+}
+
+fn is_systemd_form(p: &str) -> bool {
+    let parts: Vec<&str> = p.split(':').collect();
+    parts.len() == 3 && parts[0].ends_with(".slice") && !p.contains('/')
+}
+
 fn lib_err(e: libcontainer::Error) -> ttrpc::Error {
     use libcontainer::Error as E;
     match e {
@@ -536,7 +557,8 @@ impl Service {
         let builder = ContainerBuilder::new(&req.id, &self.root)
             .bundle(bundle)
             .systemd_cgroup(
-                systemd_cgroup(&req.options).map_err(|e| err(Code::INVALID_ARGUMENT, e))?,
+                systemd_cgroup(&req.options).map_err(|e| err(Code::INVALID_ARGUMENT, e))?
+                    || systemd_cgroups_path(bundle),
             );
         if !req.terminal {
             let stdin = open_stdio(&req.stdin, false).map_err(io)?;
@@ -968,6 +990,24 @@ impl Task for TaskService {
 mod tests {
     use super::*;
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    #[test]
+    fn the_cris_slice_form_selects_the_systemd_driver() {
+        assert!(is_systemd_form(
+            "kubepods-besteffort-pod1.slice:cri-containerd:abc"
+        ));
+        assert!(is_systemd_form("system.slice:docker:abc"));
+        for no in [
+            "/kubepods/pod1/abc",
+            "abc",
+            "a.slice:b",
+            "x:y:z",
+            "/a.slice:b:c",
+            "",
+        ] {
+            assert!(!is_systemd_form(no), "{no}");
+        }
+    }
 
     #[test]
     fn systemd_cgroup_comes_from_runcs_options() {

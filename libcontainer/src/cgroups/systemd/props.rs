@@ -375,7 +375,10 @@ mod tests {
         )
         .expect("json");
         let p = devices(&device_policy(&spec_first, &[]), PROC_DEVICES);
-        assert_eq!(get(&p, "DevicePolicy"), Some(&Value::from("strict".to_string())));
+        assert_eq!(
+            get(&p, "DevicePolicy"),
+            Some(&Value::from("strict".to_string()))
+        );
         // A deny after allows cannot be said to systemd: auto, and the
         // container's own program decides.
         let mut deny = device_policy(&[], &[]);
