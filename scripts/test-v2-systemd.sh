@@ -99,6 +99,11 @@ cat >"\$out/corral-test.service" <<UNIT
 Description=corral's systemd-host checks ($runtime)
 After=dbus.socket
 Requires=dbus.socket
+# [Unit] options: in [Service], systemd 252 ignores SuccessAction= ("Unknown
+# key") and takes FailureAction= only as a legacy alias, so a passing run
+# left systemd idle and the VM up until vng's bound.
+SuccessAction=exit-force
+FailureAction=exit-force
 [Service]
 Type=exec
 # The checks bound each step; this bounds the whole (FailureAction then ends systemd).
@@ -110,8 +115,6 @@ Environment="STACKS=${CORRAL_SYSTEMD_STACKS:-runc ctr docker podman cri}"
 Environment=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 StandardOutput=append:\$out/log
 StandardError=append:\$out/log
-SuccessAction=exit-force
-FailureAction=exit-force
 UNIT
 start=\$(date +%s)
 rc=0
