@@ -3,10 +3,24 @@
 # systemd host as the unit corral-test.service. Environment (from the unit):
 # RUNTIME (runc|corral), RUNTIME_PATH, SHIM_TYPE (the containerd shim),
 # CRI_HANDLERS, CRI_BIN (the integration test binary cri), HERE (the
-# workspace), FULL=1 for the full-size checks.
+# workspace), STACKS, FULL=1 for the full-size checks, FORCE_FAIL=1 (a
+# check fails) or =hang (the checks hang until the unit's RuntimeMaxSec).
 set -euo pipefail
 export HOME=/root
 out=$(cd "$(dirname "$0")" && pwd)
+# However the checks end, their exit status goes to checks-rc: boot.sh
+# then gives systemd a bounded time to end the VM.
+cleanup() { :; }
+finish() {
+  local rc=$?
+  set +e
+  cleanup
+  echo "[$(date +%T)] the checks ended: exit $rc"
+  echo "$rc" >"$out/checks-rc"
+}
+trap finish EXIT
+# systemd stops the unit with SIGTERM (RuntimeMaxSec): an exit status that says so.
+trap 'exit 143' TERM
 fixture=$HERE/target/fixture/rootfs
 pass=0
 section_start=$(date +%s)
@@ -60,6 +74,12 @@ check "systemd on the system bus" "252" -- busctl --system get-property org.free
   /org/freedesktop/systemd1 org.freedesktop.systemd1.Manager Version
 say "controllers: root $(cat /sys/fs/cgroup/cgroup.controllers) / subtree $(cat /sys/fs/cgroup/cgroup.subtree_control) / system.slice $(cat /sys/fs/cgroup/system.slice/cgroup.subtree_control)"
 check "this unit's cgroup" "0::/system.slice/corral-test.service" -- cat /proc/self/cgroup
+# CORRAL_SYSTEMD_FORCE_FAIL on the host: the tier must end on a failure
+# and on a hang as it ends on success.
+case "${FORCE_FAIL:-0}" in
+  1) check "a check made to fail (CORRAL_SYSTEMD_FORCE_FAIL=1)" "never printed" -- echo "the forced failure" ;;
+  hang) say "hanging until RuntimeMaxSec (CORRAL_SYSTEMD_FORCE_FAIL=hang)"; sleep infinity ;;
+esac
 
 # STACKS (CORRAL_SYSTEMD_STACKS on the host) picks the stacks; all by default.
 want() { case " ${STACKS:-runc ctr docker podman cri} " in *" $1 "*) return 0;; *) return 1;; esac; }
@@ -121,7 +141,6 @@ cleanup() {
   for m in $(awk '{print $5}' /proc/self/mountinfo | grep -E "^(/var/lib|/run)/corral-sd" | sort -r); do umount -l "$m"; done
   rm -rf "$work" /var/lib/corral-sd-* /run/corral-sd-*
 }
-trap cleanup EXIT
 ctr() { command ctr -a "$sock" -n corral-e2e "$@"; }
 shim_path=
 [ "$SHIM_TYPE" = io.containerd.corral.v2 ] && shim_path=$HERE/target/debug
