@@ -49,7 +49,8 @@
 # cpuset, docker's and ctr's pause/resume):
 #   CORRAL_SYSTEMD_FULL=1 bash scripts/test-v2-systemd.sh
 # CORRAL_SYSTEMD_STACKS picks stacks for a quick loop (default
-# "runc ctr docker podman cri").
+# "runc ctr docker podman cri", and "enforce" too with RUNTIME=corral: the
+# enforcement tests, integration/tests/resources.rs, with --systemd-cgroup).
 # CORRAL_SYSTEMD_MAX_SEC bounds the checks' unit (RuntimeMaxSec, default
 # 1500); CORRAL_SYSTEMD_FORCE_FAIL=1 makes a check fail (=hang: the checks
 # hang until RuntimeMaxSec), to prove that a failing tier ends too.
@@ -61,24 +62,31 @@ case "$runtime" in
   runc)
     runtime_path=$(command -v runc) || { echo "runc not installed: apt-get install runc" >&2; exit 1; }
     shim_type=io.containerd.runc.v2
-    cri_handlers=runc ;;
+    cri_handlers=runc
+    stacks=${CORRAL_SYSTEMD_STACKS:-runc ctr docker podman cri} ;;
   corral)
     runtime_path=$PWD/target/debug/corral
     shim_type=io.containerd.corral.v2
     cri_handlers=corral,corral-runc-shim
+    stacks=${CORRAL_SYSTEMD_STACKS:-runc ctr docker podman cri enforce}
     [ -x "$runtime_path" ] && [ -x target/debug/containerd-shim-corral-v2 ] ||
       { echo "no target/debug/corral or its shim: cargo build --workspace" >&2; exit 1; } ;;
   *) echo "RUNTIME=$runtime: want runc or corral" >&2; exit 1 ;;
 esac
-stacks=${CORRAL_SYSTEMD_STACKS:-runc ctr docker podman cri}
+has_stack() { case " $stacks " in *" $1 "*) return 0;; *) return 1;; esac; }
 
 kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
 [ -n "$kernel" ] || { echo "no kernel in /boot: apt-get install linux-image-amd64" >&2; exit 1; }
 [ -x /lib/systemd/systemd ] || { echo "no /lib/systemd/systemd: apt-get install systemd" >&2; exit 1; }
 command -v dbus-daemon >/dev/null || { echo "no dbus-daemon: apt-get install dbus" >&2; exit 1; }
-cri_bin=$(ls -t target/debug/deps/cri-* 2>/dev/null | grep -v '\.d$' | head -n 1)
-[ -n "$cri_bin" ] || { echo "no CRI test binary: cargo build -p integration --test cri" >&2; exit 1; }
-cri_bin=$PWD/$cri_bin
+newest() { ls -t target/debug/deps/"$1"-* 2>/dev/null | grep -v '\.d$' | head -n 1; }
+cri_bin=$(newest cri)
+[ -n "$cri_bin" ] || ! has_stack cri || { echo "no CRI test binary: cargo build -p integration --test cri" >&2; exit 1; }
+cri_bin=${cri_bin:+$PWD/$cri_bin}
+resources_bin=$(newest resources)
+[ -n "$resources_bin" ] || ! has_stack enforce ||
+  { echo "no resources test binary: cargo build -p integration --test resources" >&2; exit 1; }
+resources_bin=${resources_bin:+$PWD/$resources_bin}
 f=target/fixture
 [ -e "$f/.built" ] || { bash fixtures/build-bundle.sh "$f" >/dev/null && touch "$f/.built"; }
 
@@ -125,7 +133,7 @@ RuntimeMaxSec=$max
 ExecStart=/bin/bash $out/checks.sh
 ExecStopPost=/bin/bash $out/stop-post.sh
 Environment=RUNTIME=$runtime RUNTIME_PATH=$runtime_path SHIM_TYPE=$shim_type
-Environment=CRI_HANDLERS=$cri_handlers CRI_BIN=$cri_bin
+Environment=CRI_HANDLERS=$cri_handlers CRI_BIN=$cri_bin RESOURCES_BIN=$resources_bin
 Environment=HERE=$PWD FULL=${CORRAL_SYSTEMD_FULL:-0} FORCE_FAIL=${CORRAL_SYSTEMD_FORCE_FAIL:-0}
 Environment="STACKS=$stacks"
 Environment=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin

@@ -2,7 +2,8 @@
 # The checks of the systemd tier (scripts/test-v2-systemd.sh), run on the
 # systemd host as the unit corral-test.service. Environment (from the unit):
 # RUNTIME (runc|corral), RUNTIME_PATH, SHIM_TYPE (the containerd shim),
-# CRI_HANDLERS, CRI_BIN (the integration test binary cri), HERE (the
+# CRI_HANDLERS, CRI_BIN (the integration test binary cri), RESOURCES_BIN
+# (the integration test binary resources, for the stack enforce), HERE (the
 # workspace), STACKS, FULL=1 for the full-size checks, FORCE_FAIL=1 (a
 # check fails) or =hang (the checks hang until the unit's RuntimeMaxSec).
 set -euo pipefail
@@ -292,6 +293,15 @@ if want cri; then
 section "containerd CRI with SystemdCgroup = true ($CRI_HANDLERS)"
 T=600 check "CRI pod lifecycle (integration/tests/cri.rs)" "test result: ok" -- \
   env CORRAL_CRI_SYSTEMD=1 CORRAL_CRI_HANDLERS="$CRI_HANDLERS" "$CRI_BIN" --nocapture --test-threads=1
+fi
+
+if want enforce; then
+section "the enforcement tests (integration/tests/resources.rs) with --systemd-cgroup"
+# corral's own tests of its limits (OOM kill, pids.max, cpuset, devices,
+# freezer, cpu quota...), each container through the systemd driver.
+[ -x "${RESOURCES_BIN:-}" ] || fail "no resources test binary (RESOURCES_BIN=${RESOURCES_BIN:-})"
+T=1200 check "resources with CORRAL_TEST_SYSTEMD_CGROUP=1" "test result: ok" -- \
+  env CORRAL_TEST_SYSTEMD_CGROUP=1 "$RESOURCES_BIN" --test-threads=2
 fi
 
 section "nothing left"
