@@ -2,11 +2,26 @@
 # The checks of the systemd tier (scripts/test-v2-systemd.sh), run on the
 # systemd host as the unit corral-test.service. Environment (from the unit):
 # RUNTIME (runc|corral), RUNTIME_PATH, SHIM_TYPE (the containerd shim),
-# CRI_HANDLERS, CRI_BIN (the integration test binary cri), HERE (the
-# workspace), FULL=1 for the full-size checks.
+# CRI_HANDLERS, CRI_BIN (the integration test binary cri), RESOURCES_BIN
+# (the integration test binary resources, for the stack enforce), HERE (the
+# workspace), STACKS, FULL=1 for the full-size checks, FORCE_FAIL=1 (a
+# check fails) or =hang (the checks hang until the unit's RuntimeMaxSec).
 set -euo pipefail
 export HOME=/root
 out=$(cd "$(dirname "$0")" && pwd)
+# However the checks end, their exit status goes to checks-rc: boot.sh
+# then gives systemd a bounded time to end the VM.
+cleanup() { :; }
+finish() {
+  local rc=$?
+  set +e
+  cleanup
+  echo "[$(date +%T)] the checks ended: exit $rc"
+  echo "$rc" >"$out/checks-rc"
+}
+trap finish EXIT
+# systemd stops the unit with SIGTERM (RuntimeMaxSec): an exit status that says so.
+trap 'exit 143' TERM
 fixture=$HERE/target/fixture/rootfs
 pass=0
 section_start=$(date +%s)
@@ -36,6 +51,13 @@ check_gone() {
   [ "$s" = "LoadState=not-found ActiveState=inactive " ] || fail "$1: $2 still there: $s"
   pass=$((pass + 1)); echo "ok   $1"
 }
+# check_no_cgroup DESCRIPTION PATH: no cgroup /sys/fs/cgroup/PATH (bounded:
+# systemd removes a scope's cgroup once the scope is stopped).
+check_no_cgroup() {
+  for _ in $(seq 50); do [ -e "/sys/fs/cgroup/$2" ] || break; sleep 0.2; done
+  [ ! -e "/sys/fs/cgroup/$2" ] || fail "$1: /sys/fs/cgroup/$2 is left"
+  pass=$((pass + 1)); echo "ok   $1"
+}
 # full: a check of the full size only (FULL=1); the CI size skips it.
 full() { [ "${FULL:-0}" = 1 ] || return 0; check "$@"; }
 section() {
@@ -60,6 +82,12 @@ check "systemd on the system bus" "252" -- busctl --system get-property org.free
   /org/freedesktop/systemd1 org.freedesktop.systemd1.Manager Version
 say "controllers: root $(cat /sys/fs/cgroup/cgroup.controllers) / subtree $(cat /sys/fs/cgroup/cgroup.subtree_control) / system.slice $(cat /sys/fs/cgroup/system.slice/cgroup.subtree_control)"
 check "this unit's cgroup" "0::/system.slice/corral-test.service" -- cat /proc/self/cgroup
+# CORRAL_SYSTEMD_FORCE_FAIL on the host: the tier must end on a failure
+# and on a hang as it ends on success.
+case "${FORCE_FAIL:-0}" in
+  1) check "a check made to fail (CORRAL_SYSTEMD_FORCE_FAIL=1)" "never printed" -- echo "the forced failure" ;;
+  hang) say "hanging until RuntimeMaxSec (CORRAL_SYSTEMD_FORCE_FAIL=hang)"; sleep infinity ;;
+esac
 
 # STACKS (CORRAL_SYSTEMD_STACKS on the host) picks the stacks; all by default.
 want() { case " ${STACKS:-runc ctr docker podman cri} " in *" $1 "*) return 0;; *) return 1;; esac; }
@@ -93,9 +121,44 @@ say "systemctl show corral-test1.scope: $out/runc-scope.properties"
 for _ in $(seq 50); do "${rt[@]}" state test1 2>/dev/null | grep -q '"stopped"' && break; sleep 0.2; done
 "${rt[@]}" delete test1 || fail "delete test1"
 check_gone "the scope is gone after delete" corral-test1.scope
-[ ! -e /sys/fs/cgroup/system.slice/corral-test1.scope ] || fail "the scope's cgroup is left"
-pass=$((pass + 1)); echo "ok   the scope's cgroup is gone"
+check_no_cgroup "the scope's cgroup is gone" system.slice/corral-test1.scope
 "${rt[@]}" delete --force test1 >/dev/null 2>&1 || true
+
+# What a systemd driver must get right beyond the scope's properties (for
+# corral's driver; runc passes them, which proves the checks).
+# A bundle from the one above: bundle_from NAME JQ-FILTER (the rootfs shared).
+bundle_from() {
+  mkdir -p "$out/bundle-$1"
+  jq --arg root "$out/bundle/rootfs" ".root.path = \$root | $2" "$out/bundle/config.json" >"$out/bundle-$1/config.json" ||
+    fail "the bundle $1"
+}
+# A foreground run waits for its process and returns its exit status (a
+# driver whose D-Bus threads take the SIGCHLD hangs here: bounded).
+bundle_from fg '.process.args = ["sh", "-c", "exit 3"] | .linux.cgroupsPath = "system.slice:corral:fg"'
+T=60 check "a foreground run returns its process's exit status (3)" "rc=3" -- \
+  sh -c '"$@" </dev/null >/dev/null 2>&1; echo rc=$?' sh "${rt[@]}" run --bundle "$out/bundle-fg" fg
+check_gone "the foreground run's scope is gone" corral-fg.scope
+check_no_cgroup "the foreground run's cgroup is gone" system.slice/corral-fg.scope
+"${rt[@]}" delete --force fg >/dev/null 2>&1 || true
+# An OOM kill: the kernel kills the process at its 16 MiB limit, systemd
+# sees the scope's OOM (it may mark the scope failed), and delete must
+# still leave no scope and no cgroup.
+bundle_from oom '.process.args = ["sh", "-c", "x=a; while :; do x=$x$x; done"]
+  | .linux.cgroupsPath = "system.slice:corral:oom"
+  | .linux.resources.memory = {"limit": 16777216, "swap": 16777216}'
+ooms() { awk '$1 == "oom_kill" {print $2}' /sys/fs/cgroup/system.slice/memory.events; }
+ooms_before=$(ooms)
+"${rt[@]}" run -d --bundle "$out/bundle-oom" oom </dev/null >"$out/rt.out" 2>&1 || fail "run -d oom: $(cat "$out/rt.out")"
+for _ in $(seq 300); do "${rt[@]}" state oom 2>/dev/null | grep -q '"stopped"' && break; sleep 0.2; done
+check "the container over its memory limit is stopped" '"stopped"' -- "${rt[@]}" state oom
+# memory.events is hierarchical: system.slice's counts its scopes' kills.
+[ "$(ooms)" -gt "$ooms_before" ] || fail "no OOM kill counted in system.slice/memory.events: $(cat /sys/fs/cgroup/system.slice/memory.events)"
+pass=$((pass + 1)); echo "ok   the kernel OOM-killed it (system.slice's oom_kill $ooms_before -> $(ooms))"
+say "the OOM scope: $(systemctl show -p ActiveState,Result corral-oom.scope | tr '\n' ' ')"
+check "delete of the OOM-killed container" "" -- "${rt[@]}" delete oom
+check_gone "the OOM-killed container's scope is gone after delete" corral-oom.scope
+check_no_cgroup "the OOM-killed container's cgroup is gone" system.slice/corral-oom.scope
+"${rt[@]}" delete --force oom >/dev/null 2>&1 || true
 fi
 
 # A private containerd for ctr (the shim) and the CRI test below.
@@ -121,7 +184,6 @@ cleanup() {
   for m in $(awk '{print $5}' /proc/self/mountinfo | grep -E "^(/var/lib|/run)/corral-sd" | sort -r); do umount -l "$m"; done
   rm -rf "$work" /var/lib/corral-sd-* /run/corral-sd-*
 }
-trap cleanup EXIT
 ctr() { command ctr -a "$sock" -n corral-e2e "$@"; }
 shim_path=
 [ "$SHIM_TYPE" = io.containerd.corral.v2 ] && shim_path=$HERE/target/debug
@@ -235,5 +297,22 @@ section "containerd CRI with SystemdCgroup = true ($CRI_HANDLERS)"
 T=600 check "CRI pod lifecycle (integration/tests/cri.rs)" "test result: ok" -- \
   env CORRAL_CRI_SYSTEMD=1 CORRAL_CRI_HANDLERS="$CRI_HANDLERS" "$CRI_BIN" --nocapture --test-threads=1
 fi
+
+if want enforce; then
+section "the enforcement tests (integration/tests/resources.rs) with --systemd-cgroup"
+# corral's own tests of its limits (OOM kill, pids.max, cpuset, devices,
+# freezer, cpu quota...), each container through the systemd driver.
+[ -x "${RESOURCES_BIN:-}" ] || fail "no resources test binary (RESOURCES_BIN=${RESOURCES_BIN:-})"
+T=1200 check "resources with CORRAL_TEST_SYSTEMD_CGROUP=1" "test result: ok" -- \
+  env CORRAL_TEST_SYSTEMD_CGROUP=1 "$RESOURCES_BIN" --test-threads=2
+fi
+
+section "nothing left"
+left=$(systemctl list-units --all --no-legend --plain 'corral-*.scope' 2>&1)
+[ -z "$left" ] || fail "corral-*.scope units left: $left"
+pass=$((pass + 1)); echo "ok   no corral-*.scope unit left"
+left=$(find /sys/fs/cgroup -name 'corral-*.scope' 2>&1)
+[ -z "$left" ] || fail "corral-*.scope cgroups left: $left"
+pass=$((pass + 1)); echo "ok   no corral-*.scope cgroup left"
 
 echo "systemd host checks passed: $pass with $RUNTIME"
