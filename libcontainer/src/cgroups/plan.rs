@@ -88,15 +88,7 @@ pub(crate) fn plan_with(
     let paths = plan_paths(hs, &own, cgroups_path, id);
     let mut created = Vec::new();
     for h in hs {
-        let dir = &paths[&h.key];
-        let rel = dir.strip_prefix(&h.mountpoint).unwrap_or(Path::new(""));
-        let mut cur = h.mountpoint.clone();
-        for comp in rel.components() {
-            cur.push(comp);
-            if !cur.exists() {
-                created.push(cur.clone());
-            }
-        }
+        push_missing(&h.mountpoint, &paths[&h.key], &mut created);
     }
     Ok(CgroupState {
         paths,
@@ -104,6 +96,19 @@ pub(crate) fn plan_with(
         v2: mode(hs) == Mode::Unified,
         systemd: None,
     })
+}
+
+/// Appends to `out` each directory from `mountpoint` down to `dir` that
+/// does not exist yet, parents first: what create will make.
+pub(crate) fn push_missing(mountpoint: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+    let rel = dir.strip_prefix(mountpoint).unwrap_or(Path::new(""));
+    let mut cur = mountpoint.to_path_buf();
+    for comp in rel.components() {
+        cur.push(comp);
+        if !cur.exists() {
+            out.push(cur.clone());
+        }
+    }
 }
 
 /// Creates the directories of `st` that [`plan_with`] found missing (one

@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 use super::devices::device_policy;
 use super::layout::{mode, Hierarchy, Mode};
 use super::manager::Manager;
-use super::plan::{make_dirs, CgroupState};
+use super::plan::{make_dirs, push_missing, CgroupState};
 use super::stats::Stats;
 use super::{removal, v1, v2};
 use crate::error::{Error, Result};
@@ -90,14 +90,7 @@ pub(crate) fn plan(hs: &[Hierarchy], cgroups_path: Option<&Path>, id: &str) -> R
         let below = inside.strip_prefix(&h.root).unwrap_or(inside);
         let dir = h.mountpoint.join(below.strip_prefix("/").unwrap_or(below));
         if !systemd_manages(&h.key) {
-            let rel = dir.strip_prefix(&h.mountpoint).unwrap_or(Path::new(""));
-            let mut cur = h.mountpoint.clone();
-            for comp in rel.components() {
-                cur.push(comp);
-                if !cur.exists() {
-                    created.push(cur.clone());
-                }
-            }
+            push_missing(&h.mountpoint, &dir, &mut created);
         }
         paths.insert(h.key.clone(), dir);
     }
